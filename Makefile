@@ -1,0 +1,41 @@
+# obgw: `make run` starts the gateway and the sandbox bank; `make test` runs every suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+
+.PHONY: run test lint bench contract migrate clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(DEVSTAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP) $@
+
+run: $(STAMP)
+	$(BIN)/obgw up
+
+migrate: $(STAMP)
+	$(BIN)/obgw migrate
+
+test: $(DEVSTAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(DEVSTAMP)
+	$(BIN)/ruff check gateway consent sandbox tests
+
+contract: $(DEVSTAMP)
+	OBGW_CONTRACT_DEPTH=deep $(BIN)/pytest tests/contract $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/obgw bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,80 @@
+"""The composition root: ``create_app(settings)`` wires storage, keys, the bank client and every route.
+
+This is the only module that knows every part of the gateway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from gateway import errors
+from gateway.bank import BankClient
+from gateway.db import Database
+from gateway.interaction import InteractionIdMiddleware
+from gateway.keys import KeyStore
+from gateway.oauth import routes as oauth_routes
+from gateway.services import Services
+from gateway.settings import Settings
+from gateway.settings import SettingsError
+from gateway.single_use import SingleUseStore
+from gateway.single_use import create_single_use_store
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(
+    settings: Settings,
+    *,
+    keys: KeyStore | None = None,
+    bank_transport: httpx.AsyncBaseTransport | None = None,
+    single_use: SingleUseStore | None = None,
+    create_schema: bool = False,
+) -> Starlette:
+    """Build the gateway ASGI app. ``create_schema`` is for tests; real runs use ``obgw migrate``."""
+    settings.check_production()
+    keystore = keys or KeyStore.ensure(settings.keys_dir, sandbox=settings.is_sandbox)
+    if settings.mode == "production" and keystore.sandbox:
+        raise SettingsError("sandbox signing keys refused in production: run 'obgw keys rotate' with OBGW_MODE=production")
+    db = Database(settings.database_url)
+    services = Services(
+        settings=settings,
+        db=db,
+        keys=keystore,
+        single_use=single_use or create_single_use_store(settings.redis_url),
+        bank=BankClient(
+            base_url=settings.sandbox_url, issuer=settings.issuer, keys=keystore, transport=bank_transport
+        ),
+        templates=Jinja2Templates(directory=str(TEMPLATES_DIR)),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if create_schema:
+            await db.create_all()
+        yield
+        await services.bank.close()
+        await services.single_use.close()
+        await db.dispose()
+
+    app = Starlette(
+        routes=[Route("/healthz", healthz, name="healthz"), *oauth_routes.routes()],
+        middleware=[Middleware(InteractionIdMiddleware)],
+        exception_handlers=dict(errors.EXCEPTION_HANDLERS),  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    return app

@@ -1,0 +1,391 @@
+"""One error hierarchy, rendered in one place.
+
+Two wire shapes exist:
+
+* OBIE resource APIs answer ``OBErrorResponse1`` (Read/Write API v3.1.11, "Error Response Structure") with
+  ``UK.OBIE.*`` codes; 401/404/405/406/415/429 carry no body there.
+* OAuth endpoints (token, PAR, registration, introspection, revocation) answer RFC 6749 section 5.2 /
+  RFC 7591 section 3.2.2 JSON ``{"error", "error_description"}``; resource-server token failures add
+  RFC 6750 / RFC 9449 ``WWW-Authenticate`` challenges.
+
+``message`` is public (never secrets); ``detail`` is for logs only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import ClassVar
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.responses import Response
+
+INTERACTION_HEADER = "x-fapi-interaction-id"
+
+
+class GatewayError(Exception):
+    """Root of every error obgw renders on purpose."""
+
+    status_code: ClassVar[int] = 500
+
+    def __init__(self, message: str = "", *, detail: str | None = None) -> None:
+        super().__init__(message or self.__class__.__name__)
+        self.message = message
+        self.detail = detail
+        self.headers: dict[str, str] = {}
+
+
+# --------------------------------------------------------------------------- OBIE resource errors
+
+
+@dataclass(frozen=True)
+class ObErrorItem:
+    code: str
+    message: str
+    path: str | None = None
+    url: str | None = None
+
+    def as_json(self) -> dict[str, str]:
+        body = {"ErrorCode": self.code, "Message": self.message[:500]}
+        if self.path:
+            body["Path"] = self.path
+        if self.url:
+            body["Url"] = self.url
+        return body
+
+
+class ObError(GatewayError):
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "UK.OBIE.UnexpectedError"
+    has_body: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        path: str | None = None,
+        url: str | None = None,
+        detail: str | None = None,
+        errors: list[ObErrorItem] | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(message or "An unexpected error occurred", detail=detail)
+        self.path = path
+        self.url = url
+        self.errors = errors or [ObErrorItem(self.code, self.message, path, url)]
+        if status_code is not None:
+            self.status_code = status_code  # type: ignore[misc]
+
+
+class BadRequest(ObError):
+    status_code = 400
+    code = "UK.OBIE.Field.Invalid"
+
+
+class FieldExpected(BadRequest):
+    code = "UK.OBIE.Field.Expected"
+
+
+class FieldInvalid(BadRequest):
+    code = "UK.OBIE.Field.Invalid"
+
+
+class FieldInvalidDate(BadRequest):
+    code = "UK.OBIE.Field.InvalidDate"
+
+
+class FieldMissing(BadRequest):
+    code = "UK.OBIE.Field.Missing"
+
+
+class FieldUnexpected(BadRequest):
+    code = "UK.OBIE.Field.Unexpected"
+
+
+class HeaderInvalid(BadRequest):
+    code = "UK.OBIE.Header.Invalid"
+
+
+class HeaderMissing(BadRequest):
+    code = "UK.OBIE.Header.Missing"
+
+
+class ResourceConsentMismatch(BadRequest):
+    code = "UK.OBIE.Resource.ConsentMismatch"
+
+
+class InvalidConsentStatus(BadRequest):
+    code = "UK.OBIE.Resource.InvalidConsentStatus"
+
+
+class ResourceInvalidFormat(BadRequest):
+    code = "UK.OBIE.Resource.InvalidFormat"
+
+
+class ResourceNotFound(BadRequest):
+    """Unknown resource id: 400 per the OBIE status-code rules, not 404."""
+
+    code = "UK.OBIE.Resource.NotFound"
+
+
+class SignatureInvalid(BadRequest):
+    code = "UK.OBIE.Signature.Invalid"
+
+
+class SignatureInvalidClaim(BadRequest):
+    code = "UK.OBIE.Signature.InvalidClaim"
+
+
+class SignatureMissingClaim(BadRequest):
+    code = "UK.OBIE.Signature.MissingClaim"
+
+
+class SignatureMalformed(BadRequest):
+    code = "UK.OBIE.Signature.Malformed"
+
+
+class SignatureMissing(BadRequest):
+    code = "UK.OBIE.Signature.Missing"
+
+
+class SignatureUnexpected(BadRequest):
+    code = "UK.OBIE.Signature.Unexpected"
+
+
+class ResourceAlreadyExists(ObError):
+    status_code = 409
+    code = "UK.OBIE.Rules.ResourceAlreadyExists"
+
+
+class Forbidden(ObError):
+    status_code = 403
+    code = "UK.OBIE.Resource.InvalidConsentStatus"
+
+
+class Reauthenticate(Forbidden):
+    code = "UK.OBIE.Reauthenticate"
+
+
+class Unauthorized(ObError):
+    """Missing, invalid or expired access token: 401 without a body (v3.1.11), RFC 6750 challenge."""
+
+    status_code = 401
+    has_body = False
+
+
+class NotFound(ObError):
+    status_code = 404
+    has_body = False
+
+
+class MethodNotAllowed(ObError):
+    status_code = 405
+    has_body = False
+
+
+class NotAcceptable(ObError):
+    status_code = 406
+    has_body = False
+
+
+class UnsupportedMediaType(ObError):
+    status_code = 415
+    has_body = False
+
+
+class TooManyRequests(ObError):
+    status_code = 429
+    has_body = False
+
+    def __init__(self, message: str = "Too many requests", *, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers["Retry-After"] = str(max(1, retry_after))
+
+
+class UpstreamError(ObError):
+    status_code = 502
+
+
+# --------------------------------------------------------------------------- OAuth errors
+
+
+class OAuthError(GatewayError):
+    """RFC 6749 section 5.2 error; subclasses fix ``error`` and the HTTP status."""
+
+    status_code: ClassVar[int] = 400
+    error: ClassVar[str] = "invalid_request"
+
+    def __init__(self, description: str = "", *, detail: str | None = None, status_code: int | None = None):
+        super().__init__(description, detail=detail)
+        if status_code is not None:
+            self.status_code = status_code  # type: ignore[misc]
+
+    def body(self) -> dict[str, str]:
+        out = {"error": self.error}
+        if self.message:
+            out["error_description"] = self.message
+        return out
+
+
+class InvalidRequest(OAuthError):
+    error = "invalid_request"
+
+
+class InvalidClient(OAuthError):
+    status_code = 401
+    error = "invalid_client"
+
+
+class InvalidGrant(OAuthError):
+    error = "invalid_grant"
+
+
+class UnauthorizedClient(OAuthError):
+    error = "unauthorized_client"
+
+
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+
+
+class UnsupportedResponseType(OAuthError):
+    error = "unsupported_response_type"
+
+
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+
+
+class AccessDenied(OAuthError):
+    status_code = 403
+    error = "access_denied"
+
+
+class InvalidRequestUri(OAuthError):
+    """RFC 9126 section 4: unknown, expired or already used ``request_uri``."""
+
+    error = "invalid_request_uri"
+
+
+class InvalidRequestObject(OAuthError):
+    error = "invalid_request_object"
+
+
+class InvalidDpopProof(OAuthError):
+    """RFC 9449 section 5 (token endpoint) and 7.1 (resource server)."""
+
+    error = "invalid_dpop_proof"
+
+
+class UseDpopNonce(OAuthError):
+    error = "use_dpop_nonce"
+
+    def __init__(self, nonce: str, description: str = "Authorization server requires nonce in DPoP proof"):
+        super().__init__(description)
+        self.headers["DPoP-Nonce"] = nonce
+
+
+class InvalidToken(OAuthError):
+    """RFC 6750 section 3.1 at a resource server: 401 with a ``WWW-Authenticate`` challenge."""
+
+    status_code = 401
+    error = "invalid_token"
+
+
+class InsufficientScope(OAuthError):
+    status_code = 403
+    error = "insufficient_scope"
+
+
+class UnsupportedTokenType(OAuthError):
+    error = "unsupported_token_type"
+
+
+class InvalidClientMetadata(OAuthError):
+    error = "invalid_client_metadata"
+
+
+class InvalidRedirectUri(OAuthError):
+    error = "invalid_redirect_uri"
+
+
+class InvalidSoftwareStatement(OAuthError):
+    error = "invalid_software_statement"
+
+
+class UnapprovedSoftwareStatement(OAuthError):
+    error = "unapproved_software_statement"
+
+
+class ServerError(OAuthError):
+    status_code = 500
+    error = "server_error"
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def interaction_id(request: Request) -> str:
+    value = getattr(request.state, "interaction_id", None)
+    if value:
+        return str(value)
+    return request.headers.get(INTERACTION_HEADER) or str(uuid.uuid4())
+
+
+def render_ob_error(exc: ObError, *, interaction: str) -> Response:
+    headers = {INTERACTION_HEADER: interaction, **exc.headers}
+    if not exc.has_body:
+        return Response(status_code=exc.status_code, headers=headers)
+    body = {
+        "Code": f"{exc.status_code} {_REASONS.get(exc.status_code, 'Error')}",
+        "Id": str(uuid.uuid4()),
+        "Message": exc.message[:500],
+        "Errors": [item.as_json() for item in exc.errors],
+    }
+    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+def render_oauth_error(exc: OAuthError, *, interaction: str) -> Response:
+    headers = {INTERACTION_HEADER: interaction, "Cache-Control": "no-store", **exc.headers}
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=headers)
+
+
+def render(exc: GatewayError, *, interaction: str) -> Response:
+    if isinstance(exc, ObError):
+        return render_ob_error(exc, interaction=interaction)
+    if isinstance(exc, OAuthError):
+        return render_oauth_error(exc, interaction=interaction)
+    return render_ob_error(ObError(), interaction=interaction)
+
+
+async def handle_gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return render(exc, interaction=interaction_id(request))
+
+
+async def handle_unexpected(request: Request, exc: Exception) -> Response:
+    return render_ob_error(ObError(), interaction=interaction_id(request))
+
+
+EXCEPTION_HANDLERS: Mapping[type[Exception], object] = {
+    GatewayError: handle_gateway_error,
+    Exception: handle_unexpected,
+}
+
+_REASONS = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    409: "Conflict",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}

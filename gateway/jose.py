@@ -1,0 +1,201 @@
+"""Every JOSE operation obgw performs, so the library choice lives in one place.
+
+RFC 7515 (JWS), RFC 7517 (JWK), RFC 7519 (JWT), RFC 7638 (JWK thumbprint), RFC 8705 section 3.1
+(``x5t#S256``). FAPI 2.0 Security Profile section 5.4: only PS256, ES256 and EdDSA are accepted.
+PyJWT does signing and verification (fast, backed by ``cryptography``); jwcrypto does key generation and
+thumbprints.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
+
+import jwt
+from jwcrypto import jwk as jwcrypto_jwk
+
+FAPI_ALGORITHMS: tuple[str, ...] = ("PS256", "ES256", "EdDSA")
+_PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+JWK = dict[str, Any]
+
+
+class JoseError(ValueError):
+    """A token or key failed a JOSE check; ``str(exc)`` is safe to show to the sender."""
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sha256_b64url(text: str | bytes) -> str:
+    data = text.encode("ascii") if isinstance(text, str) else text
+    return b64url(hashlib.sha256(data).digest())
+
+
+def generate_key(*, alg: str = "PS256", kid: str | None = None, use: str = "sig") -> JWK:
+    """A new private JWK for ``alg`` (RSA 2048 for PS256, P-256 for ES256, Ed25519 for EdDSA)."""
+    if alg == "PS256":
+        key = jwcrypto_jwk.JWK.generate(kty="RSA", size=2048)
+    elif alg == "ES256":
+        key = jwcrypto_jwk.JWK.generate(kty="EC", crv="P-256")
+    elif alg == "EdDSA":
+        key = jwcrypto_jwk.JWK.generate(kty="OKP", crv="Ed25519")
+    else:
+        raise JoseError(f"unsupported algorithm {alg}")
+    out: JWK = json.loads(key.export_private())
+    out["kid"] = kid or thumbprint(out)
+    out["alg"] = alg
+    out["use"] = use
+    return out
+
+
+def public_jwk(key: Mapping[str, Any]) -> JWK:
+    return {k: v for k, v in key.items() if k not in _PRIVATE_MEMBERS}
+
+
+def is_private(key: Mapping[str, Any]) -> bool:
+    return any(member in key for member in _PRIVATE_MEMBERS)
+
+
+def public_jwks(keys: Iterable[Mapping[str, Any]]) -> dict[str, list[JWK]]:
+    return {"keys": [public_jwk(k) for k in keys]}
+
+
+def thumbprint(key: Mapping[str, Any]) -> str:
+    """RFC 7638 SHA-256 JWK thumbprint, base64url (the DPoP ``jkt``)."""
+    try:
+        return str(jwcrypto_jwk.JWK(**dict(key)).thumbprint())
+    except Exception as exc:  # jwcrypto raises several types for bad keys
+        raise JoseError("invalid JWK") from exc
+
+
+def certificate_thumbprint(der: bytes) -> str:
+    """RFC 8705 section 3.1 ``x5t#S256``."""
+    return b64url(hashlib.sha256(der).digest())
+
+
+def load_key(key: Mapping[str, Any]) -> jwt.PyJWK:
+    try:
+        return jwt.PyJWK(dict(key))
+    except Exception as exc:
+        raise JoseError("invalid JWK") from exc
+
+
+def _alg_for(key: Mapping[str, Any]) -> str:
+    if "alg" in key:
+        return str(key["alg"])
+    return {"RSA": "PS256", "EC": "ES256", "OKP": "EdDSA"}.get(str(key.get("kty")), "PS256")
+
+
+def sign(
+    claims: Mapping[str, Any],
+    *,
+    key: Mapping[str, Any],
+    headers: Mapping[str, Any] | None = None,
+    alg: str | None = None,
+) -> str:
+    algorithm = alg or _alg_for(key)
+    hdr: dict[str, Any] = {"kid": key.get("kid")} if key.get("kid") else {}
+    hdr.update(headers or {})
+    return jwt.encode(dict(claims), load_key({**key, "alg": algorithm}).key, algorithm=algorithm, headers=hdr)
+
+
+def unverified_header(token: str) -> dict[str, Any]:
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise JoseError("malformed JWT") from exc
+    if not isinstance(header, dict):
+        raise JoseError("malformed JWT header")
+    return header
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    try:
+        claims = jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError as exc:
+        raise JoseError("malformed JWT") from exc
+    return dict(claims)
+
+
+def select_key(keys: Iterable[Mapping[str, Any]], *, kid: str | None, alg: str) -> Mapping[str, Any]:
+    candidates = [k for k in keys if k.get("use", "sig") == "sig" and (kid is None or k.get("kid") == kid)]
+    kty = {"PS256": "RSA", "ES256": "EC", "EdDSA": "OKP"}.get(alg)
+    candidates = [k for k in candidates if k.get("kty") == kty]
+    if not candidates:
+        raise JoseError("no matching key for kid/alg")
+    if kid is None and len(candidates) > 1:
+        raise JoseError("kid required: several keys match")
+    return candidates[0]
+
+
+def verify(
+    token: str,
+    *,
+    key: Mapping[str, Any] | jwt.PyJWK,
+    algorithms: Iterable[str] = FAPI_ALGORITHMS,
+    audience: str | Iterable[str] | None = None,
+    issuer: str | None = None,
+    require: Iterable[str] = (),
+    leeway: int = 0,
+    verify_exp: bool = True,
+) -> dict[str, Any]:
+    """Verify signature and registered claims; returns the claims or raises ``JoseError``."""
+    algs = [a for a in algorithms if a in FAPI_ALGORITHMS]
+    header = unverified_header(token)
+    if header.get("alg") not in algs:
+        raise JoseError(f"alg {header.get('alg')!r} not allowed")
+    pyjwk = key if isinstance(key, jwt.PyJWK) else load_key(key)
+    options: dict[str, Any] = {"require": list(require), "verify_exp": verify_exp, "verify_aud": audience is not None}
+    try:
+        claims = jwt.decode(
+            token,
+            pyjwk.key,
+            algorithms=[header["alg"]],
+            audience=audience,
+            issuer=issuer,
+            leeway=leeway,
+            options=options,
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise JoseError("token expired") from exc
+    except jwt.InvalidAudienceError as exc:
+        raise JoseError("aud mismatch") from exc
+    except jwt.InvalidIssuerError as exc:
+        raise JoseError("iss mismatch") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise JoseError("signature invalid") from exc
+    except jwt.MissingRequiredClaimError as exc:
+        raise JoseError(f"missing claim {exc.claim}") from exc
+    except jwt.PyJWTError as exc:
+        raise JoseError(f"invalid JWT: {exc}") from exc
+    return dict(claims)
+
+
+def verify_with_jwks(
+    token: str,
+    *,
+    jwks: Iterable[Mapping[str, Any]],
+    algorithms: Iterable[str] = FAPI_ALGORITHMS,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    header = unverified_header(token)
+    alg = str(header.get("alg"))
+    if alg not in set(algorithms) or alg not in FAPI_ALGORITHMS:
+        raise JoseError(f"alg {alg!r} not allowed")
+    key = select_key(jwks, kid=header.get("kid"), alg=alg)
+    return verify(token, key=key, algorithms=[alg], **kwargs)
+
+
+def new_jti() -> str:
+    return str(uuid.uuid4())

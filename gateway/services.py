@@ -1,0 +1,33 @@
+"""What a running gateway holds for its lifetime, built once by ``gateway.app`` and reached by handlers as
+``request.app.state.services``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+
+from gateway.db import Database
+from gateway.keys import KeyStore
+from gateway.settings import Settings
+from gateway.single_use import SingleUseStore
+
+if TYPE_CHECKING:
+    from starlette.templating import Jinja2Templates
+
+    from gateway.bank import BankClient
+
+
+@dataclass(kw_only=True)
+class Services:
+    settings: Settings
+    db: Database
+    keys: KeyStore
+    single_use: SingleUseStore
+    bank: BankClient
+    templates: Jinja2Templates
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]

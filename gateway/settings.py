@@ -1,0 +1,136 @@
+"""One settings object, read from ``OBGW_*`` environment variables.
+
+Nothing reads the environment at import time: ``Settings.from_env()`` is called by the CLI, tests build
+``Settings(...)`` directly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from dataclasses import field
+from pathlib import Path
+from typing import Literal
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+Mode = Literal["sandbox", "production"]
+
+
+class SettingsError(ValueError):
+    """A setting has a value obgw refuses to run with."""
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.replace(";", ",").split(",") if part.strip())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    mode: Mode = "sandbox"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    sandbox_host: str = "127.0.0.1"
+    sandbox_port: int = 8001
+    # Public issuer identifier (RFC 8414 section 2); defaults to http://{host}:{port} in sandbox mode.
+    issuer: str = ""
+    sandbox_url: str = ""
+    var_dir: Path = Path("var")
+    database_url: str = ""
+    sandbox_database_url: str = ""
+    redis_url: str = ""
+    policies_dir: Path = REPO_ROOT / "policies"
+    openapi_dir: Path = REPO_ROOT / "openapi"
+    # Addresses of the TLS terminator allowed to pass the client certificate (RFC 8705, RFC 9440).
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    client_cert_header: str = "x-ssl-client-cert"
+    # Trusted software-statement issuers in production: a JWKS file (directory keys).
+    directory_jwks_file: Path | None = None
+    headless_approval: bool = True
+    dpop_nonce_required: bool = False
+    access_token_lifetime: int = 300
+    refresh_token_lifetime: int = 90 * 24 * 3600
+    code_lifetime: int = 60
+    par_lifetime: int = 60
+    id_token_lifetime: int = 300
+    clock_skew_ahead: int = 10
+    max_proof_age: int = 60
+    session_secret: str = ""
+    log_level: str = "info"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.issuer:
+            object.__setattr__(self, "issuer", f"http://{self.host}:{self.port}")
+        object.__setattr__(self, "issuer", self.issuer.rstrip("/"))
+        if not self.sandbox_url:
+            object.__setattr__(self, "sandbox_url", f"http://{self.sandbox_host}:{self.sandbox_port}")
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{self.var_dir / 'obgw.db'}")
+        if not self.sandbox_database_url:
+            object.__setattr__(
+                self, "sandbox_database_url", f"sqlite+aiosqlite:///{self.var_dir / 'sandbox.db'}"
+            )
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.mode == "sandbox"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.var_dir / "keys"
+
+    def replace(self, **changes: object) -> Settings:
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            key = f"OBGW_{f.name.upper()}"
+            if key not in env or f.name == "extra":
+                continue
+            raw = env[key]
+            values[f.name] = _coerce(f.name, f.type, raw)
+        return cls(**values)  # type: ignore[arg-type]
+
+    def check_production(self) -> None:
+        """Production refuses sandbox conveniences (ARCHITECTURE 5): raise ``SettingsError`` on any."""
+        if self.mode != "production":
+            return
+        problems = []
+        if not self.issuer.startswith("https://"):
+            problems.append("OBGW_ISSUER must be an https:// URL in production")
+        if self.headless_approval:
+            problems.append("OBGW_HEADLESS_APPROVAL must be false in production")
+        if self.directory_jwks_file is None:
+            problems.append("OBGW_DIRECTORY_JWKS_FILE (trusted software-statement issuer keys) is required")
+        if not self.session_secret:
+            problems.append("OBGW_SESSION_SECRET is required in production")
+        if problems:
+            raise SettingsError("; ".join(problems))
+
+
+def _coerce(name: str, annotation: object, raw: str) -> object:
+    text = str(annotation)
+    if "bool" in text:
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off", ""}:
+            return False
+        raise SettingsError(f"OBGW_{name.upper()}: expected a boolean, got {raw!r}")
+    if "int" in text:
+        try:
+            return int(raw)
+        except ValueError as exc:
+            raise SettingsError(f"OBGW_{name.upper()}: expected an integer, got {raw!r}") from exc
+    if "tuple" in text:
+        return _split(raw)
+    if "Path" in text:
+        return Path(raw) if raw else None
+    if name == "mode" and raw not in ("sandbox", "production"):
+        raise SettingsError(f"OBGW_MODE must be 'sandbox' or 'production', got {raw!r}")
+    return raw
