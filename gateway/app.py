@@ -59,6 +59,7 @@ def create_app(
             base_url=settings.sandbox_url, issuer=settings.issuer, keys=keystore, transport=bank_transport
         ),
         templates=Jinja2Templates(directory=str(TEMPLATES_DIR)),
+        http=httpx.AsyncClient(transport=bank_transport, timeout=5.0),
     )
 
     @asynccontextmanager
@@ -67,6 +68,7 @@ def create_app(
             await db.create_all()
         yield
         await services.bank.close()
+        await services.http.aclose()
         await services.single_use.close()
         await db.dispose()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import httpx
 from starlette.requests import Request
 
 from gateway.db import Database
@@ -27,6 +28,8 @@ class Services:
     single_use: SingleUseStore
     bank: BankClient
     templates: Jinja2Templates
+    # Outbound HTTP for fetching TPP JWKS (``software_jwks_endpoint``, ``jwks_uri``).
+    http: httpx.AsyncClient
 
 
 def services(request: Request) -> Services:

@@ -5,6 +5,9 @@ Secrets (codes, tokens, request_uri handles) are stored only as SHA-256 hashes.
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+
 from datetime import UTC
 from datetime import datetime
 from typing import Any
@@ -15,6 +18,15 @@ from sqlmodel import Field
 from sqlmodel import SQLModel
 
 from gateway.db import UTCDateTime
+
+
+def secret_hash(value: str) -> str:
+    """How codes, tokens and request_uri handles are stored (hex SHA-256): lookup by hash, never by value."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def new_secret(nbytes: int = 32) -> str:
+    return secrets.token_urlsafe(nbytes)
 
 
 def utcnow() -> datetime:
