@@ -6,6 +6,7 @@ This is the only module that knows every part of the gateway.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import secrets
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from gateway.db import Database
 from gateway.interaction import InteractionIdMiddleware
 from gateway.keys import KeyStore
 from gateway.oauth import routes as oauth_routes
+from gateway.oauth.clients import ClientKeyCache
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.settings import SettingsError
@@ -50,6 +52,7 @@ def create_app(
     if settings.mode == "production" and keystore.sandbox:
         raise SettingsError("sandbox signing keys refused in production: run 'obgw keys rotate' with OBGW_MODE=production")
     db = Database(settings.database_url)
+    http = httpx.AsyncClient(transport=bank_transport, timeout=5.0)
     services = Services(
         settings=settings,
         db=db,
@@ -59,7 +62,9 @@ def create_app(
             base_url=settings.sandbox_url, issuer=settings.issuer, keys=keystore, transport=bank_transport
         ),
         templates=Jinja2Templates(directory=str(TEMPLATES_DIR)),
-        http=httpx.AsyncClient(transport=bank_transport, timeout=5.0),
+        http=http,
+        client_keys=ClientKeyCache(http=http),
+        secret=settings.session_secret.encode() or secrets.token_bytes(32),
     )
 
     @asynccontextmanager

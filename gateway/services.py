@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from starlette.templating import Jinja2Templates
 
     from gateway.bank import BankClient
+    from gateway.oauth.clients import ClientKeyCache
 
 
 @dataclass(kw_only=True)
@@ -30,6 +31,10 @@ class Services:
     templates: Jinja2Templates
     # Outbound HTTP for fetching TPP JWKS (``software_jwks_endpoint``, ``jwks_uri``).
     http: httpx.AsyncClient
+    client_keys: ClientKeyCache
+    # Server secret for signed cookies, CSRF tokens and DPoP nonces (settings.session_secret, or random
+    # per process in sandbox mode).
+    secret: bytes
 
 
 def services(request: Request) -> Services:
