@@ -69,6 +69,9 @@ class Database:
             yield session
 
     async def create_all(self) -> None:
+        from gateway.models_registry import import_models
+
+        import_models()
         async with self.engine.begin() as conn:
             await conn.run_sync(SQLModel.metadata.create_all)
 
