@@ -1,0 +1,201 @@
+"""``obgw``: run, migrate and operate the gateway (ARCHITECTURE section 5).
+
+Every command that prints JSON (``--json``) prints exactly one JSON document, so it can be scripted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.settings import Settings
+from gateway.settings import SettingsError
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        raise SystemExit(f"obgw: {exc}") from None
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from gateway.migrate import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url)
+    print(f"database at head: {settings.database_url}")
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    from gateway.keys import KeyStore
+
+    settings = _settings()
+    store = KeyStore.rotate(settings.keys_dir, sandbox=settings.is_sandbox)
+    out = {"kid": store.current["kid"], "keys": [k["kid"] for k in store.keys]}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        print(f"new signing key {out['kid']}; {len(store.keys)} key(s) published in the JWKS")
+        print("restart the gateway processes to sign with the new key")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from gateway.audit_cli import verify
+
+    report = asyncio.run(verify(_settings()))
+    if args.json:
+        print(json.dumps(report))
+    else:
+        if report["ok"]:
+            print(f"audit trail intact: {report['events']} events")
+        else:
+            print(f"audit trail BROKEN at event {report['seq']}: {report['reason']}")
+    return 0 if report["ok"] else 1
+
+
+def cmd_sandbox(args: argparse.Namespace, rest: Sequence[str]) -> int:
+    # The sandbox is its own application; the CLI only hands it the arguments.
+    sandbox_cli = importlib.import_module("sandbox.cli")
+    return int(sandbox_cli.main(list(rest)))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _settings()
+    asyncio.run(_serve(settings, components=args.component, migrate=not args.no_migrate, banner=False))
+    return 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    settings = _settings()
+    asyncio.run(_serve(settings, components=["gateway", "sandbox"], migrate=True, banner=True))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    bench = importlib.import_module("gateway.bench")
+    return int(bench.main(args))
+
+
+async def _serve(settings: Settings, *, components: Sequence[str], migrate: bool, banner: bool) -> None:
+    import uvicorn
+
+    from gateway.app import create_app
+    from gateway.keys import KeyStore
+    from gateway.migrate import upgrade_async
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    servers: list[uvicorn.Server] = []
+    if "sandbox" in components:
+        if not settings.is_sandbox:
+            raise SystemExit("obgw: the sandbox does not run in production mode")
+        KeyStore.ensure(settings.keys_dir, sandbox=True)
+        sandbox_app_module = importlib.import_module("sandbox.app")
+        sandbox_settings = importlib.import_module("sandbox.settings").SandboxSettings.from_env()
+        sandbox_app = sandbox_app_module.create_app(sandbox_settings, create_schema=True)
+        servers.append(_server(sandbox_app, settings.sandbox_host, settings.sandbox_port, settings.log_level))
+    if "gateway" in components:
+        if migrate:
+            await upgrade_async(settings.database_url)
+        try:
+            app = create_app(settings)
+        except SettingsError as exc:
+            raise SystemExit(f"obgw: {exc}") from None
+        servers.append(_server(app, settings.host, settings.port, settings.log_level))
+
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        for server in servers:
+            server.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    tasks = [asyncio.create_task(s.serve()) for s in servers]
+    if banner:
+        asyncio.create_task(_print_banner(settings, servers))
+    await asyncio.gather(*tasks)
+
+
+def _server(app: Any, host: str, port: int, log_level: str) -> Any:
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
+                            proxy_headers=False, server_header=False)
+    server = uvicorn.Server(config)
+    # One signal handler stops both servers (installed in _serve).
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
+    return server
+
+
+async def _print_banner(settings: Settings, servers: Sequence[Any]) -> None:
+    while not all(s.started for s in servers):
+        if any(s.should_exit for s in servers):
+            return
+        await asyncio.sleep(0.05)
+    from gateway.walkthrough import banner
+
+    print(banner(settings), flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="obgw", description="Open-banking API gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("up", help="migrate, create sandbox keys and data, start the gateway and the sandbox")
+    serve = sub.add_parser("serve", help="start one or more components (for replicas)")
+    serve.add_argument("--component", action="append", choices=["gateway", "sandbox"], default=None)
+    serve.add_argument("--no-migrate", action="store_true")
+    sub.add_parser("migrate", help="apply database migrations")
+
+    keys = sub.add_parser("keys", help="signing keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    rotate = keys_sub.add_parser("rotate", help="add a new signing key; old keys keep verifying")
+    rotate.add_argument("--json", action="store_true")
+
+    audit = sub.add_parser("audit", help="the consent audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="check the hash chain; exit 1 at the first broken link")
+    verify.add_argument("--json", action="store_true")
+
+    sub.add_parser("sandbox", help="sandbox tools: psus, tpp create, seed (see 'obgw sandbox --help')",
+                   add_help=False)
+    bench = sub.add_parser("bench", help="start the stack and measure throughput and latency")
+    bench.add_argument("--seconds", type=float, default=5.0)
+    bench.add_argument("--concurrency", type=int, default=32)
+    bench.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] == "sandbox":
+        return cmd_sandbox(argparse.Namespace(), args_list[1:])
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if args.command == "serve" and args.component is None:
+        args.component = ["gateway"]
+    handlers = {
+        "up": cmd_up,
+        "serve": cmd_serve,
+        "migrate": cmd_migrate,
+        "bench": cmd_bench,
+    }
+    if args.command == "keys":
+        return cmd_keys_rotate(args)
+    if args.command == "audit":
+        return cmd_audit_verify(args)
+    return handlers[args.command](args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
