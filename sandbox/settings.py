@@ -17,6 +17,15 @@ class SandboxSettings:
     gateway_issuer: str = "http://127.0.0.1:8000"
     var_dir: Path = Path("var")
     database_url: str = ""
+    # Who the directory says issued a software statement (NOTES section 8: SSA ``iss``).
+    directory_issuer: str = "obgw sandbox directory"
+    # Context tokens the gateway signs for the bank API: accepted algorithms, longest allowed lifetime
+    # (``exp - iat``) and clock skew, in seconds (ARCHITECTURE section 6).
+    context_algorithms: tuple[str, ...] = ("PS256",)
+    context_max_lifetime: int = 300
+    clock_skew: int = 10
+    # HMAC key for the portal's CSRF tokens; empty means a random key kept in ``var/sandbox/portal-secret``.
+    portal_secret: str = ""
 
     def __post_init__(self) -> None:
         if not self.public_url:
@@ -35,6 +44,21 @@ class SandboxSettings:
     def gateway_jwks_file(self) -> Path:
         return self.var_dir / "keys" / "gateway-jwks.json"
 
+    @property
+    def directory_keys_file(self) -> Path:
+        """The directory's private signing keys (mode 0600, never served)."""
+        return self.directory_dir / "directory-keys.json"
+
+    @property
+    def directory_jwks_file(self) -> Path:
+        """The directory's public JWKS: the gateway trusts software statements it verifies (sandbox mode)."""
+        return self.directory_dir / "directory-jwks.json"
+
+    @property
+    def ca_dir(self) -> Path:
+        """The sandbox certificate authority that signs generated ``tls_client_auth`` client certificates."""
+        return self.directory_dir / "ca"
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxSettings:
         env = os.environ if environ is None else environ
@@ -49,4 +73,5 @@ class SandboxSettings:
             gateway_issuer=env.get("OBGW_ISSUER", f"http://{gw_host}:{gw_port}"),
             var_dir=Path(env.get("OBGW_VAR_DIR", "var")),
             database_url=env.get("OBGW_SANDBOX_DATABASE_URL", ""),
+            portal_secret=env.get("OBGW_SANDBOX_PORTAL_SECRET", ""),
         )

@@ -1,0 +1,88 @@
+"""The sandbox bank's tables: customers, accounts (with their holders) and the partner apps the directory knows.
+
+Accounts follow the OBIE ``OBAccount6`` vocabulary (Read/Write API v3.1.11, Account and Transaction API:
+``AccountType``, ``AccountSubType``, ``SchemeName``, ``Identification``) so the later account-information
+resources (balances, transactions, ...) can hang off ``account_id`` without reshaping this table.
+Money is kept as a decimal string: exact, and the way OBIE puts amounts on the wire.
+Partner apps keep only public key material: a generated private key is shown once and never stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON
+from sqlalchemy import Column
+from sqlmodel import Field
+
+from sandbox.db import SandboxBase
+from sandbox.db import UTCDateTime
+from sandbox.db import utcnow
+
+
+def _ts() -> Any:
+    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Customer(SandboxBase, table=True):
+    """A test PSU: who signs in at the bank during authorisation."""
+
+    __tablename__ = "sandbox_customer"
+
+    psu_id: str = Field(primary_key=True, max_length=64)
+    username: str = Field(unique=True, index=True, max_length=64)
+    # argon2id (ARCHITECTURE section 6); the plain sandbox passwords are documented in sandbox.customers.
+    password_hash: str = Field(max_length=255)
+    name: str = Field(max_length=255)
+    created_at: datetime = _ts()
+
+
+class Account(SandboxBase, table=True):
+    __tablename__ = "sandbox_account"
+
+    account_id: str = Field(primary_key=True, max_length=64)
+    nickname: str = Field(max_length=70)
+    # OBIE OBExternalAccountType1Code: Business | Personal.
+    account_type: str = Field(max_length=16)
+    # OBIE OBExternalAccountSubType1Code: CurrentAccount | Savings | CreditCard | ...
+    account_subtype: str = Field(max_length=32)
+    currency: str = Field(default="GBP", max_length=3)
+    # UK.OBIE.SortCodeAccountNumber (14 digits: sort code + account number) or UK.OBIE.PAN.
+    scheme_name: str = Field(max_length=40)
+    identification: str = Field(max_length=256)
+    # The name on the account (OBIE OBAccount6/Account/Name).
+    holder_name: str = Field(max_length=350)
+    opening_balance: str = Field(default="0.00", max_length=32)
+    opened_at: datetime = _ts()
+
+
+class AccountHolder(SandboxBase, table=True):
+    """Who may see an account: one row per holder, so a joint account has two."""
+
+    __tablename__ = "sandbox_account_holder"
+
+    account_id: str = Field(primary_key=True, foreign_key="sandbox_account.account_id", max_length=64)
+    psu_id: str = Field(primary_key=True, foreign_key="sandbox_customer.psu_id", max_length=64)
+    position: int = Field(default=0)
+
+
+class SoftwareApp(SandboxBase, table=True):
+    """A partner's piece of software as the sandbox directory knows it (the SSA is re-issued from this)."""
+
+    __tablename__ = "sandbox_software"
+
+    software_id: str = Field(primary_key=True, max_length=22)
+    org_id: str = Field(index=True, max_length=18)
+    org_name: str = Field(max_length=255)
+    client_name: str = Field(max_length=255)
+    description: str = Field(default="", max_length=1024)
+    version: str = Field(default="1.0", max_length=32)
+    redirect_uris: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    roles: list[str] = Field(sa_column=Column(JSON, nullable=False))
+    token_endpoint_auth_method: str = Field(max_length=32)
+    # Public keys only (RFC 7517): checked on the way in, never a private member.
+    jwks: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    tls_client_auth_subject_dn: str | None = Field(default=None, max_length=512)
+    client_certificate_pem: str | None = Field(default=None)
+    created_at: datetime = _ts()
