@@ -1,9 +1,396 @@
-"""Placeholder: filled in by the authorization-server work."""
+"""The authorization endpoint and the bank's customer pages: ``GET /authorize`` (RFC 6749 section 3.1),
+``POST /login``, ``POST /authorize/decision``, and the sandbox-only headless approval route.
+
+FAPI 2.0 Security Profile section 5.3.2.2: PAR is the only way in, so ``/authorize`` takes exactly
+``client_id`` and ``request_uri`` (RFC 9126 section 4); an unknown, expired, used or foreign ``request_uri``
+is ``invalid_request_uri`` shown on an error page, never a redirect, because nothing proves the redirect_uri
+until the pushed request is found (RFC 6749 section 4.1.2.1). The pushed request becomes used when the
+customer finishes, approve or deny, atomically, so it can serve one authorization only. The response carries
+``iss`` (RFC 9207 section 2). Codes live ``settings.code_lifetime`` and never more than 60 s (FAPI 2.0 SP
+section 5.3.2.1), are stored hashed, bound to the client, redirect_uri, PKCE challenge and the DPoP key of the PAR.
+
+The approve page is rendered from a plain dict (``approval_view``) by ``render_approval`` so it can move to
+the consent package without touching the OAuth side.
+"""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from urllib.parse import urlencode
+from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
+
+from sqlalchemy import update
+from sqlmodel import col
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.responses import RedirectResponse
+from starlette.responses import Response
 from starlette.routing import BaseRoute
+from starlette.routing import Route
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from gateway.bank import BankUnavailable
+from gateway.errors import AccessDenied
+from gateway.errors import InvalidRequest
+from gateway.errors import InvalidRequestUri
+from gateway.errors import NotFound
+from gateway.errors import OAuthError
+from gateway.oauth import psu_session
+from gateway.oauth.models import AuthorizationCode
+from gateway.oauth.models import Client
+from gateway.oauth.models import PushedRequest
+from gateway.oauth.models import new_secret
+from gateway.oauth.models import secret_hash
+from gateway.oauth.models import utcnow
+from gateway.oauth.par import handle_of
+from gateway.oauth.psu_session import PsuSession
+from gateway.oauth.token import read_form
+from gateway.services import Services
+from gateway.services import services as get_services
+
+# FAPI 2.0 SP 5.3.2.1: authorization codes live at most 60 seconds, whatever the setting says.
+MAX_CODE_LIFETIME = 60
+
+SCOPE_WORDS = {
+    "openid": "Confirm to them who you are at this bank",
+    "accounts": "See your account details, balances and transactions",
+    "payments": "Make payments from your account that you approve",
+    "fundsconfirmations": "Check whether your account has enough money for a payment",
+}
+
+
+class _Pending:
+    """A pushed request found for this browser, with the client that pushed it."""
+
+    def __init__(self, row: PushedRequest, client: Client, handle_hash: str, request_uri: str) -> None:
+        self.row = row
+        self.client = client
+        self.handle_hash = handle_hash
+        self.request_uri = request_uri
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return self.row.params
+
+
+# --------------------------------------------------------------------------- page plumbing
+
+
+def page_headers(*, form_origins: tuple[str, ...] = ()) -> dict[str, str]:
+    """Headers of every customer page: no framing, no caching, no referrer, forms only to us (and the
+    origin we redirect to after a form post, which CSP form-action also governs)."""
+    form_action = " ".join(("'self'", *form_origins))
+    return {
+        "Content-Security-Policy": (
+            f"default-src 'none'; style-src 'self' 'unsafe-inline'; form-action {form_action}; "
+            "frame-ancestors 'none'"
+        ),
+        "X-Frame-Options": "DENY",
+        "Cache-Control": "no-store",
+        "Pragma": "no-cache",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _error_page(request: Request, exc: OAuthError, *, services: Services) -> Response:
+    return services.templates.TemplateResponse(
+        request,
+        "error.html",
+        {"error": exc.error, "description": exc.message or "The request cannot be completed."},
+        status_code=exc.status_code,
+        headers=page_headers(),
+    )
+
+
+def _page(request: Request, name: str, context: dict[str, Any], *, services: Services, pending: _Pending,
+          status_code: int = 200) -> Response:
+    return services.templates.TemplateResponse(
+        request, name, context, status_code=status_code,
+        headers=page_headers(form_origins=(_origin(pending.params["redirect_uri"]),)),
+    )
+
+
+def render_approval(request: Request, view: dict[str, Any], *, services: Services,
+                    form_origins: tuple[str, ...]) -> Response:
+    """The approve/deny page from a plain dict: client_name, scopes (plain words), intent_id, psu_name,
+    and the hidden form members csrf, client_id, request_uri."""
+    return services.templates.TemplateResponse(
+        request, "approve.html", view, headers=page_headers(form_origins=form_origins)
+    )
+
+
+def approval_view(pending: _Pending, session: PsuSession) -> dict[str, Any]:
+    scopes = pending.params["scope"].split()
+    return {
+        "client_name": pending.client.client_name or pending.client.client_id,
+        "scopes": [SCOPE_WORDS.get(s, s) for s in scopes],
+        "intent_id": pending.params.get("intent_id"),
+        "psu_name": session.name,
+        "csrf": session.csrf,
+        "client_id": pending.client.client_id,
+        "request_uri": _request_uri_of(pending),
+    }
+
+
+def _request_uri_of(pending: _Pending) -> str:
+    return pending.request_uri
+
+
+# --------------------------------------------------------------------------- pushed-request lookup
+
+
+async def _find_pending(
+    db: AsyncSession,
+    *,
+    client_id: object,
+    request_uri: object,
+    session: PsuSession | None,
+    require_started: bool,
+) -> _Pending:
+    if not isinstance(client_id, str) or not isinstance(request_uri, str):
+        raise InvalidRequestUri("client_id and request_uri are required")
+    handle = handle_of(request_uri)
+    if handle is None:
+        raise InvalidRequestUri("request_uri is not one this server issued")
+    handle_hash = secret_hash(handle)
+    row = await db.get(PushedRequest, handle_hash)
+    if row is None or row.client_id != client_id:
+        # RFC 9126 section 4: the request_uri must have been pushed by this client_id.
+        raise InvalidRequestUri("unknown request_uri for this client")
+    if row.used_at is not None:
+        raise InvalidRequestUri("request_uri already used")
+    client = await db.get(Client, client_id)
+    if client is None or client.status != "active":
+        raise InvalidRequestUri("unknown request_uri for this client")
+    now = int(time.time())
+    started = session.pending_since(handle_hash) if session is not None else None
+    in_window = started is not None and started > now - psu_session.INTERACTION_WINDOW
+    if require_started and not in_window:
+        raise InvalidRequestUri("this authorization was not started in this browser, or took too long")
+    if not in_window and row.expires_at <= utcnow():
+        # RFC 9126 section 2.2: expires_in bounds when the request_uri may first be presented.
+        raise InvalidRequestUri("request_uri expired")
+    return _Pending(row, client, handle_hash, request_uri)
+
+
+async def _finish(db: AsyncSession, *, pending: _Pending, psu_id: str, auth_time: int | None, approve: bool,
+                  services: Services) -> str:
+    """Use up the pushed request and build the redirect back to the client (RFC 6749 section 4.1.2)."""
+    now = utcnow()
+    result = await db.execute(
+        update(PushedRequest)
+        .where(col(PushedRequest.handle_hash) == pending.handle_hash, col(PushedRequest.used_at).is_(None))
+        .values(used_at=now, psu_id=psu_id)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        # RFC 9126 section 4: one authorization per request_uri, even under concurrent submissions.
+        raise InvalidRequestUri("request_uri already used")
+    params = pending.params
+    response: dict[str, str] = {}
+    if approve:
+        code = new_secret()
+        lifetime = min(services.settings.code_lifetime, MAX_CODE_LIFETIME)
+        db.add(
+            AuthorizationCode(
+                code_hash=secret_hash(code),
+                client_id=pending.client.client_id,
+                redirect_uri=params["redirect_uri"],
+                scope=params["scope"],
+                code_challenge=params["code_challenge"],
+                dpop_jkt=pending.row.dpop_jkt,
+                psu_id=psu_id,
+                consent_id=params.get("intent_id"),
+                nonce=params.get("nonce"),
+                claims={"claims": params.get("claims") or {},
+                        "authorization_details": params.get("authorization_details") or []},
+                auth_time=now if auth_time is None else _from_ts(auth_time),
+                expires_at=now + timedelta(seconds=lifetime),
+            )
+        )
+        response["code"] = code
+    else:
+        response["error"] = "access_denied"
+        response["error_description"] = "The customer declined the request"
+    if params.get("state"):
+        response["state"] = params["state"]
+    # RFC 9207 section 2: the issuer identifies who answers, against mix-up attacks.
+    response["iss"] = services.settings.issuer
+    await db.commit()
+    return _with_query(params["redirect_uri"], response)
+
+
+def _from_ts(value: int) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _with_query(url: str, params: dict[str, str]) -> str:
+    parts = urlsplit(url)
+    query = f"{parts.query}&{urlencode(params)}" if parts.query else urlencode(params)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+# --------------------------------------------------------------------------- handlers
+
+
+async def authorize(request: Request) -> Response:
+    svc = get_services(request)
+    try:
+        extra = set(request.query_params.keys()) - {"client_id", "request_uri"}
+        if extra:
+            # FAPI 2.0 SP 5.3.2.2 item 3 / RFC 9126 section 4: everything travels in the pushed request.
+            raise InvalidRequest("only client_id and request_uri are accepted: push the request to /par first")
+        if any(len(request.query_params.getlist(k)) > 1 for k in ("client_id", "request_uri")):
+            raise InvalidRequest("parameters must not be repeated")
+        session = psu_session.load(request, services=svc) or psu_session.new_session()
+        async with svc.db.session() as db:
+            pending = await _find_pending(
+                db, client_id=request.query_params.get("client_id"),
+                request_uri=request.query_params.get("request_uri"), session=session, require_started=False,
+            )
+    except OAuthError as exc:
+        return _error_page(request, exc, services=svc)
+    session = session.with_pending(pending.handle_hash, now=int(time.time()))
+    if session.signed_in:
+        response = render_approval(
+            request, approval_view(pending, session), services=svc,
+            form_origins=(_origin(pending.params["redirect_uri"]),),
+        )
+    else:
+        response = _login_page(request, pending, session, services=svc)
+    psu_session.save(response, session, request=request, services=svc)
+    return response
+
+
+def _login_page(request: Request, pending: _Pending, session: PsuSession, *, services: Services,
+                message: str | None = None, status_code: int = 200) -> Response:
+    return _page(
+        request, "login.html",
+        {"csrf": session.csrf, "client_id": pending.client.client_id, "request_uri": _request_uri_of(pending),
+         "client_name": pending.client.client_name or pending.client.client_id, "message": message},
+        services=services, pending=pending, status_code=status_code,
+    )
+
+
+async def sign_in(request: Request) -> Response:
+    svc = get_services(request)
+    try:
+        form = await read_form(request)
+        session = psu_session.load(request, services=svc)
+        psu_session.check_csrf(session, form.get("csrf"))
+        assert session is not None
+        async with svc.db.session() as db:
+            pending = await _find_pending(
+                db, client_id=form.get("client_id"), request_uri=form.get("request_uri"), session=session,
+                require_started=True,
+            )
+        username, password = form.get("username", ""), form.get("password", "")
+        if not username or not password or len(username) > 128 or len(password) > 1024:
+            return _login_page(request, pending, session, services=svc, status_code=401,
+                               message="Enter your username and password.")
+        try:
+            psu = await svc.bank.authenticate(username=username, password=password)
+        except BankUnavailable:
+            raise _Unavailable("The bank cannot sign you in right now. Please try again later.") from None
+    except OAuthError as exc:
+        return _error_page(request, exc, services=svc)
+    if psu is None:
+        return _login_page(request, pending, session, services=svc, status_code=401,
+                           message="The username or password is not right.")
+    signed_in = session.signed_in_as(psu_id=psu.psu_id, name=psu.name, now=int(time.time()))
+    target = "/authorize?" + urlencode({"client_id": pending.client.client_id,
+                                        "request_uri": _request_uri_of(pending)})
+    response = RedirectResponse(target, status_code=303, headers=page_headers())
+    psu_session.save(response, signed_in, request=request, services=svc)
+    return response
+
+
+async def decide(request: Request) -> Response:
+    svc = get_services(request)
+    try:
+        form = await read_form(request)
+        session = psu_session.load(request, services=svc)
+        psu_session.check_csrf(session, form.get("csrf"))
+        assert session is not None
+        if not session.signed_in or session.psu_id is None:
+            raise AccessDenied("sign in first")
+        decision = form.get("decision")
+        if decision not in ("approve", "deny"):
+            raise InvalidRequest("decision must be approve or deny")
+        async with svc.db.session() as db:
+            pending = await _find_pending(
+                db, client_id=form.get("client_id"), request_uri=form.get("request_uri"), session=session,
+                require_started=True,
+            )
+            location = await _finish(db, pending=pending, psu_id=session.psu_id, auth_time=session.auth_time,
+                                     approve=decision == "approve", services=svc)
+    except OAuthError as exc:
+        return _error_page(request, exc, services=svc)
+    response = RedirectResponse(
+        location, status_code=303, headers=page_headers(form_origins=(_origin(location),))
+    )
+    psu_session.save(response, session.without_pending(pending.handle_hash), request=request, services=svc)
+    return response
+
+
+async def headless_authorize(request: Request) -> JSONResponse:
+    """Sandbox only: approve or deny a pushed request without a browser, for TPPs' automated tests.
+
+    ``POST /sandbox/headless-authorize`` with an ``application/x-www-form-urlencoded`` body:
+
+    * ``client_id``, ``request_uri``: as the TPP would send the customer to ``/authorize``;
+    * ``username``, ``password``: a documented sandbox test customer;
+    * ``decision``: ``approve`` or ``deny``.
+
+    Answers 200 ``{"redirect_to": "<redirect_uri>?code=...&state=...&iss=..."}``, exactly the redirect a
+    browser would get (or ``error=access_denied`` on deny). Errors are OAuth JSON errors:
+    ``invalid_request_uri`` (400), ``access_denied`` (403, wrong customer credentials). 404 unless the
+    gateway runs in sandbox mode with headless approval enabled (production refuses to start with it).
+    """
+    svc = get_services(request)
+    if not (svc.settings.is_sandbox and svc.settings.headless_approval):
+        raise NotFound()
+    form = await read_form(request)
+    decision = form.get("decision")
+    if decision not in ("approve", "deny"):
+        raise InvalidRequest("decision must be approve or deny")
+    username, password = form.get("username", ""), form.get("password", "")
+    async with svc.db.session() as db:
+        pending = await _find_pending(db, client_id=form.get("client_id"), request_uri=form.get("request_uri"),
+                                      session=None, require_started=False)
+        if not username or not password:
+            raise AccessDenied("username and password of a sandbox test customer are required")
+        try:
+            psu = await svc.bank.authenticate(username=username, password=password)
+        except BankUnavailable:
+            raise _Unavailable("the sandbox bank is unavailable") from None
+        if psu is None:
+            raise AccessDenied("the sandbox customer's credentials are not right")
+        location = await _finish(db, pending=pending, psu_id=psu.psu_id, auth_time=int(time.time()),
+                                 approve=decision == "approve", services=svc)
+    return JSONResponse({"redirect_to": location}, headers={"Cache-Control": "no-store"})
+
+
+class _Unavailable(OAuthError):
+    # RFC 6749 section 4.1.2.1 temporarily_unavailable, as a page or JSON error.
+    status_code = 503
+    error = "temporarily_unavailable"
 
 
 def routes() -> list[BaseRoute]:
-    return []
+    return [
+        Route("/authorize", authorize, methods=["GET"], name="authorize"),
+        Route("/login", sign_in, methods=["POST"], name="login"),
+        Route("/authorize/decision", decide, methods=["POST"], name="authorize_decision"),
+        Route("/sandbox/headless-authorize", headless_authorize, methods=["POST"], name="headless_authorize"),
+    ]

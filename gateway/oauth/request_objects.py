@@ -1,0 +1,97 @@
+"""Signed authorization request objects (RFC 9101, JWT-Secured Authorization Request), as pushed to PAR.
+
+Rules applied (RFC 9101 sections 4, 5 and 6.1; FAPI 1 Advanced section 5.2.2 items 13 and 17, kept by the
+OBIE profile; FAPI 2.0 Security Profile section 5.4 algorithms):
+
+* signed by a key the client registered, with PS256, ES256 or EdDSA; never ``none`` and never encrypted-only;
+* ``iss`` is the client_id and ``aud`` is the issuer identifier;
+* ``exp`` and ``nbf`` present, ``exp`` at most 60 minutes after ``nbf``, ``nbf`` at most 60 minutes old;
+* a request object must not itself carry ``request`` or ``request_uri`` (RFC 9101 section 4).
+
+Failures raise ``InvalidRequestObject`` (RFC 9126 section 2.3 / RFC 9101 section 6.3).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from collections.abc import Mapping
+from typing import Any
+
+from gateway import jose
+from gateway.errors import InvalidRequestObject
+
+# FAPI 1 Advanced section 5.2.2 items 13 and 17: exp - nbf <= 60 minutes, nbf no older than 60 minutes.
+MAX_LIFETIME = 3600
+MAX_NBF_AGE = 3600
+ACCEPTED_TYPES = frozenset({"oauth-authz-req+jwt", "JWT", "jwt"})
+
+
+def verify_request_object(
+    token: str,
+    *,
+    client_id: str,
+    issuer: str,
+    jwks: Iterable[Mapping[str, Any]],
+    skew_ahead: int = 10,
+    now: int | None = None,
+) -> dict[str, Any]:
+    """The verified claims of ``token`` or ``InvalidRequestObject``."""
+    try:
+        header = jose.unverified_header(token)
+    except jose.JoseError as exc:
+        raise InvalidRequestObject("request is not a signed JWT") from exc
+    if header.get("alg") not in jose.FAPI_ALGORITHMS:
+        raise InvalidRequestObject(f"request object alg {header.get('alg')!r} is not allowed")
+    typ = header.get("typ")
+    if typ is not None and typ not in ACCEPTED_TYPES:
+        raise InvalidRequestObject(f"request object typ {typ!r} is not accepted")
+    try:
+        key = jose.select_key(jwks, kid=header.get("kid"), alg=str(header["alg"]))
+    except jose.JoseError as exc:
+        raise InvalidRequestObject("no registered key of the client matches the request object") from exc
+    try:
+        # exp, nbf and aud are checked below with the profile's own rules.
+        claims = jose.verify(token, key=key, verify_exp=False)
+    except jose.JoseError as exc:
+        raise InvalidRequestObject(f"request object rejected: {exc}") from exc
+    check_claims(claims, client_id=client_id, issuer=issuer, skew_ahead=skew_ahead, now=now)
+    return claims
+
+
+def check_claims(
+    claims: Mapping[str, Any],
+    *,
+    client_id: str,
+    issuer: str,
+    skew_ahead: int = 10,
+    now: int | None = None,
+) -> None:
+    moment = int(time.time()) if now is None else now
+    if claims.get("iss") != client_id:
+        raise InvalidRequestObject("request object iss must be the client_id")
+    if "client_id" in claims and claims["client_id"] != client_id:
+        raise InvalidRequestObject("request object client_id does not match the authenticated client")
+    aud = claims.get("aud")
+    # RFC 9101 section 4: aud is the authorization server's issuer identifier.
+    if not (aud == issuer or (isinstance(aud, list) and issuer in aud and all(isinstance(a, str) for a in aud))):
+        raise InvalidRequestObject("request object aud must be the issuer identifier")
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if not _is_time(exp):
+        raise InvalidRequestObject("request object exp is required")
+    if not _is_time(nbf):
+        raise InvalidRequestObject("request object nbf is required")
+    if exp <= moment:
+        raise InvalidRequestObject("request object expired")
+    if nbf > moment + skew_ahead:
+        raise InvalidRequestObject("request object not yet valid")
+    if nbf < moment - MAX_NBF_AGE:
+        raise InvalidRequestObject("request object nbf is more than 60 minutes in the past")
+    if exp - nbf > MAX_LIFETIME:
+        raise InvalidRequestObject("request object exp is more than 60 minutes after nbf")
+    if "request" in claims or "request_uri" in claims:
+        raise InvalidRequestObject("a request object must not contain request or request_uri")
+
+
+def _is_time(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
