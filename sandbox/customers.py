@@ -243,3 +243,32 @@ async def _seed_rows(session: AsyncSession) -> int:
                 session.add(AccountHolder(account_id=a.account_id, psu_id=psu_id, position=position))
                 added += 1
     return added
+
+
+def psu_listing() -> list[dict[str, object]]:
+    """The documented test customers with their passwords and accounts (portal, JSON API and CLI)."""
+    return [
+        {
+            "username": c.username,
+            "password": c.password,
+            "name": c.name,
+            "psu_id": c.psu_id,
+            "summary": c.summary,
+            "accounts": [
+                {
+                    "account_id": a.account_id,
+                    "name": a.nickname,
+                    "holder_name": a.holder_name,
+                    "account_type": a.account_type,
+                    "account_subtype": a.account_subtype,
+                    "currency": a.currency,
+                    "scheme_name": a.scheme_name,
+                    "identification": a.identification,
+                    "opening_balance": a.opening_balance,
+                    "joint": len(a.holders) > 1,
+                }
+                for a in accounts_of(c.username)
+            ],
+        }
+        for c in CUSTOMERS
+    ]

@@ -11,6 +11,7 @@ from starlette.requests import Request
 if TYPE_CHECKING:
     from starlette.templating import Jinja2Templates
 
+    from sandbox.ca import SandboxCa
     from sandbox.context import ContextVerifier
     from sandbox.db import SandboxDatabase
     from sandbox.directory import Directory
@@ -23,6 +24,7 @@ class SandboxServices:
     db: SandboxDatabase
     context: ContextVerifier
     directory: Directory
+    ca: SandboxCa
     templates: Jinja2Templates
     portal_secret: bytes
 
