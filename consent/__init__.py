@@ -1,1 +1,135 @@
-"""The consent domain: what each bank customer allowed each TPP to do (OBIE R/W API v3.1.11)."""
+"""The consent domain: what each bank customer allowed each TPP to do (OBIE R/W API v3.1.11).
+
+Imports nothing of the gateway or the sandbox (ARCHITECTURE section 2); the gateway calls ``consent.service``
+and renders ``consent.errors`` as OBIE errors.
+"""
+
+from __future__ import annotations
+
+from consent.audit import GENESIS
+from consent.audit import ActorType
+from consent.audit import AuditReport
+from consent.audit import EventType
+from consent.audit import append_event
+from consent.audit import verify_chain
+from consent.errors import AccountNotConsented
+from consent.errors import ConsentError
+from consent.errors import ConsentExpired
+from consent.errors import ConsentForbidden
+from consent.errors import ConsentInactive
+from consent.errors import ConsentNotFound
+from consent.errors import IdempotencyConflict
+from consent.errors import InvalidAccountSelection
+from consent.errors import InvalidConsentDate
+from consent.errors import InvalidConsentRequest
+from consent.errors import InvalidConsentStatus
+from consent.errors import InvalidIdempotencyKey
+from consent.errors import InvalidPermissions
+from consent.errors import MissingConsentField
+from consent.errors import PermissionNotGranted
+from consent.lifecycle import PAYMENT_KINDS
+from consent.lifecycle import TRANSITIONS
+from consent.lifecycle import ConsentKind
+from consent.lifecycle import ConsentStatus
+from consent.lifecycle import transition
+from consent.lifecycle import wire_status
+from consent.models import AuditHead
+from consent.models import Consent
+from consent.models import ConsentAccount
+from consent.models import ConsentEvent
+from consent.permissions import DETAIL_FIELDS
+from consent.permissions import ENDPOINT_PERMISSIONS
+from consent.permissions import OPERATION_PATHS
+from consent.permissions import Permission
+from consent.permissions import PermissionGroup
+from consent.permissions import can_see_pan
+from consent.permissions import check_permission_combination
+from consent.permissions import credit_debit_filter
+from consent.permissions import describe
+from consent.permissions import detail_level
+from consent.permissions import permits
+from consent.service import ClientConsents
+from consent.service import ConsentGrant
+from consent.service import ConsentSummary
+from consent.service import HistoryEntry
+from consent.service import authorise
+from consent.service import check_access
+from consent.service import consented_accounts
+from consent.service import consume
+from consent.service import create_account_access_consent
+from consent.service import create_funds_confirmation_consent
+from consent.service import create_payment_consent
+from consent.service import delete
+from consent.service import expire_due
+from consent.service import export_for_customer
+from consent.service import get_consent
+from consent.service import list_for_customer
+from consent.service import record_access
+from consent.service import reject
+from consent.service import revoke
+from consent.service import revoke_all_for_client
+
+__all__ = [
+    "AccountNotConsented",
+    "ActorType",
+    "AuditHead",
+    "AuditReport",
+    "ClientConsents",
+    "Consent",
+    "ConsentAccount",
+    "ConsentError",
+    "ConsentEvent",
+    "ConsentExpired",
+    "ConsentForbidden",
+    "ConsentGrant",
+    "ConsentInactive",
+    "ConsentKind",
+    "ConsentNotFound",
+    "ConsentStatus",
+    "ConsentSummary",
+    "DETAIL_FIELDS",
+    "ENDPOINT_PERMISSIONS",
+    "EventType",
+    "GENESIS",
+    "HistoryEntry",
+    "IdempotencyConflict",
+    "InvalidAccountSelection",
+    "InvalidConsentDate",
+    "InvalidConsentRequest",
+    "InvalidConsentStatus",
+    "InvalidIdempotencyKey",
+    "InvalidPermissions",
+    "MissingConsentField",
+    "OPERATION_PATHS",
+    "PAYMENT_KINDS",
+    "Permission",
+    "PermissionGroup",
+    "PermissionNotGranted",
+    "TRANSITIONS",
+    "append_event",
+    "authorise",
+    "can_see_pan",
+    "check_access",
+    "check_permission_combination",
+    "consented_accounts",
+    "consume",
+    "create_account_access_consent",
+    "create_funds_confirmation_consent",
+    "create_payment_consent",
+    "credit_debit_filter",
+    "delete",
+    "describe",
+    "detail_level",
+    "expire_due",
+    "export_for_customer",
+    "get_consent",
+    "list_for_customer",
+    "permits",
+    "record_access",
+    "reject",
+    "revoke",
+    "revoke_all_for_client",
+    "transition",
+    "verify_chain",
+    "wire_status",
+]

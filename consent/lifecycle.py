@@ -1,0 +1,132 @@
+"""Consent statuses and the transitions allowed between them, per consent kind.
+
+Sources: R/W API v3.1.11 account-access-consents "Account Access Consent Status", domestic-payment-consents
+"State Model", funds-confirmation-consent "Status", and the AISP/PISP/CoF profiles (NOTES section 3).
+
+Decisions where v3.1.11 leaves a gap or where our product differs:
+
+* ``Deleted`` is internal. It records the TPP's ``DELETE`` (a soft delete, which the spec allows); it never
+  appears on the wire because a later GET answers 400 ``UK.OBIE.Resource.NotFound``. The TPP may delete an AIS
+  or CoF consent in any status: deleting grants nothing, and TPPs should delete expired or unused consents.
+* ``Expired`` is internal. v3.1.11 defines no status for a passed ``ExpirationDateTime`` (v4.0 has ``EXPD``);
+  we record the moment access stopped and report the spec's status, ``Authorised``, on the wire
+  (``wire_status``), the TPP seeing ``ExpirationDateTime`` in the past.
+* ``Revoked`` for account-access consents: v3.1.11 says a customer revoking at the ASPSP leaves the status
+  unchanged (the tokens are revoked, and the AISP may re-authenticate the same consent). We do not support
+  re-authenticating a consent the customer withdrew, so leaving it ``Authorised`` would only show the TPP a
+  consent that can never work again. ``Revoked`` is still in the v3.1.11 ``OBReadConsentResponse1`` status
+  enum, so we record and show it: the dashboard, the gateway and the TPP all see one truthful status, and the
+  audit trail records who revoked and when. For funds-confirmation consents ``Revoked`` is the spec's own
+  status (CoF profile: the PSU may revoke at the ASPSP).
+* Payment-order consents cannot be revoked once authorised (PSD2 art. 80) and have no DELETE: they only end
+  ``Consumed`` when the payment order is created.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING
+from typing import Final
+
+from consent.errors import InvalidConsentStatus
+
+if TYPE_CHECKING:
+    from consent.models import Consent
+
+
+class ConsentKind(StrEnum):
+    ACCOUNT_ACCESS = "account-access"
+    DOMESTIC_PAYMENT = "domestic-payment"
+    DOMESTIC_SCHEDULED_PAYMENT = "domestic-scheduled-payment"
+    DOMESTIC_STANDING_ORDER = "domestic-standing-order"
+    FUNDS_CONFIRMATION = "funds-confirmation"
+
+
+class ConsentStatus(StrEnum):
+    AWAITING_AUTHORISATION = "AwaitingAuthorisation"
+    AUTHORISED = "Authorised"
+    REJECTED = "Rejected"
+    CONSUMED = "Consumed"
+    REVOKED = "Revoked"
+    # Internal states (see the module docstring): never sent as such to a TPP.
+    DELETED = "Deleted"
+    EXPIRED = "Expired"
+
+
+K = ConsentKind
+S = ConsentStatus
+
+PAYMENT_KINDS: Final = frozenset({K.DOMESTIC_PAYMENT, K.DOMESTIC_SCHEDULED_PAYMENT, K.DOMESTIC_STANDING_ORDER})
+
+# ConsentId prefixes: the kind is visible in the id, as many ASPSPs do (``aac-`` account-access consent, ...).
+ID_PREFIXES: Final[Mapping[ConsentKind, str]] = {
+    K.ACCOUNT_ACCESS: "aac",
+    K.DOMESTIC_PAYMENT: "pdc",
+    K.DOMESTIC_SCHEDULED_PAYMENT: "sdpc",
+    K.DOMESTIC_STANDING_ORDER: "sdoc",
+    K.FUNDS_CONFIRMATION: "fcc",
+}
+
+_PAYMENT: Final[Mapping[ConsentStatus, frozenset[ConsentStatus]]] = {
+    # DPC "State Model": AwaitingAuthorisation -> Authorised | Rejected; Authorised -> Consumed.
+    S.AWAITING_AUTHORISATION: frozenset({S.AUTHORISED, S.REJECTED}),
+    S.AUTHORISED: frozenset({S.CONSUMED}),
+}
+
+TRANSITIONS: Final[Mapping[ConsentKind, Mapping[ConsentStatus, frozenset[ConsentStatus]]]] = {
+    K.ACCOUNT_ACCESS: {
+        S.AWAITING_AUTHORISATION: frozenset({S.AUTHORISED, S.REJECTED, S.DELETED}),
+        S.AUTHORISED: frozenset({S.REVOKED, S.DELETED, S.EXPIRED}),
+        S.REJECTED: frozenset({S.DELETED}),
+        S.REVOKED: frozenset({S.DELETED}),
+        S.EXPIRED: frozenset({S.DELETED}),
+    },
+    K.DOMESTIC_PAYMENT: _PAYMENT,
+    K.DOMESTIC_SCHEDULED_PAYMENT: _PAYMENT,
+    K.DOMESTIC_STANDING_ORDER: _PAYMENT,
+    K.FUNDS_CONFIRMATION: {
+        # CoF profile: Authorised -> Revoked at the ASPSP; the CBPII DELETEs on revocation at the TPP.
+        S.AWAITING_AUTHORISATION: frozenset({S.AUTHORISED, S.REJECTED, S.DELETED}),
+        S.AUTHORISED: frozenset({S.REVOKED, S.DELETED, S.EXPIRED}),
+        S.REJECTED: frozenset({S.DELETED}),
+        S.REVOKED: frozenset({S.DELETED}),
+        S.EXPIRED: frozenset({S.DELETED}),
+    },
+}
+
+
+def allowed(*, kind: str, start: str, to: str) -> bool:
+    """Whether ``kind`` may move from ``start`` to ``to``. Unknown kinds or statuses allow nothing."""
+    try:
+        table = TRANSITIONS[ConsentKind(kind)]
+        return ConsentStatus(to) in table.get(ConsentStatus(start), frozenset())
+    except ValueError:
+        return False
+
+
+def check_transition(*, consent_id: str, kind: str, start: str, to: str) -> None:
+    if not allowed(kind=kind, start=start, to=to):
+        raise InvalidConsentStatus(
+            f"Consent is {wire_status(kind=kind, status=start)}",
+            detail=f"{consent_id} ({kind}): {start} -> {to}",
+        )
+
+
+def transition(consent: Consent, to: ConsentStatus, *, now: datetime) -> None:
+    """Move ``consent`` to ``to`` in memory, or raise ``InvalidConsentStatus``.
+
+    The service persists transitions with a conditional update (``WHERE status = <start>``) so that two
+    concurrent changes cannot both succeed; this function is the rule they both apply.
+    """
+    check_transition(consent_id=consent.consent_id, kind=consent.kind, start=consent.status, to=to)
+    consent.status, consent.status_updated_at = to, now
+
+
+def wire_status(*, kind: str, status: str) -> str:
+    """The v3.1.11 status the TPP sees. ``Expired`` is reported as ``Authorised`` (v3.1.11 has no status for it)."""
+    if status == S.EXPIRED:
+        return S.AUTHORISED.value
+    return str(status)
+
