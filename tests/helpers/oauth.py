@@ -184,10 +184,10 @@ async def sign_in_and_decide(
 
 
 async def authorization_code(http: httpx.AsyncClient, fapi: FapiClient, *, scope: str = "openid accounts",
-                             **extra: Any) -> tuple[str, str, dict[str, str]]:
-    """PAR + browser approval: (code, code_verifier, the redirect's query)."""
+                             dpop: bool = True, **extra: Any) -> tuple[str, str, dict[str, str]]:
+    """PAR (DPoP-bound unless ``dpop=False``) + browser approval: (code, code_verifier, the redirect's query)."""
     verifier, challenge = pkce_pair()
-    pushed = await fapi.push(http, fapi.authorization_params(challenge=challenge, scope=scope, **extra))
+    pushed = await fapi.push(http, fapi.authorization_params(challenge=challenge, scope=scope, **extra), dpop=dpop)
     assert pushed.status_code == 201, pushed.text
     final = await sign_in_and_decide(http, fapi, pushed.json()["request_uri"])
     assert final.status_code == 303, final.text
@@ -245,3 +245,25 @@ async def db(settings: Any, gateway_app: Any) -> AsyncIterator[Any]:
     database = Database(settings.database_url)
     yield database
     await database.dispose()
+
+
+def self_signed_certificate(common_name: str = "tpp.example.com") -> tuple[str, str]:
+    """A client certificate as the TLS terminator forwards it (RFC 9440 ``:base64-DER:``) and its subject DN."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1)).sign(key, hashes.SHA256())
+    )
+    der = cert.public_bytes(Encoding.DER)
+    return ":" + base64.b64encode(der).decode() + ":", cert.subject.rfc4514_string()
