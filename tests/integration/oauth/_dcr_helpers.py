@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import timedelta
@@ -25,10 +26,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway import jose
+from gateway.db import Database
 from gateway.oauth.models import Token
 from gateway.oauth.models import new_secret
 from gateway.oauth.models import secret_hash
 from gateway.oauth.models import utcnow
+from gateway.settings import Settings
 from tests.conftest import ISSUER
 from tests.helpers.ssa import DirectoryKeys
 from tests.helpers.ssa import make_directory
@@ -70,6 +73,14 @@ def jwks_host() -> JwksHost:
 @pytest.fixture
 async def sandbox_app(jwks_host: JwksHost) -> Starlette:
     return jwks_host.app()
+
+
+@pytest.fixture
+async def db(settings: Settings, gateway_app: Any) -> AsyncIterator[Database]:
+    """A second handle on the gateway's database (the app under test owns the first)."""
+    database = Database(settings.database_url)
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture
@@ -140,6 +151,8 @@ class Tpp:
         body.update(claims)
         for name in omit:
             body.pop(name, None)
+        # None means "leave the claim out", as in ``metadata``.
+        body = {k: v for k, v in body.items() if v is not None}
         return jose.sign(body, key=key or self.key, alg=alg, headers=headers)
 
 
@@ -193,7 +206,7 @@ class BoundToken:
 
 
 async def insert_access_token(
-    gateway_app: Starlette,
+    db: Database,
     *,
     client_id: str,
     grant_type: str = "client_credentials",
@@ -201,7 +214,6 @@ async def insert_access_token(
     kind: str = "access",
     lifetime: int = 300,
 ) -> BoundToken:
-    services = gateway_app.state.services
     dpop_key = make_tpp_key()
     value = new_secret()
     now = utcnow()
@@ -216,12 +228,12 @@ async def insert_access_token(
         issued_at=now,
         expires_at=now + timedelta(seconds=lifetime),
     )
-    async with services.db.session() as session:
+    async with db.session() as session:
         session.add(token)
         await session.commit()
     return BoundToken(value=value, dpop_key=dpop_key)
 
 
-async def token_row(gateway_app: Starlette, value: str) -> Token | None:
-    async with gateway_app.state.services.db.session() as session:
+async def token_row(db: Database, value: str) -> Token | None:
+    async with db.session() as session:
         return await session.get(Token, secret_hash(value))
