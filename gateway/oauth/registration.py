@@ -595,6 +595,8 @@ async def update_registration(request: Request) -> Response:
         row.updated_at = utcnow()
         session.add(row)
         await session.commit()
+    # The keys may have moved (jwks <-> jwks_uri): drop any cached copy of the old ones.
+    services.client_keys.forget(client.client_id)
     return JSONResponse(response, headers=_NO_STORE)
 
 
@@ -616,6 +618,7 @@ async def delete_registration(request: Request) -> Response:
             .values(revoked_at=now)
         )
         await session.commit()
+    services.client_keys.forget(client.client_id)
     return Response(status_code=204, headers=_NO_STORE)
 
 

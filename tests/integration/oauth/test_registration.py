@@ -19,6 +19,7 @@ from gateway import jose
 from gateway.db import Database
 from gateway.oauth.models import Client
 from tests.conftest import ISSUER
+from tests.helpers.oauth import FapiClient
 from tests.helpers.ssa import DirectoryKeys
 from tests.helpers.ssa import make_tpp_key
 from tests.integration.oauth._dcr_helpers import OTHER_REDIRECT_URI
@@ -548,3 +549,47 @@ async def test_delete_with_another_clients_token_is_unauthorised(
     assert_error(await client.delete(path, headers=token.headers("DELETE", path)), 401, "invalid_token")
     row = await stored_client(db, mine["client_id"])
     assert row is not None and row.status == "active"
+
+
+# --------------------------------------------------------------------------- end to end with the token endpoint
+
+
+async def client_credentials_token(client: httpx.AsyncClient, fapi: FapiClient) -> str:
+    response = await fapi.token(client, {"grant_type": "client_credentials", "scope": "accounts"})
+    assert response.status_code == 200, response.text
+    assert response.json()["token_type"] == "DPoP"
+    return str(response.json()["access_token"])
+
+
+def dpop_headers(fapi: FapiClient, method: str, path: str, access_token: str) -> dict[str, str]:
+    return {"Authorization": f"DPoP {access_token}", "DPoP": fapi.dpop(method, path, access_token=access_token)}
+
+
+async def test_registered_client_gets_a_token_and_reads_its_registration(client: httpx.AsyncClient, tpp: Tpp) -> None:
+    registration = await registered(client, tpp)
+    fapi = FapiClient(client_id=registration["client_id"], key=tpp.key)
+    access_token = await client_credentials_token(client, fapi)
+    path = f"/register/{fapi.client_id}"
+    response = await client.get(path, headers=dpop_headers(fapi, "GET", path, access_token))
+    assert response.status_code == 200, response.text
+    assert response.json()["client_id"] == fapi.client_id
+
+
+async def test_client_registered_with_jwks_uri_authenticates_with_the_published_keys(
+    client: httpx.AsyncClient, tpp: Tpp, jwks_host: JwksHost
+) -> None:
+    endpoint = jwks_host.publish(f"{tpp.software_id}.jwks", tpp.public_jwks)
+    registration = await registered(client, tpp, ssa=tpp.ssa(jwks=None, jwks_endpoint=endpoint))
+    fapi = FapiClient(client_id=registration["client_id"], key=tpp.key)
+    await client_credentials_token(client, fapi)
+
+
+async def test_deleted_client_can_no_longer_get_tokens(client: httpx.AsyncClient, tpp: Tpp) -> None:
+    registration = await registered(client, tpp)
+    fapi = FapiClient(client_id=registration["client_id"], key=tpp.key)
+    access_token = await client_credentials_token(client, fapi)
+    path = f"/register/{fapi.client_id}"
+    deleted = await client.delete(path, headers=dpop_headers(fapi, "DELETE", path, access_token))
+    assert deleted.status_code == 204
+    response = await fapi.token(client, {"grant_type": "client_credentials", "scope": "accounts"})
+    assert_error(response, 401, "invalid_client")
