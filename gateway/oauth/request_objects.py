@@ -51,8 +51,9 @@ def verify_request_object(
     except jose.JoseError as exc:
         raise InvalidRequestObject("no registered key of the client matches the request object") from exc
     try:
-        # exp, nbf and aud are checked below with the profile's own rules.
-        claims = jose.verify(token, key=key, verify_exp=False)
+        # exp, nbf and aud are checked below with the profile's own rules; the leeway only keeps the
+        # library's own nbf/iat checks from being stricter than the accepted clock skew.
+        claims = jose.verify(token, key=key, verify_exp=False, leeway=skew_ahead)
     except jose.JoseError as exc:
         raise InvalidRequestObject(f"request object rejected: {exc}") from exc
     check_claims(claims, client_id=client_id, issuer=issuer, skew_ahead=skew_ahead, now=now)

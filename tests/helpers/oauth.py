@@ -120,7 +120,7 @@ class FapiClient:
         if dpop:
             headers["DPoP"] = self.dpop("POST", "/par")
         data = {k: str(v) for k, v in params.items()}
-        return await http.post("/par", data={**data, **(auth or self.auth())}, headers=headers)
+        return await http.post("/par", data={**data, **(self.auth() if auth is None else auth)}, headers=headers)
 
     async def token(self, http: httpx.AsyncClient, form: dict[str, str], *, dpop: bool = True,
                     dpop_key: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> httpx.Response:
