@@ -242,7 +242,9 @@ def load_specs(openapi_dir: Path) -> OpenApiSpecs:
         base_path, operations = _operations(api, document, file)
         for op in operations:
             if op.operation_id in by_id:
-                raise SpecError(f"{file}: operationId {op.operation_id} is also used by {by_id[op.operation_id].api}")
+                raise SpecError(
+                    f"{file}: operationId {op.operation_id} is also used by {by_id[op.operation_id].api}"
+                )
             by_id[op.operation_id] = op
             table = templated if op.path_params else literal
             table.setdefault(op.full_path, {})[op.method] = op

@@ -167,7 +167,9 @@ class FapiPolicy:
         }
         for name, (value, bound) in pairs.items():
             if value > bound:
-                raise PolicyError(FAPI_FILE, name, f"setting OBGW_{name.upper()}={value} exceeds the limit {bound}")
+                raise PolicyError(
+                    FAPI_FILE, name, f"setting OBGW_{name.upper()}={value} exceeds the limit {bound}"
+                )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -238,7 +240,9 @@ class _Entry:
             self.fail(f"{key} must be at most {maximum}{' (' + why + ')' if why else ''}, got {value}")
         return int(value)
 
-    def string_list(self, key: str, *, choices: Collection[str] | None = None, what: str = "value") -> tuple[str, ...]:
+    def string_list(
+        self, key: str, *, choices: Collection[str] | None = None, what: str = "value"
+    ) -> tuple[str, ...]:
         value = self.value[key]
         if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
             self.fail(f"{key} must be a non-empty list of strings, got {value!r}")
@@ -256,7 +260,7 @@ class _Entry:
 
 def _parse_limit(entry: _Entry, key: str, text: Any) -> Limit:
     if not isinstance(text, str):
-        entry.fail(f"{key} must be a limit string like \"50/second;1000/minute\", got {text!r}")
+        entry.fail(f'{key} must be a limit string like "50/second;1000/minute", got {text!r}')
     try:
         items = tuple(limits.parse_many(text))
     except ValueError as exc:
@@ -285,7 +289,9 @@ def ais_permissions(specs: OpenApiSpecs) -> frozenset[str]:
     """The 21 OBIE AIS permission codes, as the account-info document enumerates them
     (OBReadConsent1.Data.Permissions, OBExternalPermissions1Code; NOTES section 4)."""
     schemas = specs.apis["accounts"].document["components"]["schemas"]
-    return frozenset(schemas["OBReadConsent1"]["properties"]["Data"]["properties"]["Permissions"]["items"]["enum"])
+    return frozenset(
+        schemas["OBReadConsent1"]["properties"]["Data"]["properties"]["Permissions"]["items"]["enum"]
+    )
 
 
 # --------------------------------------------------------------------------- the three files
@@ -293,7 +299,9 @@ def ais_permissions(specs: OpenApiSpecs) -> frozenset[str]:
 
 def _load_rate_limits(policies_dir: Path) -> RateLimits:
     top = _read(policies_dir, RATE_LIMITS_FILE)
-    top.keys(required={"version", "strategy", "classes", "default_tier", "tiers", "per_consent", "unattended"})
+    top.keys(
+        required={"version", "strategy", "classes", "default_tier", "tiers", "per_consent", "unattended"}
+    )
     strategy = top.string("strategy", choices=STRATEGIES)
     classes_entry = top.child("classes")
     if not classes_entry.value:
@@ -439,7 +447,9 @@ def _load_routes(
             )
         scope = entry.string("scope", choices=SCOPES)
         if scope not in op.scopes:
-            entry.fail(f"scope {scope} is not the scope the OpenAPI document declares ({', '.join(op.scopes)})")
+            entry.fail(
+                f"scope {scope} is not the scope the OpenAPI document declares ({', '.join(op.scopes)})"
+            )
         # NOTES section 4: AIS data endpoints are gated by consent permissions; nothing else is.
         needs_permissions = op.api == "accounts" and token == "customer"
         if needs_permissions and "permissions" not in entry.value:
@@ -475,7 +485,9 @@ def _load_routes(
     if missing:
         # Fail closed: an operation we publish must have a rule, or the pipeline could not enforce it.
         names = ", ".join(f"{op.operation_id} ({op.method} {op.full_path})" for op in missing)
-        raise PolicyError(ROUTES_FILE, "routes", f"operation(s) in the OpenAPI documents without a policy: {names}")
+        raise PolicyError(
+            ROUTES_FILE, "routes", f"operation(s) in the OpenAPI documents without a policy: {names}"
+        )
     return routes
 
 
