@@ -6,7 +6,8 @@ pipeline (ARCHITECTURE section 3, step 4).
 
 Contract for callers: pass a session whose factory has ``expire_on_commit=False`` (the gateway's has). Each
 mutating function commits on success and rolls back on failure, so the state change and its audit event are
-stored together or not at all. Status changes are conditional updates (``WHERE status = <start>``): of two
+stored together or not at all; after such a rollback, objects loaded in that session are expired and must be
+reloaded (refusals found before any write, the usual case, roll nothing back). Status changes are conditional updates (``WHERE status = <start>``): of two
 concurrent changes from the same status only one succeeds, the other gets ``InvalidConsentStatus``.
 The service never calls the bank: the customer's accounts come in as ``available_account_ids``. Revoking a
 consent does not revoke its tokens: the caller (the authorization server) must do that in the same request.
@@ -645,6 +646,8 @@ async def check_access(
         raise ConsentInactive("Consent not found", detail=consent_id)
     if consent.client_id != client_id:
         raise ConsentForbidden("Consent belongs to another client", detail=f"{consent_id} used by {client_id}")
+    if consent.status not in (S.AUTHORISED, S.EXPIRED):
+        raise ConsentInactive(f"Consent is {wire_status(kind=consent.kind, status=consent.status)}", detail=consent_id)
     if consent.psu_id is None or consent.psu_id != psu_id:
         raise ConsentForbidden("Consent belongs to another customer", detail=f"{consent_id} used for {psu_id}")
     if consent.status == S.AUTHORISED and _is_expired(consent, now):
@@ -653,8 +656,6 @@ async def check_access(
         raise ConsentExpired("Consent has expired", detail=consent_id)
     if consent.status == S.EXPIRED:
         raise ConsentExpired("Consent has expired", detail=consent_id)
-    if consent.status != S.AUTHORISED:
-        raise ConsentInactive(f"Consent is {wire_status(kind=consent.kind, status=consent.status)}", detail=consent_id)
     if not _covers(consent, endpoint):
         raise PermissionNotGranted("The consent does not permit this operation", detail=f"{consent_id}: {endpoint}")
     accounts = await _account_ids(session, consent_id)
@@ -683,6 +684,9 @@ async def record_access(
     now: datetime,
 ) -> None:
     """Log a resource call for the dashboard ("when last used and by what call") and the audit trail."""
+    consent = await _load(session, consent_id)
+    if consent is None or consent.client_id != client_id:
+        raise ConsentNotFound("Consent not found", detail=f"{consent_id} for {client_id}")
     async with _transaction(session):
         result = await session.exec(
             update(Consent)
