@@ -11,8 +11,8 @@ from pathlib import Path
 import jwt
 import pytest
 
-from sandbox.directory import Directory
 from sandbox.directory import PRIVATE_MEMBERS
+from sandbox.directory import Directory
 from sandbox.directory import generate_signing_key
 from sandbox.directory import public_jwk
 from sandbox.models import SoftwareApp
