@@ -175,8 +175,12 @@ def _broken(events: int, seq: int, reason: BreakReason, message: str) -> AuditRe
 
 async def verify_chain(*, session: AsyncSession) -> AuditReport:
     """Walk the chain from the genesis and report the first link that does not hold."""
-    rows = list((await session.exec(select(ConsentEvent).order_by(ConsentEvent.seq))).all())  # type: ignore[arg-type]
-    head = (await session.exec(select(AuditHead).where(AuditHead.id == 1))).first()
+    # populate_existing: verify what is stored, never objects this session cached earlier.
+    fresh = {"populate_existing": True}
+    rows = list(
+        (await session.exec(select(ConsentEvent).order_by(ConsentEvent.seq).execution_options(**fresh))).all()  # type: ignore[arg-type]
+    )
+    head = (await session.exec(select(AuditHead).where(AuditHead.id == 1).execution_options(**fresh))).first()
     stored_hashes = {row.hash: row.seq for row in rows}
     expected_prev = GENESIS
     for expected_seq, row in enumerate(rows, start=1):
