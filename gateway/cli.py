@@ -144,7 +144,7 @@ async def _print_banner(settings: Settings, servers: Sequence[Any]) -> None:
         await asyncio.sleep(0.05)
     from gateway.walkthrough import banner
 
-    print(banner(settings), flush=True)
+    print(await banner(settings), flush=True)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,20 +7,21 @@ import httpx
 from gateway.settings import Settings
 
 
-def _customers(settings: Settings) -> list[str]:
+async def _customers(settings: Settings) -> list[str]:
     try:
-        response = httpx.get(f"{settings.sandbox_url}/portal/api/psus", timeout=2.0)
+        async with httpx.AsyncClient(timeout=2.0) as http:
+            response = await http.get(f"{settings.sandbox_url}/portal/api/psus")
         response.raise_for_status()
         psus = response.json().get("psus", [])
     except (httpx.HTTPError, ValueError):
         return ["  (the sandbox did not list its customers: see 'obgw sandbox psus')"]
     lines = []
     for psu in psus:
-        lines.append(f"  {psu.get('username', '?'):<8} password {psu.get('password', '?'):<22} {psu.get('description', '')}")
+        lines.append(f"  {psu.get('username', '?'):<6} / {psu.get('password', '?'):<18} {psu.get('summary', '')}")
     return lines
 
 
-def banner(settings: Settings) -> str:
+async def banner(settings: Settings) -> str:
     issuer = settings.issuer
     sandbox = settings.sandbox_url
     lines = [
@@ -32,7 +33,7 @@ def banner(settings: Settings) -> str:
         f"  database                        {settings.database_url}",
         "",
         "Test customers (sandbox only):",
-        *_customers(settings),
+        *(await _customers(settings)),
         "",
         "First call in five steps:",
         f"  1. Open {sandbox}/portal, create an app (or: obgw sandbox tpp create --name Demo",
