@@ -1,0 +1,25 @@
+"""The shipped OpenAPI documents and policies, loaded once for the whole session (loading validates about
+1 MB of OpenAPI and takes about a second)."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.openapi_specs import OpenApiSpecs
+from gateway.openapi_specs import load_specs
+from gateway.policies import Policies
+from gateway.policies import load_policies
+from gateway.settings import REPO_ROOT
+
+POLICIES_DIR = REPO_ROOT / "policies"
+OPENAPI_DIR = REPO_ROOT / "openapi"
+
+
+@pytest.fixture(scope="session")
+def specs() -> OpenApiSpecs:
+    return load_specs(OPENAPI_DIR)
+
+
+@pytest.fixture(scope="session")
+def policies(specs: OpenApiSpecs) -> Policies:
+    return load_policies(POLICIES_DIR, specs=specs)
