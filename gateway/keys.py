@@ -65,7 +65,8 @@ class KeyStore:
         if path.exists():
             data = json.loads(path.read_text())
             existing = list(data["keys"])
-            sandbox = bool(data.get("sandbox", True)) and sandbox
+            # Keys once generated in sandbox mode never become production keys.
+            sandbox = bool(data.get("sandbox", True)) or sandbox
         key = jose.generate_key(alg="PS256")
         key["iat"] = int(time.time())
         store = cls(keys=(*existing, key), sandbox=sandbox)
