@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from gateway.openapi_specs import OpenApiSpecs
-from gateway.policies import PolicyError
 from gateway.policies import Policies
+from gateway.policies import PolicyError
 from gateway.policies import ais_permissions
 from gateway.settings import Settings
 
