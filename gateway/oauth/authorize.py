@@ -26,13 +26,13 @@ from urllib.parse import urlunsplit
 
 from sqlalchemy import update
 from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.responses import RedirectResponse
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from gateway.bank import BankUnavailable
 from gateway.errors import AccessDenied

@@ -32,13 +32,13 @@ from gateway.oauth import request_objects
 from gateway.oauth.client_auth import authenticate_client
 from gateway.oauth.clients import JwksUnavailable
 from gateway.oauth.dpop import check_dpop_proof
-from gateway.oauth.token import read_form
 from gateway.oauth.id_tokens import requested_intent_id
 from gateway.oauth.models import Client
 from gateway.oauth.models import PushedRequest
 from gateway.oauth.models import new_secret
 from gateway.oauth.models import secret_hash
 from gateway.oauth.models import utcnow
+from gateway.oauth.token import read_form
 from gateway.services import Services
 from gateway.services import services as get_services
 

@@ -8,7 +8,6 @@ assertions and proofs are signed with the shared JOSE module, but the claims are
 from __future__ import annotations
 
 import base64
-import importlib.util
 import hashlib
 import re
 import secrets
@@ -23,7 +22,6 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 
 from gateway import jose
 from gateway.oauth.models import Client
@@ -205,40 +203,8 @@ async def tokens_for(http: httpx.AsyncClient, fapi: FapiClient, *, scope: str = 
     return response.json()  # type: ignore[no-any-return]
 
 
-# ---------------------------------------------------------------------- the bank behind the sign-in page
-
-
-def _stub_bank() -> Any:
-    """Until the sandbox bank app lands: its PSU-authentication contract (gateway.bank) for one customer."""
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse
-    from starlette.routing import Route
-
-    async def authenticate(request: Request) -> JSONResponse:
-        body = await request.json()
-        if body.get("username") == PSU_USERNAME and body.get("password") == PSU_PASSWORD:
-            return JSONResponse({"psu_id": "psu-alice", "name": "Alice Andrews"})
-        return JSONResponse({"error": "invalid credentials"}, status_code=401)
-
-    return Starlette(routes=[Route("/bank/v1/psu-authentications", authenticate, methods=["POST"])])
-
-
-@pytest.fixture
-async def sandbox_app(sandbox_settings: Any) -> AsyncIterator[Any]:
-    """The sandbox bank when its app exists, else a stand-in honouring the same contract."""
-    if importlib.util.find_spec("sandbox.app") is None:
-        yield _stub_bank()
-        return
-    from sandbox.app import create_app as create_sandbox
-
-    app = create_sandbox(sandbox_settings, create_schema=True)
-    async with LifespanManager(app) as manager:
-        yield manager.app
-
-
-@pytest.fixture
-async def db(settings: Any, gateway_app: Any) -> AsyncIterator[Any]:
+@pytest.fixture(name="db")
+async def db_fixture(settings: Any, gateway_app: Any) -> AsyncIterator[Any]:
     """A second handle on the gateway's database (the app under test owns the first)."""
     from gateway.db import Database
 

@@ -12,15 +12,14 @@ from gateway.oauth.models import PushedRequest
 from gateway.oauth.models import secret_hash
 from gateway.oauth.models import utcnow
 from tests.helpers.oauth import ISSUER
-from tests.helpers.oauth import FapiClient
 from tests.helpers.oauth import PSU_PASSWORD
 from tests.helpers.oauth import PSU_USERNAME
-from tests.helpers.oauth import db  # noqa: F401  (fixture)
+from tests.helpers.oauth import FapiClient
+from tests.helpers.oauth import db_fixture  # noqa: F401  (the db fixture)
 from tests.helpers.oauth import hidden_field
 from tests.helpers.oauth import insert_client
 from tests.helpers.oauth import pkce_pair
 from tests.helpers.oauth import query_of
-from tests.helpers.oauth import sandbox_app  # noqa: F401  (fixture)
 from tests.helpers.oauth import sign_in_and_decide
 
 PREFIX = "urn:ietf:params:oauth:request_uri:"

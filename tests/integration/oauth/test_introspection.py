@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from tests.helpers.oauth import db  # noqa: F401  (fixture)
+from tests.helpers.oauth import db_fixture  # noqa: F401  (the db fixture)
 from tests.helpers.oauth import insert_client
-from tests.helpers.oauth import sandbox_app  # noqa: F401  (fixture)
 from tests.helpers.oauth import tokens_for
 
 

@@ -8,10 +8,9 @@ import json
 from gateway import jose
 from gateway.oauth.models import PushedRequest
 from gateway.oauth.models import secret_hash
+from tests.helpers.oauth import db_fixture  # noqa: F401  (the db fixture)
 from tests.helpers.oauth import insert_client
-from tests.helpers.oauth import db  # noqa: F401  (fixture)
 from tests.helpers.oauth import pkce_pair
-from tests.helpers.oauth import sandbox_app  # noqa: F401  (fixture)
 
 PREFIX = "urn:ietf:params:oauth:request_uri:"
 

@@ -16,11 +16,10 @@ from gateway.oauth.models import utcnow
 from tests.helpers.oauth import ISSUER
 from tests.helpers.oauth import FapiClient
 from tests.helpers.oauth import authorization_code
+from tests.helpers.oauth import db_fixture  # noqa: F401  (the db fixture)
 from tests.helpers.oauth import insert_client
 from tests.helpers.oauth import pkce_pair
 from tests.helpers.oauth import self_signed_certificate
-from tests.helpers.oauth import db  # noqa: F401  (fixture)
-from tests.helpers.oauth import sandbox_app  # noqa: F401  (fixture)
 from tests.helpers.oauth import tokens_for
 
 
