@@ -7,7 +7,7 @@ is ``invalid_request_uri`` shown on an error page, never a redirect, because not
 until the pushed request is found (RFC 6749 section 4.1.2.1). The pushed request becomes used when the
 customer finishes, approve or deny, atomically, so it can serve one authorization only. The response carries
 ``iss`` (RFC 9207 section 2). Codes live ``settings.code_lifetime`` and never more than 60 s (FAPI 2.0 SP
-section 5.3.2.1), are stored hashed, bound to the client, redirect_uri, PKCE challenge and the DPoP key of the PAR.
+section 5.3.2.2), are stored hashed, bound to the client, redirect_uri, PKCE challenge and the DPoP key of the PAR.
 
 The approve page is rendered from a plain dict (``approval_view``) by ``render_approval`` so it can move to
 the consent package without touching the OAuth side.
@@ -53,7 +53,7 @@ from gateway.oauth.token import read_form
 from gateway.services import Services
 from gateway.services import services as get_services
 
-# FAPI 2.0 SP 5.3.2.1: authorization codes live at most 60 seconds, whatever the setting says.
+# FAPI 2.0 SP section 5.3.2.2: authorization codes live at most 60 seconds, whatever the setting says.
 MAX_CODE_LIFETIME = 60
 
 SCOPE_WORDS = {
@@ -248,7 +248,7 @@ async def authorize(request: Request) -> Response:
     try:
         extra = set(request.query_params.keys()) - {"client_id", "request_uri"}
         if extra:
-            # FAPI 2.0 SP 5.3.2.2 item 3 / RFC 9126 section 4: everything travels in the pushed request.
+            # FAPI 2.0 SP section 5.3.2.2 / RFC 9126 section 4: everything travels in the pushed request.
             raise InvalidRequest("only client_id and request_uri are accepted: push the request to /par first")
         if any(len(request.query_params.getlist(k)) > 1 for k in ("client_id", "request_uri")):
             raise InvalidRequest("parameters must not be repeated")

@@ -5,7 +5,7 @@ The client authenticates (RFC 9126 section 2.1), pushes either plain form parame
 object (RFC 9101; RFC 9126 section 3), and receives a one-time ``request_uri`` valid ``settings.par_lifetime``
 seconds (RFC 9126 section 2.2). Validated here, once, so that ``/authorize`` may trust what it reads back:
 ``response_type=code`` only, ``redirect_uri`` present and exactly registered, PKCE with S256 (RFC 7636; FAPI 2.0
-SP 5.3.2.2 items 5-6), ``scope`` within the client's registration, ``claims`` (OIDC Core 5.5) and
+SP section 5.3.2.2), ``scope`` within the client's registration, ``claims`` (OIDC Core 5.5) and
 ``authorization_details`` (RFC 9396) well formed. A DPoP proof or ``dpop_jkt`` binds the future code to a key
 (RFC 9449 section 10).
 """
@@ -136,7 +136,7 @@ def validate_authorization_params(params: dict[str, Any], *, client: Client) -> 
     if not response_type:
         raise InvalidRequest("response_type is required")
     if response_type != "code":
-        # FAPI 2.0 SP 5.3.2.2 item 2: only the code response type.
+        # FAPI 2.0 SP section 5.3.2.2: only the code response type.
         raise UnsupportedResponseType("only response_type=code is supported")
     if params.get("response_mode") not in (None, "query"):
         raise InvalidRequest("only response_mode=query is supported")
@@ -145,7 +145,7 @@ def validate_authorization_params(params: dict[str, Any], *, client: Client) -> 
 
     redirect_uri = params.get("redirect_uri")
     if not redirect_uri:
-        # FAPI 2.0 SP 5.3.2.2 item 10 / RFC 9126 section 2.4: required, compared exactly.
+        # FAPI 2.0 SP section 5.3.2.2 / RFC 9126 section 2.4: required, compared exactly.
         raise InvalidRequest("redirect_uri is required")
     if redirect_uri not in client.redirect_uris:
         raise InvalidRequest("redirect_uri is not registered for this client")
@@ -155,7 +155,7 @@ def validate_authorization_params(params: dict[str, Any], *, client: Client) -> 
     if not challenge:
         raise InvalidRequest("code_challenge is required (PKCE, RFC 7636)")
     if method != "S256":
-        # FAPI 2.0 SP 5.3.2.2 item 6: S256 only; plain, or none given (which means plain), is refused.
+        # FAPI 2.0 SP section 5.3.2.2: S256 only; plain, or none given (which means plain), is refused.
         raise InvalidRequest("code_challenge_method must be S256")
     if not _S256_CHALLENGE.match(challenge):
         raise InvalidRequest("code_challenge is not a base64url SHA-256 value")

@@ -1,6 +1,6 @@
 """Signed authorization request objects (RFC 9101, JWT-Secured Authorization Request), as pushed to PAR.
 
-Rules applied (RFC 9101 sections 4, 5 and 6.1; FAPI 1 Advanced section 5.2.2 items 13 and 17, kept by the
+Rules applied (RFC 9101 sections 4, 5 and 6.1; FAPI 1 Advanced section 5.2.2, kept by the
 OBIE profile; FAPI 2.0 Security Profile section 5.4 algorithms):
 
 * signed by a key the client registered, with PS256, ES256 or EdDSA; never ``none`` and never encrypted-only;
@@ -21,7 +21,7 @@ from typing import Any
 from gateway import jose
 from gateway.errors import InvalidRequestObject
 
-# FAPI 1 Advanced section 5.2.2 items 13 and 17: exp - nbf <= 60 minutes, nbf no older than 60 minutes.
+# FAPI 1 Advanced section 5.2.2: exp - nbf <= 60 minutes, nbf no older than 60 minutes.
 MAX_LIFETIME = 3600
 MAX_NBF_AGE = 3600
 ACCEPTED_TYPES = frozenset({"oauth-authz-req+jwt", "JWT", "jwt"})
@@ -77,11 +77,8 @@ def check_claims(
     # RFC 9101 section 4: aud is the authorization server's issuer identifier.
     if not (aud == issuer or (isinstance(aud, list) and issuer in aud and all(isinstance(a, str) for a in aud))):
         raise InvalidRequestObject("request object aud must be the issuer identifier")
-    exp, nbf = claims.get("exp"), claims.get("nbf")
-    if not _is_time(exp):
-        raise InvalidRequestObject("request object exp is required")
-    if not _is_time(nbf):
-        raise InvalidRequestObject("request object nbf is required")
+    exp = _time_claim(claims, "exp")
+    nbf = _time_claim(claims, "nbf")
     if exp <= moment:
         raise InvalidRequestObject("request object expired")
     if nbf > moment + skew_ahead:
@@ -94,5 +91,8 @@ def check_claims(
         raise InvalidRequestObject("a request object must not contain request or request_uri")
 
 
-def _is_time(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _time_claim(claims: Mapping[str, Any], name: str) -> float:
+    value = claims.get(name)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise InvalidRequestObject(f"request object {name} is required")
+    return float(value)

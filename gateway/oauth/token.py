@@ -3,7 +3,7 @@
 Grants: ``authorization_code`` (RFC 6749 section 4.1.3 with PKCE S256, RFC 7636 section 4.6),
 ``refresh_token`` (section 6, rotated: OAuth 2.0 Security BCP, RFC 9700 section 4.14.2) and
 ``client_credentials`` (section 4.4). Every token is sender-constrained (FAPI 2.0 Security Profile section
-5.3.2.2 item 1): a DPoP proof (RFC 9449 section 5) gives ``token_type`` DPoP and ``cnf.jkt``; otherwise the
+5.3.2.1): a DPoP proof (RFC 9449 section 5) gives ``token_type`` DPoP and ``cnf.jkt``; otherwise the
 client certificate the TLS terminator passed (RFC 8705 section 3) gives a certificate-bound Bearer token;
 with neither the request is refused.
 """
@@ -90,7 +90,7 @@ async def sender_binding(request: Request, *, services: Services, authenticated:
         thumbprint = certificate_thumbprint(cert) if cert is not None else None
     if thumbprint is not None:
         return SenderBinding(x5t_s256=thumbprint)
-    # FAPI 2.0 SP 5.3.2.2 item 1: only sender-constrained access tokens.
+    # FAPI 2.0 SP section 5.3.2.1: only sender-constrained access tokens.
     raise InvalidRequest("sender-constrained tokens only: send a DPoP proof or use mutual TLS")
 
 
