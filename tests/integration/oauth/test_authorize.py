@@ -270,3 +270,43 @@ async def test_headless_approval_is_404_when_disabled(settings, gateway_keys, sa
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url=ISSUER) as http:
             response = await http.post("/sandbox/headless-authorize", data={"decision": "approve"})
     assert response.status_code == 404
+
+
+async def test_tampered_session_cookie_is_not_a_session(client, db) -> None:  # type: ignore[no-untyped-def]
+    fapi = await insert_client(db)
+    request_uri, _ = await pushed(client, fapi)
+    page = await open_authorize(client, fapi, request_uri)
+    signed_in = await client.post("/login", data={
+        "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
+        "username": PSU_USERNAME, "password": PSU_PASSWORD})
+    approve = await client.get(signed_in.headers["location"])
+    value = client.cookies.get("obgw_psu")
+    body, _, mac = value.partition(".")
+    client.cookies.set("obgw_psu", body + "." + ("A" if mac[0] != "A" else "B") + mac[1:], domain="127.0.0.1")
+    response = await client.post("/authorize/decision", data={
+        "csrf": hidden_field(approve.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
+        "decision": "approve"})
+    assert_error_page(response, 403, "access_denied")
+
+
+async def test_session_cookie_is_secure_and_host_prefixed_on_an_https_issuer(settings, gateway_keys, sandbox_app) -> None:  # type: ignore[no-untyped-def]
+    from asgi_lifespan import LifespanManager
+
+    from gateway.app import create_app
+    from gateway.db import Database
+
+    https = "https://bank.example"
+    app = create_app(settings.replace(issuer=https), keys=gateway_keys,
+                     bank_transport=httpx.ASGITransport(app=sandbox_app), create_schema=True)
+    async with LifespanManager(app) as manager:
+        database = Database(settings.database_url)
+        fapi = await insert_client(database)
+        await database.dispose()
+        fapi.issuer = https
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url=https) as http:
+            request_uri, _ = await pushed(http, fapi)
+            page = await open_authorize(http, fapi, request_uri)
+    assert page.status_code == 200, page.text
+    cookie = page.headers["set-cookie"]
+    assert cookie.startswith("__Host-obgw_psu=")
+    assert "secure" in cookie.lower() and "httponly" in cookie.lower() and "path=/" in cookie.lower()
