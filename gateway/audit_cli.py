@@ -20,6 +20,7 @@ async def verify(settings: Settings) -> dict[str, Any]:
     return {
         "ok": report.ok,
         "events": report.events,
-        "seq": report.broken_seq,
+        "seq": report.seq,
         "reason": report.reason,
+        "message": report.message,
     }

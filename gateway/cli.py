@@ -59,7 +59,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         if report["ok"]:
             print(f"audit trail intact: {report['events']} events")
         else:
-            print(f"audit trail BROKEN at event {report['seq']}: {report['reason']}")
+            print(f"audit trail BROKEN at event {report['seq']}: {report['reason']} ({report['message']})")
     return 0 if report["ok"] else 1
 
 

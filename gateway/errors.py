@@ -22,6 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.responses import Response
 
+from consent.errors import ConsentError
+
 INTERACTION_HEADER = "x-fapi-interaction-id"
 
 
@@ -365,12 +367,25 @@ async def handle_gateway_error(request: Request, exc: Exception) -> Response:
     return render(exc, interaction=interaction_id(request))
 
 
+def from_consent_error(exc: ConsentError) -> ObError:
+    """The consent domain's refusals carry their OBIE status and code; render them like ours."""
+    error = ObError(exc.message, path=exc.path, detail=exc.detail, status_code=exc.status_code,
+                    errors=[ObErrorItem(exc.ob_code, exc.message, exc.path)])
+    return error
+
+
+async def handle_consent_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ConsentError)
+    return render_ob_error(from_consent_error(exc), interaction=interaction_id(request))
+
+
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
     return render_ob_error(ObError(), interaction=interaction_id(request))
 
 
 EXCEPTION_HANDLERS: Mapping[type[Exception], object] = {
     GatewayError: handle_gateway_error,
+    ConsentError: handle_consent_error,
     Exception: handle_unexpected,
 }
 
