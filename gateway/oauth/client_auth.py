@@ -2,8 +2,10 @@
 
 FAPI 2.0 Security Profile section 5.3.2.1: only ``private_key_jwt`` (RFC 7523 section 2.2, OIDC Core
 section 9) and ``tls_client_auth`` (RFC 8705 section 2.1). FAPI 2.0 final: the assertion's ``aud`` is the
-issuer identifier and nothing else. Assertions are short-lived (``iat`` at most 10 s ahead and 60 s old,
-``exp`` at most ``MAX_ASSERTION_LIFETIME`` ahead) and single use (``jti``).
+issuer identifier and nothing else. Assertions are short-lived and single use (``jti``): with an ``iat``
+they are accepted at most 60 s after it (and 10 s before), whatever their ``exp`` (common client libraries
+default to one-hour ``exp`` values, which this keeps interoperable without a long replay window); without
+an ``iat``, ``exp`` may be at most ``MAX_ASSERTION_LIFETIME`` ahead.
 """
 
 from __future__ import annotations
@@ -93,7 +95,11 @@ async def _private_key_jwt(form: Mapping[str, str], *, services: Services) -> Cl
     claims = await _verify_with_client_keys(assertion, client=client, services=services, header=header)
     _check_assertion_claims(claims, issuer=settings.issuer, skew_ahead=settings.clock_skew_ahead,
                             max_age=settings.max_proof_age)
-    ttl = int(claims["exp"]) - int(time.time()) + settings.clock_skew_ahead
+    # The jti must be remembered for as long as the assertion could still be accepted.
+    last_valid = int(claims["exp"])
+    if isinstance(claims.get("iat"), int):
+        last_valid = min(last_valid, int(claims["iat"]) + settings.max_proof_age)
+    ttl = last_valid - int(time.time()) + settings.clock_skew_ahead
     if not await services.single_use.claim(f"assertion:{client_id}:{claims['jti']}", ttl=max(ttl, 1)):
         raise InvalidClient("client_assertion jti already used")
     return client
@@ -132,9 +138,9 @@ def _check_assertion_claims(claims: Mapping[str, Any], *, issuer: str, skew_ahea
         raise InvalidClient("client_assertion exp is required")
     if exp <= now:
         raise InvalidClient("client_assertion expired")
-    if exp > now + MAX_ASSERTION_LIFETIME + skew_ahead:
-        raise InvalidClient(f"client_assertion lifetime exceeds {MAX_ASSERTION_LIFETIME} s")
     iat = claims.get("iat")
+    if iat is None and exp > now + MAX_ASSERTION_LIFETIME + skew_ahead:
+        raise InvalidClient(f"client_assertion without iat may live at most {MAX_ASSERTION_LIFETIME} s")
     if iat is not None:
         if not isinstance(iat, int) or iat > now + skew_ahead:
             raise InvalidClient("client_assertion iat is in the future")
