@@ -5,8 +5,8 @@ This is the only module that knows every part of the gateway.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 import secrets
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 

@@ -321,6 +321,17 @@ class UnapprovedSoftwareStatement(OAuthError):
     error = "unapproved_software_statement"
 
 
+class TemporarilyUnavailable(OAuthError):
+    status_code = 503
+    error = "temporarily_unavailable"
+
+
+class InvalidAuthorizationDetails(OAuthError):
+    """RFC 9396 section 5."""
+
+    error = "invalid_authorization_details"
+
+
 class ServerError(OAuthError):
     status_code = 500
     error = "server_error"

@@ -156,7 +156,15 @@ def verify(
     if header.get("alg") not in algs:
         raise JoseError(f"alg {header.get('alg')!r} not allowed")
     pyjwk = key if isinstance(key, jwt.PyJWK) else load_key(key)
-    options: dict[str, Any] = {"require": list(require), "verify_exp": verify_exp, "verify_aud": audience is not None}
+    # verify_exp=False hands every time check (exp, iat, nbf) to the caller, which applies the profile's own
+    # skew rules (ARCHITECTURE section 6: 10 s ahead, 60 s old).
+    options: dict[str, Any] = {
+        "require": list(require),
+        "verify_exp": verify_exp,
+        "verify_iat": verify_exp,
+        "verify_nbf": verify_exp,
+        "verify_aud": audience is not None,
+    }
     try:
         claims = jwt.decode(
             token,

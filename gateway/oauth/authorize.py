@@ -40,6 +40,7 @@ from gateway.errors import InvalidRequest
 from gateway.errors import InvalidRequestUri
 from gateway.errors import NotFound
 from gateway.errors import OAuthError
+from gateway.errors import TemporarilyUnavailable
 from gateway.oauth import psu_session
 from gateway.oauth.models import AuthorizationCode
 from gateway.oauth.models import Client
@@ -301,7 +302,7 @@ async def sign_in(request: Request) -> Response:
         try:
             psu = await svc.bank.authenticate(username=username, password=password)
         except BankUnavailable:
-            raise _Unavailable("The bank cannot sign you in right now. Please try again later.") from None
+            raise TemporarilyUnavailable("The bank cannot sign you in right now. Please try again later.") from None
     except OAuthError as exc:
         return _error_page(request, exc, services=svc)
     if psu is None:
@@ -373,18 +374,12 @@ async def headless_authorize(request: Request) -> JSONResponse:
         try:
             psu = await svc.bank.authenticate(username=username, password=password)
         except BankUnavailable:
-            raise _Unavailable("the sandbox bank is unavailable") from None
+            raise TemporarilyUnavailable("the sandbox bank is unavailable") from None
         if psu is None:
             raise AccessDenied("the sandbox customer's credentials are not right")
         location = await _finish(db, pending=pending, psu_id=psu.psu_id, auth_time=int(time.time()),
                                  approve=decision == "approve", services=svc)
     return JSONResponse({"redirect_to": location}, headers={"Cache-Control": "no-store"})
-
-
-class _Unavailable(OAuthError):
-    # RFC 6749 section 4.1.2.1 temporarily_unavailable, as a page or JSON error.
-    status_code = 503
-    error = "temporarily_unavailable"
 
 
 def routes() -> list[BaseRoute]:

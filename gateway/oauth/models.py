@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-
 from datetime import UTC
 from datetime import datetime
 from typing import Any

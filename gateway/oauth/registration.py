@@ -474,14 +474,20 @@ async def _read_signed(token: str, *, services: Services) -> _Submission:
             jwks=signing_keys,
             audience=settings.issuer,
             require=["iss", "aud", "iat", "exp", "jti"],
-            leeway=settings.clock_skew_ahead,  # lets iat be slightly ahead; exp is checked below without it
-            verify_exp=False,
+            verify_exp=False,  # exp, iat and nbf are checked below with the profile's skew
         )
     except jose.JoseError as exc:
         raise InvalidClientMetadata(f"registration request rejected: {exc}") from exc
     exp = claims.get("exp")
     if not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= time.time():
         raise InvalidClientMetadata("registration request has expired")
+    for name in ("iat", "nbf"):
+        moment = claims.get(name)
+        if moment is not None and (
+            not isinstance(moment, int | float) or isinstance(moment, bool)
+            or moment > time.time() + settings.clock_skew_ahead
+        ):
+            raise InvalidClientMetadata(f"registration request {name} is in the future")
     if claims.get("iss") != ssa["software_id"]:
         # OBIE DCR v3.3: for Directory-issued statements the request's iss is the software_id.
         raise InvalidClientMetadata("registration request iss must equal the software statement's software_id")

@@ -51,9 +51,8 @@ def verify_request_object(
     except jose.JoseError as exc:
         raise InvalidRequestObject("no registered key of the client matches the request object") from exc
     try:
-        # exp, nbf and aud are checked below with the profile's own rules; the leeway only keeps the
-        # library's own nbf/iat checks from being stricter than the accepted clock skew.
-        claims = jose.verify(token, key=key, verify_exp=False, leeway=skew_ahead)
+        # exp, nbf, iat and aud are checked below with the profile's own rules.
+        claims = jose.verify(token, key=key, verify_exp=False)
     except jose.JoseError as exc:
         raise InvalidRequestObject(f"request object rejected: {exc}") from exc
     check_claims(claims, client_id=client_id, issuer=issuer, skew_ahead=skew_ahead, now=now)
@@ -83,6 +82,9 @@ def check_claims(
         raise InvalidRequestObject("request object expired")
     if nbf > moment + skew_ahead:
         raise InvalidRequestObject("request object not yet valid")
+    iat = claims.get("iat")
+    if iat is not None and (not isinstance(iat, int | float) or isinstance(iat, bool) or iat > moment + skew_ahead):
+        raise InvalidRequestObject("request object iat is in the future")
     if nbf < moment - MAX_NBF_AGE:
         raise InvalidRequestObject("request object nbf is more than 60 minutes in the past")
     if exp - nbf > MAX_LIFETIME:

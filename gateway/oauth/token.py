@@ -1,7 +1,8 @@
 """The token endpoint: ``POST /token`` (RFC 6749 section 3.2), and the form rules every OAuth endpoint shares.
 
 Grants: ``authorization_code`` (RFC 6749 section 4.1.3 with PKCE S256, RFC 7636 section 4.6),
-``refresh_token`` (section 6, rotated: OAuth 2.0 Security BCP, RFC 9700 section 4.14.2) and
+``refresh_token`` (section 6; not rotated: FAPI 2.0 Security Profile section 5.3.2.1 forbids rotation
+outside extraordinary circumstances, and the refresh token is sender-constrained like the access token) and
 ``client_credentials`` (section 4.4). Every token is sender-constrained (FAPI 2.0 Security Profile section
 5.3.2.1): a DPoP proof (RFC 9449 section 5) gives ``token_type`` DPoP and ``cnf.jkt``; otherwise the
 client certificate the TLS terminator passed (RFC 8705 section 3) gives a certificate-bound Bearer token;
@@ -198,9 +199,6 @@ async def _refresh_token(
         if old.client_id != client.client_id:
             raise InvalidGrant("refresh token was issued to another client")
         if old.revoked_at is not None:
-            # RFC 9700 section 4.14.2: a rotated-out refresh token presented again means theft; end the family.
-            await tokens.revoke_grant(session, old.grant_id)
-            await session.commit()
             raise InvalidGrant("refresh token revoked")
         if old.expires_at <= now:
             raise InvalidGrant("refresh token expired")
@@ -214,10 +212,6 @@ async def _refresh_token(
             if not set(requested) <= set(old.scope.split()):
                 raise InvalidScope("scope exceeds the original grant")
             scope = " ".join(dict.fromkeys(requested))
-        if not await tokens.claim_refresh_token(session, old):
-            await tokens.revoke_grant(session, old.grant_id)
-            await session.commit()
-            raise InvalidGrant("refresh token revoked")
         issued = await tokens.issue_tokens(
             session,
             settings=services.settings,
@@ -228,14 +222,12 @@ async def _refresh_token(
             binding=binding,
             psu_id=old.psu_id,
             consent_id=old.consent_id,
-            with_refresh=True,
-            # The family keeps its original lifetime: rotation must not extend it.
-            refresh_expires_at=old.expires_at,
         )
         await session.commit()
     body = _token_response(issued, services=services)
+    # RFC 6749 section 6: the client keeps using the same refresh token.
+    body["refresh_token"] = value
     if "openid" in scope.split() and old.psu_id:
-        assert issued.refresh is not None
         # OIDC Core section 12.2: a refreshed ID token; no nonce, same subject and consent.
         body["id_token"] = build_id_token(
             settings=services.settings,
@@ -244,7 +236,7 @@ async def _refresh_token(
             psu_id=old.psu_id,
             auth_time=None,
             intent_id=old.consent_id,
-            refresh_expires_at=issued.refresh.expires_at,
+            refresh_expires_at=old.expires_at,
         )
     return body
 

@@ -86,7 +86,6 @@ async def issue_tokens(
     psu_id: str | None = None,
     consent_id: str | None = None,
     with_refresh: bool = False,
-    refresh_expires_at: datetime | None = None,
 ) -> IssuedTokens:
     """Add an access token (and a refresh token when asked) to ``session``; the caller commits."""
     now = utcnow()
@@ -122,7 +121,7 @@ async def issue_tokens(
             jkt=binding.jkt,
             x5t_s256=binding.x5t_s256,
             issued_at=now,
-            expires_at=refresh_expires_at or now + timedelta(seconds=settings.refresh_token_lifetime),
+            expires_at=now + timedelta(seconds=settings.refresh_token_lifetime),
         )
         session.add(refresh)
     return IssuedTokens(access_token=access_value, access=access, refresh_token=refresh_value, refresh=refresh)
@@ -133,16 +132,6 @@ async def lookup_token(session: AsyncSession, value: str) -> Token | None:
     if not value or len(value) > 512:
         return None
     return await session.get(Token, secret_hash(value))
-
-
-async def claim_refresh_token(session: AsyncSession, token: Token) -> bool:
-    """Rotate out ``token`` atomically: ``False`` when another request already did (a replay)."""
-    result = await session.execute(
-        update(Token)
-        .where(col(Token.token_hash) == token.token_hash, col(Token.revoked_at).is_(None))
-        .values(revoked_at=utcnow())
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 
 async def revoke_grant(session: AsyncSession, grant_id: str) -> int:

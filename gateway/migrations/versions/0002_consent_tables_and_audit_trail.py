@@ -12,8 +12,6 @@ import sqlmodel
 from alembic import op
 
 import consent.models
-import gateway.db
-
 
 revision = '0002'
 down_revision = '0001'

@@ -61,17 +61,21 @@ async def test_code_flow_issues_dpop_bound_tokens_and_an_id_token(client, db, se
     assert info["openbanking_intent_id"] == "aac-123"
 
 
-async def test_refresh_rotates_the_refresh_token_and_keeps_the_dpop_binding(client, db) -> None:  # type: ignore[no-untyped-def]
+async def test_refresh_keeps_the_refresh_token_and_the_dpop_binding(client, db) -> None:  # type: ignore[no-untyped-def]
+    # FAPI 2.0 SP 5.3.2.1: no refresh-token rotation; the refresh token is sender-constrained instead.
     fapi = await insert_client(db)
     first = await tokens_for(client, fapi)
     response = await fapi.token(client, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
     assert response.status_code == 200, response.text
     second = response.json()
     assert second["token_type"] == "DPoP"
-    assert second["refresh_token"] != first["refresh_token"]
+    assert second["refresh_token"] == first["refresh_token"]
+    assert second["access_token"] != first["access_token"]
     assert "id_token" in second
-    assert (await introspect(client, fapi, first["refresh_token"]))["active"] is False
+    assert (await introspect(client, fapi, first["refresh_token"]))["active"] is True
     assert (await introspect(client, fapi, second["access_token"]))["cnf"] == {"jkt": fapi.jkt}
+    again = await fapi.token(client, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
+    assert again.status_code == 200, again.text
 
 
 async def test_client_credentials_issues_a_dpop_token_without_refresh_or_openid(client, db) -> None:  # type: ignore[no-untyped-def]
@@ -235,16 +239,15 @@ async def test_refresh_with_another_dpop_key_is_invalid_grant(client, db) -> Non
     assert response.json()["error"] == "invalid_grant"
 
 
-async def test_replayed_refresh_token_is_invalid_grant_and_ends_the_family(client, db) -> None:  # type: ignore[no-untyped-def]
+async def test_revoked_refresh_token_is_invalid_grant(client, db) -> None:  # type: ignore[no-untyped-def]
     fapi = await insert_client(db)
     first = await tokens_for(client, fapi)
-    rotated = await fapi.token(client, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
-    assert rotated.status_code == 200
+    revoked = await client.post("/revoke", data={"token": first["refresh_token"], **fapi.auth()})
+    assert revoked.status_code == 200
     replay = await fapi.token(client, {"grant_type": "refresh_token", "refresh_token": first["refresh_token"]})
     assert replay.status_code == 400
     assert replay.json()["error"] == "invalid_grant"
-    assert (await introspect(client, fapi, rotated.json()["access_token"]))["active"] is False
-    assert (await introspect(client, fapi, rotated.json()["refresh_token"]))["active"] is False
+    assert (await introspect(client, fapi, first["access_token"]))["active"] is False
 
 
 async def test_refresh_token_of_another_client_is_invalid_grant(client, db) -> None:  # type: ignore[no-untyped-def]
