@@ -5,6 +5,7 @@ This is the only module that knows every part of the gateway.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,6 +26,10 @@ from gateway.interaction import InteractionIdMiddleware
 from gateway.keys import KeyStore
 from gateway.oauth import routes as oauth_routes
 from gateway.oauth.clients import ClientKeyCache
+from gateway.openapi_specs import OpenApiSpecs
+from gateway.openapi_specs import load_specs
+from gateway.policies import Policies
+from gateway.policies import load_policies
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.settings import SettingsError
@@ -32,6 +37,13 @@ from gateway.single_use import SingleUseStore
 from gateway.single_use import create_single_use_store
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+
+@functools.lru_cache(maxsize=4)
+def _contract(openapi_dir: Path, policies_dir: Path) -> tuple[OpenApiSpecs, Policies]:
+    """Specs and policies are read-only data: loaded and validated once per process (about 1.5 s)."""
+    specs = load_specs(openapi_dir)
+    return specs, load_policies(policies_dir, specs=specs)
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -48,6 +60,8 @@ def create_app(
 ) -> Starlette:
     """Build the gateway ASGI app. ``create_schema`` is for tests; real runs use ``obgw migrate``."""
     settings.check_production()
+    specs, policies = _contract(settings.openapi_dir.resolve(), settings.policies_dir.resolve())
+    policies.fapi.check_settings(settings)
     keystore = keys or KeyStore.ensure(settings.keys_dir, sandbox=settings.is_sandbox)
     if settings.mode == "production" and keystore.sandbox:
         raise SettingsError("sandbox signing keys refused in production: run 'obgw keys rotate' with OBGW_MODE=production")
@@ -65,6 +79,8 @@ def create_app(
         http=http,
         client_keys=ClientKeyCache(http=http),
         secret=settings.session_secret.encode() or secrets.token_bytes(32),
+        specs=specs,
+        policies=policies,
     )
 
     @asynccontextmanager
@@ -84,4 +100,5 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.openapi_specs = specs
     return app

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
     from gateway.bank import BankClient
     from gateway.oauth.clients import ClientKeyCache
+    from gateway.openapi_specs import OpenApiSpecs
+    from gateway.policies import Policies
 
 
 @dataclass(kw_only=True)
@@ -35,6 +37,8 @@ class Services:
     # Server secret for signed cookies, CSRF tokens and DPoP nonces (settings.session_secret, or random
     # per process in sandbox mode).
     secret: bytes
+    specs: OpenApiSpecs
+    policies: Policies
 
 
 def services(request: Request) -> Services:
