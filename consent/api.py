@@ -1,0 +1,241 @@
+"""The TPP-facing consent endpoints of OBIE R/W API v3.1.11 (NOTES sections 2.1-2.3, 3).
+
+``POST/GET/DELETE /aisp/account-access-consents``, ``POST/GET /pisp/domestic-payment-consents``,
+``/pisp/domestic-scheduled-payment-consents``, ``/pisp/domestic-standing-order-consents`` and
+``POST/GET/DELETE /cbpii/funds-confirmation-consents``, all under ``/open-banking/v3.1``.
+
+The consent package imports nothing of the gateway (ARCHITECTURE section 2): the gateway passes in how to
+authenticate the caller (a client-credentials token with the API's scope), how to open a database session, the
+public base URL for ``Links.Self``, and optionally a schema validator for request bodies. Refusals are
+``consent.errors`` (rendered as ``OBErrorResponse1`` by the gateway) or, for 405/406/415 which carry no body in
+v3.1.11, a bare status.
+
+Payment-consent POSTs are idempotent on ``x-idempotency-key`` (R/W API "Idempotency"). Their
+``x-jws-signature`` (detached JWS, "Message Signing") is not checked here yet: requests without one are accepted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from typing import Final
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+from starlette.routing import Route
+
+from consent import service
+from consent import wire
+from consent.errors import ConsentNotFound
+from consent.lifecycle import PAYMENT_KINDS
+from consent.lifecycle import ConsentKind
+from consent.models import Consent
+
+K = ConsentKind
+
+API_PREFIX: Final = "/open-banking/v3.1"
+_ALL_METHODS: Final = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TppCaller:
+    """Who is calling, as the gateway authenticated them."""
+
+    client_id: str
+
+
+Authenticate = Callable[[Request, str], Awaitable[TppCaller]]
+"""``(request, scope) -> TppCaller``; raises (the gateway's 401/403) when the token does not do."""
+Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
+ValidateBody = Callable[[Request, str, bytes], Awaitable[None]]
+"""``(request, operationId, raw body)``; raises a 400 when the body breaks the operation's schema."""
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsentResource:
+    """One consent collection: where it lives, what token scope it takes, what it allows."""
+
+    kind: ConsentKind
+    api: str  # "aisp", "pisp" or "cbpii"
+    collection: str
+    scope: str
+    create_operation: str
+    read_operation: str
+    delete_operation: str | None = None  # payment consents have no DELETE (PISP profile)
+
+    @property
+    def path(self) -> str:
+        return f"{API_PREFIX}/{self.api}/{self.collection}"
+
+    @property
+    def idempotent(self) -> bool:
+        # R/W API "Idempotency": payment-order consent POSTs are idempotent; AIS consent POST explicitly is not.
+        return self.kind in PAYMENT_KINDS
+
+
+RESOURCES: Final[tuple[ConsentResource, ...]] = (
+    ConsentResource(
+        kind=K.ACCOUNT_ACCESS,
+        api="aisp",
+        collection="account-access-consents",
+        scope="accounts",
+        create_operation="CreateAccountAccessConsents",
+        read_operation="GetAccountAccessConsentsConsentId",
+        delete_operation="DeleteAccountAccessConsentsConsentId",
+    ),
+    ConsentResource(
+        kind=K.DOMESTIC_PAYMENT,
+        api="pisp",
+        collection="domestic-payment-consents",
+        scope="payments",
+        create_operation="CreateDomesticPaymentConsents",
+        read_operation="GetDomesticPaymentConsentsConsentId",
+    ),
+    ConsentResource(
+        kind=K.DOMESTIC_SCHEDULED_PAYMENT,
+        api="pisp",
+        collection="domestic-scheduled-payment-consents",
+        scope="payments",
+        create_operation="CreateDomesticScheduledPaymentConsents",
+        read_operation="GetDomesticScheduledPaymentConsentsConsentId",
+    ),
+    ConsentResource(
+        kind=K.DOMESTIC_STANDING_ORDER,
+        api="pisp",
+        collection="domestic-standing-order-consents",
+        scope="payments",
+        create_operation="CreateDomesticStandingOrderConsents",
+        read_operation="GetDomesticStandingOrderConsentsConsentId",
+    ),
+    ConsentResource(
+        kind=K.FUNDS_CONFIRMATION,
+        api="cbpii",
+        collection="funds-confirmation-consents",
+        scope="fundsconfirmations",
+        create_operation="CreateFundsConfirmationConsents",
+        read_operation="GetFundsConfirmationConsentsConsentId",
+        delete_operation="DeleteFundsConfirmationConsentsConsentId",
+    ),
+)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json(document: dict[str, object], *, status_code: int) -> Response:
+    return Response(wire.dumps(document), status_code=status_code, media_type=wire.JSON_MEDIA_TYPE)
+
+
+def _bare(status_code: int, **headers: str) -> Response:
+    # R/W API "HTTP Status Codes": 405, 406 and 415 carry no body in v3.1.11.
+    return Response(status_code=status_code, headers=headers)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Endpoints:
+    resource: ConsentResource
+    authenticate: Authenticate
+    sessions: Sessions
+    base_url: str
+    validate_body: ValidateBody | None
+    clock: Clock
+
+    def _self_url(self, consent_id: str) -> str:
+        return f"{self.base_url}{self.resource.path}/{consent_id}"
+
+    async def _owned(self, session: AsyncSession, *, consent_id: str, caller: TppCaller) -> Consent:
+        consent = await service.get_consent(session=session, consent_id=consent_id, client_id=caller.client_id)
+        if consent.kind != self.resource.kind:
+            # A consent of another kind does not exist at this collection (R/W API: unknown id -> 400).
+            raise ConsentNotFound("Consent not found", detail=f"{consent_id} is {consent.kind}")
+        return consent
+
+    async def collection(self, request: Request) -> Response:
+        if request.method != "POST":
+            return _bare(405, Allow="POST")
+        caller = await self.authenticate(request, self.resource.scope)
+        if not wire.accepts_json(request.headers.get("accept")):
+            return _bare(406)
+        if not wire.is_json_content_type(request.headers.get("content-type")):
+            return _bare(415)
+        key = wire.idempotency_key(request.headers) if self.resource.idempotent else None
+        raw = await request.body()
+        body = wire.parse_body(raw)
+        if self.validate_body is not None:
+            await self.validate_body(request, self.resource.create_operation, raw)
+        wire.check_request(body, kind=self.resource.kind)
+        now = self.clock()
+        async with self.sessions() as session:
+            if self.resource.kind == K.ACCOUNT_ACCESS:
+                consent = await service.create_account_access_consent(
+                    session=session, client_id=caller.client_id, data=body["Data"], risk=body.get("Risk"), now=now
+                )
+            elif self.resource.kind == K.FUNDS_CONFIRMATION:
+                consent = await service.create_funds_confirmation_consent(
+                    session=session, client_id=caller.client_id, data=body["Data"], now=now
+                )
+            else:
+                assert key is not None
+                consent = await service.create_payment_consent(
+                    session=session,
+                    client_id=caller.client_id,
+                    kind=self.resource.kind.value,
+                    data=body["Data"],
+                    risk=body.get("Risk"),
+                    idempotency_key=key,
+                    request_hash=wire.request_hash(body),
+                    now=now,
+                )
+        # A replay answers 201 with the consent's current state (R/W API "Idempotency").
+        return _json(wire.render(consent, self_url=self._self_url(consent.consent_id)), status_code=201)
+
+    async def item(self, request: Request) -> Response:
+        allowed = "GET, DELETE" if self.resource.delete_operation else "GET"
+        if request.method not in allowed.split(", "):
+            return _bare(405, Allow=allowed)
+        caller = await self.authenticate(request, self.resource.scope)
+        if not wire.accepts_json(request.headers.get("accept")):
+            return _bare(406)
+        consent_id = request.path_params["ConsentId"]
+        async with self.sessions() as session:
+            consent = await self._owned(session, consent_id=consent_id, caller=caller)
+            if request.method == "DELETE":
+                # AAC / FCC: soft delete; a later GET answers 400 UK.OBIE.Resource.NotFound.
+                await service.delete(session=session, consent_id=consent_id, client_id=caller.client_id, now=self.clock())
+                return Response(status_code=204)
+        return _json(wire.render(consent, self_url=self._self_url(consent_id)), status_code=200)
+
+
+def routes(
+    *,
+    authenticate: Authenticate,
+    sessions: Sessions,
+    base_url: str,
+    validate_body: ValidateBody | None = None,
+    clock: Clock = _utcnow,
+) -> list[BaseRoute]:
+    """The consent routes. ``base_url`` is the public origin (the issuer) that ``Links.Self`` starts with."""
+    out: list[BaseRoute] = []
+    for resource in RESOURCES:
+        endpoints = _Endpoints(
+            resource=resource,
+            authenticate=authenticate,
+            sessions=sessions,
+            base_url=base_url.rstrip("/"),
+            validate_body=validate_body,
+            clock=clock,
+        )
+        # Every method reaches the endpoint, which answers one the resource lacks with a bodyless 405 (v3.1.11).
+        out.append(Route(resource.path, endpoints.collection, methods=_ALL_METHODS, name=resource.collection))
+        out.append(
+            Route(resource.path + "/{ConsentId}", endpoints.item, methods=_ALL_METHODS, name=f"{resource.collection}-item")
+        )
+    return out
