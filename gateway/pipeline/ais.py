@@ -1,0 +1,195 @@
+"""The account-information resource API (OBIE R/W API v3.1.11 Account and Transaction API, NOTES section 2.1):
+every customer operation of ``policies/routes.yaml`` under ``/open-banking/v3.1/aisp``, through the enforcement
+pipeline of ARCHITECTURE section 3, one step per module:
+
+1. ``routing``        route -> policy (404/405);
+2-3. ``tokens``       customer access token, sender constraint, scope (401/403);
+4. ``consent_check``  consent status, owner, customer, permissions, AccountId (403/400), transaction window;
+5. ``validation``     Accept, FAPI headers, query parameters (406/400);
+6. ``ratelimit``      tier, consent and unattended budgets (429);
+7. ``proxy``          the bank call with the signed consent context (502/503/504 via ``gateway.upstream``);
+8. ``shaping``/``audit``  the response cut to the consent, the access recorded.
+
+Validation runs after the consent check and before the rate limits (ARCHITECTURE lists it after them) so that a
+malformed request never spends one of the customer's four unattended accesses a day.
+
+Wiring (``gateway.app``): ``AisPipeline.build(services)`` at start-up, stored as ``app.state.ais_pipeline``;
+``routes()`` in the route list (after the consent endpoints, which share the prefix), ``fallback_routes()``
+last; ``await pipeline.close()`` in the lifespan's shutdown.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Final
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+from starlette.routing import Route
+
+from gateway.errors import NotFound
+from gateway.errors import interaction_id
+from gateway.oauth.models import utcnow
+from gateway.pipeline import audit
+from gateway.pipeline.consent_check import Window
+from gateway.pipeline.consent_check import check_consent
+from gateway.pipeline.consent_check import clamp_window
+from gateway.pipeline.proxy import BOOKING_FROM
+from gateway.pipeline.proxy import BOOKING_TO
+from gateway.pipeline.proxy import context_claims
+from gateway.pipeline.proxy import forward
+from gateway.pipeline.proxy import upstream_query
+from gateway.pipeline.ratelimit import RateLimiter
+from gateway.pipeline.ratelimit import tier_of
+from gateway.pipeline.routing import AIS_BASE
+from gateway.pipeline.routing import RouteTable
+from gateway.pipeline.shaping import shape
+from gateway.pipeline.tokens import require_customer_token
+from gateway.pipeline.validation import RequestValidator
+from gateway.services import Services
+from gateway.upstream import Upstream
+from gateway.upstream import UpstreamResponse
+from gateway.upstream import upstream_error
+
+STATE_KEY: Final = "ais_pipeline"
+JSON_UTF8: Final = "application/json; charset=utf-8"
+# Bank answers passed on as they are: its own OBIE refusals of a checked call (e.g. an unknown StatementId is
+# 400 UK.OBIE.Resource.NotFound). Anything else that is not 200 means the gateway-bank contract broke: 502.
+_PASSED_STATUSES: Final = frozenset({400, 404})
+
+
+class AisPipeline:
+    def __init__(
+        self,
+        *,
+        services: Services,
+        table: RouteTable,
+        validator: RequestValidator,
+        limiter: RateLimiter,
+        upstream: Upstream,
+        recorder: audit.AccessRecorder,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.services = services
+        self.table = table
+        self.validator = validator
+        self.limiter = limiter
+        self.upstream = upstream
+        self.recorder = recorder
+        self.clock = clock
+        self.public_base = services.settings.issuer + table.base
+
+    @classmethod
+    def build(cls, services: Services, *, upstream: Upstream | None = None) -> AisPipeline:
+        """Everything the pipeline needs per request, prepared once (ARCHITECTURE section 3, hot-path rule)."""
+        rate_limits = services.policies.rate_limits
+        return cls(
+            services=services,
+            table=RouteTable.build(specs=services.specs, policies=services.policies),
+            validator=RequestValidator.build(
+                specs=services.specs, presence_header=rate_limits.unattended.presence_header
+            ),
+            limiter=RateLimiter.create(policy=rate_limits, redis_url=services.settings.redis_url),
+            upstream=upstream or Upstream(base_url=services.settings.sandbox_url),
+            recorder=audit.AccessRecorder(db=services.db),
+        )
+
+    async def handle(self, request: Request) -> Response:
+        match = self.table.match(method=request.method, path=request.url.path)
+        access = await require_customer_token(request, services=self.services, policy=match.policy)
+        now = self.clock()
+        grant = await check_consent(services=self.services, access=access, match=match, now=now)
+        checked = self.validator.validate(
+            operation_id=match.policy.operation_id, query=request.query_params, headers=request.headers
+        )
+        window: Window | None = None
+        if match.route.resource == "transactions":
+            window = clamp_window(
+                requested=Window(start=checked.dates.get(BOOKING_FROM), end=checked.dates.get(BOOKING_TO)),
+                grant=grant,
+            )
+        rate_headers = await self.limiter.check(
+            client_id=access.client.client_id,
+            tier=tier_of(access.client),
+            route=match.policy,
+            consent_id=grant.consent_id,
+            account_id=match.account_id,
+            customer_present=checked.customer_present,
+        )
+        answer = await forward(
+            upstream=self.upstream,
+            bank=self.services.bank,
+            public_base=self.public_base,
+            sub_path=match.sub_path,
+            query=upstream_query(dates=checked.dates, window=window, page=checked.page),
+            claims=context_claims(grant=grant, window=window),
+            interaction_id=interaction_id(request),
+        )
+        response = self._respond(answer, resource=match.route.resource, grant_permissions=grant.permissions,
+                                 account_ids=grant.account_ids)
+        response.headers.update(rate_headers)
+        if answer.status == 200:
+            await self.recorder.record(
+                consent_id=grant.consent_id,
+                client_id=access.client.client_id,
+                endpoint=match.route.endpoint,
+                customer_present=checked.customer_present,
+                at=now,
+            )
+        return response
+
+    @staticmethod
+    def _respond(
+        answer: UpstreamResponse, *, resource: str, grant_permissions: frozenset[str], account_ids: tuple[str, ...]
+    ) -> Response:
+        if answer.status in _PASSED_STATUSES:
+            return Response(answer.body, status_code=answer.status, media_type=JSON_UTF8)
+        if answer.status != 200:
+            raise upstream_error(502, "The account service failed", detail=f"bank answered {answer.status}")
+        if resource == "statement-file":
+            # The statement file is opaque (PDF or JSON); permission to see it is the whole rule (ReadStatementsDetail).
+            return Response(answer.body, status_code=200, media_type=answer.content_type or "application/octet-stream")
+        try:
+            body = json.loads(answer.body)
+        except ValueError:
+            raise upstream_error(502, "The account service answered an unexpected document") from None
+        shaped = shape(body, resource=resource, permissions=grant_permissions, account_ids=account_ids)
+        return Response(
+            json.dumps(shaped, separators=(",", ":"), ensure_ascii=False).encode(), status_code=200,
+            media_type=JSON_UTF8,
+        )
+
+    async def close(self) -> None:
+        await self.recorder.close()
+        await self.upstream.close()
+
+
+def pipeline_of(request: Request) -> AisPipeline:
+    pipeline = getattr(request.app.state, STATE_KEY, None)
+    if pipeline is None:
+        # Fail closed: without a prepared pipeline nothing is served (never an unchecked pass-through).
+        raise NotFound("No such endpoint")
+    return pipeline  # type: ignore[no-any-return]
+
+
+async def ais_endpoint(request: Request) -> Response:
+    return await pipeline_of(request).handle(request)
+
+
+async def not_found(request: Request) -> Response:
+    raise NotFound("No such endpoint")
+
+
+def routes(pipeline: AisPipeline) -> list[BaseRoute]:
+    """One route per AIS path template, every method (the pipeline answers 405 itself, in OBIE form)."""
+    return [Route(template, ais_endpoint, name=f"ais:{template}") for template in pipeline.table.templates()]
+
+
+def fallback_routes(*, base: str = AIS_BASE) -> list[BaseRoute]:
+    """OBIE 404 (no body) for any other path under the AIS base; mount after every other route."""
+    return [Route(base + "/{rest:path}", not_found, name="ais:not-found")]
+
+

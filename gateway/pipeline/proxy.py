@@ -1,0 +1,91 @@
+"""Step 7 of the enforcement pipeline (ARCHITECTURE section 3): forward the checked call to the account backend.
+
+Bank contract (``sandbox`` implements it): the same sub-path as the public API under ``/bank/v1/aisp``, the
+consent context in ``x-obgw-context`` (a short-lived JWT the gateway signs, ``gateway.bank``: ``purpose`` "ais",
+``psu_id``, ``consent_id``, ``account_ids``, ``permissions``, and the clamped ``transaction_from`` /
+``transaction_to`` when bounded) and the public base for ``Links`` in ``x-obgw-public-base``. The backend answers
+the full Detail view; ``shaping`` cuts it to the consent. The query sent upstream is rebuilt from the validated
+values, never copied from the request, so nothing unchecked reaches the bank.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC
+from datetime import datetime
+from typing import Final
+from urllib.parse import urlencode
+
+from consent.service import ConsentGrant
+from gateway.bank import CONTEXT_HEADER
+from gateway.bank import BankClient
+from gateway.errors import INTERACTION_HEADER
+from gateway.pipeline.consent_check import Window
+from gateway.upstream import Upstream
+from gateway.upstream import UpstreamResponse
+
+BANK_AIS_BASE: Final = "/bank/v1/aisp"
+PUBLIC_BASE_HEADER: Final = "x-obgw-public-base"
+BOOKING_FROM: Final = "fromBookingDateTime"
+BOOKING_TO: Final = "toBookingDateTime"
+
+
+def iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def query_date(value: datetime) -> str:
+    """Query dates go upstream zone-less, in UTC (v3.1.11: the ASPSP ignores any zone)."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="seconds")
+
+
+def context_claims(*, grant: ConsentGrant, window: Window | None) -> dict[str, object]:
+    claims: dict[str, object] = {
+        "purpose": "ais",
+        "psu_id": grant.psu_id,
+        "consent_id": grant.consent_id,
+        "account_ids": list(grant.account_ids),
+        "permissions": sorted(grant.permissions),
+    }
+    start = window.start if window is not None else grant.transaction_from
+    end = window.end if window is not None else grant.transaction_to
+    if start is not None:
+        claims["transaction_from"] = iso(start)
+    if end is not None:
+        claims["transaction_to"] = iso(end)
+    return claims
+
+
+def upstream_query(
+    *, dates: Mapping[str, datetime], window: Window | None, page: int | None
+) -> list[tuple[str, str]]:
+    """The query for the bank: validated dates (booking dates replaced by the clamped window) and the page."""
+    query = [(name, query_date(value)) for name, value in sorted(dates.items()) if name not in (BOOKING_FROM, BOOKING_TO)]
+    if window is not None:
+        if window.start is not None:
+            query.append((BOOKING_FROM, query_date(window.start)))
+        if window.end is not None:
+            query.append((BOOKING_TO, query_date(window.end)))
+    if page is not None:
+        query.append(("page", str(page)))
+    return query
+
+
+async def forward(
+    *,
+    upstream: Upstream,
+    bank: BankClient,
+    public_base: str,
+    sub_path: str,
+    query: list[tuple[str, str]],
+    claims: Mapping[str, object],
+    interaction_id: str,
+) -> UpstreamResponse:
+    target = BANK_AIS_BASE + sub_path + ("?" + urlencode(query) if query else "")
+    headers = {
+        CONTEXT_HEADER: bank.context_token(**claims),
+        PUBLIC_BASE_HEADER: public_base,
+        INTERACTION_HEADER: interaction_id,
+        "accept": "application/json",
+    }
+    return await upstream.get(target, headers=headers)

@@ -1,0 +1,144 @@
+"""Step 5 of the enforcement pipeline (ARCHITECTURE section 3): rate limits from ``policies/rate-limits.yaml``.
+
+Counted with ``limits`` (the storage layer slowapi uses): in memory by default, in Redis when
+``OBGW_REDIS_URL`` is set so that every replica shares the counters (ARCHITECTURE section 4). Three budgets, in
+this order, every one of which must hold:
+
+1. per client (TPP) tier and rate class;
+2. per consent, whatever the tier;
+3. PSD2 RTS Art. 36(5)(b) (NOTES section 10): without the customer present, signalled by the absence of
+   ``x-fapi-customer-ip-address`` (R/W API "Request Headers"), at most four accesses in 24 hours per consent,
+   account and endpoint.
+
+A refusal is 429 with ``Retry-After`` in seconds (R/W API "429 (Too Many Requests)": the ASPSP must use 429 when
+it throttles and should send Retry-After). Successful calls carry the remaining budget: ``RateLimit-Limit``,
+``RateLimit-Remaining`` and ``RateLimit-Reset`` (IETF draft "RateLimit header fields for HTTP", for the tightest
+of 1 and 2) and ``x-obgw-unattended-limit``/``-remaining``/``-reset`` for 3.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Final
+
+from limits import RateLimitItem
+from limits.aio.storage import Storage
+from limits.aio.strategies import STRATEGIES
+from limits.aio.strategies import RateLimiter as LimitsStrategy
+from limits.storage import storage_from_string
+
+from gateway.errors import TooManyRequests
+from gateway.oauth.models import Client
+from gateway.policies import Limit
+from gateway.policies import RateLimits
+from gateway.policies import RoutePolicy
+
+UNATTENDED_PREFIX: Final = "x-obgw-unattended-"
+_ALL_ACCOUNTS: Final = "*"
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Counted:
+    item: RateLimitItem
+    keys: tuple[str, ...]
+
+
+def tier_of(client: Client) -> str | None:
+    """The client's rate tier. Clients carry no tier yet, so every client is on ``default_tier``; a tier taken
+    from client-supplied registration metadata would let a TPP choose its own budget, so none is read."""
+    return None
+
+
+def storage_for(redis_url: str) -> Storage:
+    """Counters in Redis when configured (shared by replicas), else in this process's memory."""
+    if redis_url:
+        scheme, sep, rest = redis_url.partition("://")
+        if not sep or scheme not in ("redis", "rediss"):
+            raise ValueError("OBGW_REDIS_URL must be a redis:// or rediss:// URL")
+        storage = storage_from_string(f"async+{scheme}://{rest}")
+    else:
+        storage = storage_from_string("async+memory://")
+    assert isinstance(storage, Storage)
+    return storage
+
+
+class RateLimiter:
+    def __init__(self, *, policy: RateLimits, storage: Storage) -> None:
+        self._policy = policy
+        self._storage = storage
+        self._strategy: LimitsStrategy = STRATEGIES[policy.strategy](storage)
+
+    @classmethod
+    def create(cls, *, policy: RateLimits, redis_url: str) -> RateLimiter:
+        return cls(policy=policy, storage=storage_for(redis_url))
+
+    async def _consume(self, counted: list[_Counted], *, prefix: str) -> None:
+        for entry in counted:
+            if not await self._strategy.hit(entry.item, *entry.keys):
+                stats = await self._strategy.get_window_stats(entry.item, *entry.keys)
+                retry_after = max(1, math.ceil(stats.reset_time - time.time()))
+                refusal = TooManyRequests(retry_after=retry_after)
+                refusal.headers.update(
+                    {
+                        f"{prefix}limit": str(entry.item.amount),
+                        f"{prefix}remaining": "0",
+                        f"{prefix}reset": str(retry_after),
+                    }
+                )
+                raise refusal
+
+    async def _headers(self, counted: list[_Counted], *, prefix: str) -> dict[str, str]:
+        tightest: tuple[int, int, float] | None = None
+        for entry in counted:
+            stats = await self._strategy.get_window_stats(entry.item, *entry.keys)
+            candidate = (stats.remaining, entry.item.amount, stats.reset_time)
+            if tightest is None or candidate[0] < tightest[0]:
+                tightest = candidate
+        if tightest is None:
+            return {}
+        remaining, amount, reset = tightest
+        return {
+            f"{prefix}limit": str(amount),
+            f"{prefix}remaining": str(max(0, remaining)),
+            f"{prefix}reset": str(max(0, math.ceil(reset - time.time()))),
+        }
+
+    @staticmethod
+    def _counted(limit: Limit, *keys: str) -> list[_Counted]:
+        return [_Counted(item=item, keys=("obgw", *keys)) for item in limit.items]
+
+    async def check(
+        self,
+        *,
+        client_id: str,
+        tier: str | None,
+        route: RoutePolicy,
+        consent_id: str,
+        account_id: str | None,
+        customer_present: bool,
+    ) -> dict[str, str]:
+        """Count this call against every budget that applies; the response headers, or ``TooManyRequests``."""
+        try:
+            tier_limit = self._policy.for_client(tier=tier, rate_class=route.rate_class)
+        except KeyError:
+            # Fail closed: a client on a tier (or a route in a class) the rulebook does not define is refused.
+            raise TooManyRequests("no rate limit defined for this client", retry_after=60) from None
+        budget = self._counted(tier_limit, "client", client_id, route.rate_class)
+        budget += self._counted(self._policy.per_consent, "consent", consent_id)
+        await self._consume(budget, prefix="RateLimit-")
+        headers = await self._headers(budget, prefix="RateLimit-")
+
+        rule = self._policy.unattended
+        if not customer_present and route.token == "customer" and route.scope in rule.scopes:
+            parts = {
+                "client": client_id,
+                "consent": consent_id,
+                "account": account_id or _ALL_ACCOUNTS,
+                "operation": route.operation_id,
+            }
+            unattended = self._counted(rule.limit, "unattended", *(f"{k}={parts[k]}" for k in rule.per))
+            await self._consume(unattended, prefix=UNATTENDED_PREFIX)
+            headers.update(await self._headers(unattended, prefix=UNATTENDED_PREFIX))
+        return headers
