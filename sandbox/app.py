@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from sandbox import ais
 from sandbox import bank_api
 from sandbox import csrf
 from sandbox import directory
@@ -28,6 +29,7 @@ from sandbox.customers import seed
 from sandbox.db import SandboxDatabase
 from sandbox.directory import Directory
 from sandbox.errors import EXCEPTION_HANDLERS
+from sandbox.ledger_store import seed_histories
 from sandbox.security_headers import SecurityHeadersMiddleware
 from sandbox.services import SandboxServices
 from sandbox.settings import SandboxSettings
@@ -61,11 +63,13 @@ def build_services(settings: SandboxSettings) -> SandboxServices:
 
 
 async def prepare_database(svc: SandboxServices, *, create_schema: bool) -> None:
-    """Create the schema if asked, then add any missing test customer (idempotent)."""
+    """Create the schema if asked, then add any missing test customer and bring account histories up to today
+    (idempotent)."""
     if create_schema:
         await svc.db.create_all()
     try:
         await seed(svc.db)
+        await seed_histories(svc.db)
     except OperationalError as exc:
         raise RuntimeError(
             "the sandbox database has no tables: run 'obgw sandbox seed' (or start with create_schema=True)"
@@ -85,6 +89,7 @@ def create_app(settings: SandboxSettings, *, create_schema: bool = False) -> Sta
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             *bank_api.routes(),
+            *ais.routes(),
             *directory.routes(),
             *portal.routes(),
         ],

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import JSON
 from sqlalchemy import Column
+from sqlalchemy import Index
 from sqlmodel import Field
 
 from sandbox.db import SandboxBase
@@ -86,3 +87,50 @@ class SoftwareApp(SandboxBase, table=True):
     tls_client_auth_subject_dn: str | None = Field(default=None, max_length=512)
     client_certificate_pem: str | None = Field(default=None)
     created_at: datetime = _ts()
+
+
+class LedgerEntry(SandboxBase, table=True):
+    """One booked (or pending) entry on an account: the rows ``/transactions`` pages through by booking date.
+
+    Columns follow OBIE ``OBTransaction6`` (Read/Write API v3.1.11, Transactions resource); what a row does not
+    hold (bank transaction codes, card scheme, agents) is derived from ``kind`` when it is rendered.
+    """
+
+    __tablename__ = "sandbox_ledger_entry"
+    __table_args__ = (Index("ix_sandbox_ledger_account_booking", "account_id", "booking_at"),)
+
+    transaction_id: str = Field(primary_key=True, max_length=64)
+    account_id: str = Field(foreign_key="sandbox_account.account_id", max_length=64)
+    booking_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    value_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    # OBEntryStatus1Code: Booked | Pending.
+    status: str = Field(max_length=16)
+    # OBCreditDebitCode: Credit | Debit; ``amount`` is always positive.
+    credit_debit: str = Field(max_length=8)
+    amount: str = Field(max_length=32)
+    currency: str = Field(default="GBP", max_length=3)
+    # What the entry is (card, salary, direct-debit, standing-order, transfer, interest, ...).
+    kind: str = Field(max_length=32)
+    information: str = Field(max_length=500)
+    reference: str | None = Field(default=None, max_length=35)
+    merchant_name: str | None = Field(default=None, max_length=350)
+    merchant_category: str | None = Field(default=None, max_length=4)
+    counterparty_name: str | None = Field(default=None, max_length=350)
+    counterparty_scheme: str | None = Field(default=None, max_length=40)
+    counterparty_identification: str | None = Field(default=None, max_length=256)
+    # Signed running balance after this entry (booked entries only).
+    balance_after: str | None = Field(default=None, max_length=32)
+
+
+class AccountBalance(SandboxBase, table=True):
+    """The account's balances as the bank last computed them (OBIE ``OBReadBalance1``), one row per type."""
+
+    __tablename__ = "sandbox_account_balance"
+
+    account_id: str = Field(primary_key=True, foreign_key="sandbox_account.account_id", max_length=64)
+    # OBBalanceType1Code: InterimBooked | InterimAvailable | ...
+    balance_type: str = Field(primary_key=True, max_length=32)
+    # Signed decimal string: negative means the customer owes the bank (Debit on the wire).
+    amount: str = Field(max_length=32)
+    credit_limit: str | None = Field(default=None, max_length=32)
+    as_of: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
