@@ -8,6 +8,12 @@ seconds (RFC 9126 section 2.2). Validated here, once, so that ``/authorize`` may
 SP section 5.3.2.2), ``scope`` within the client's registration, ``claims`` (OIDC Core 5.5) and
 ``authorization_details`` (RFC 9396) well formed. A DPoP proof or ``dpop_jkt`` binds the future code to a key
 (RFC 9449 section 10).
+
+OBIE R/W API "Consent Authorisation" (NOTES sections 3 and 7): a request for an OBIE scope (``accounts``,
+``payments``, ``fundsconfirmations``) must name the consent it authorises, by
+``claims.id_token.openbanking_intent_id`` or an RFC 9396 ``openbanking_intent`` authorization detail. The
+consent must exist, belong to the client, still be ``AwaitingAuthorisation`` and be of the scope's kind;
+otherwise the request is refused here, before any customer sees it.
 """
 
 from __future__ import annotations
@@ -22,6 +28,12 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
+from consent import service as consent_service
+from consent.errors import ConsentError
+from consent.lifecycle import PAYMENT_KINDS
+from consent.lifecycle import ConsentKind
+from consent.lifecycle import ConsentStatus
+from gateway.errors import InvalidAuthorizationDetails
 from gateway.errors import InvalidDpopProof
 from gateway.errors import InvalidRequest
 from gateway.errors import InvalidRequestObject
@@ -48,6 +60,22 @@ _S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _JKT = re.compile(r"^[A-Za-z0-9_-]{43}$")
 # Client authentication members; they are about the HTTP request, not the authorization request.
 _AUTH_PARAMS = frozenset({"client_assertion", "client_assertion_type"})
+# NOTES section 7: the scope each consent kind is authorised under.
+OBIE_SCOPES = frozenset({"accounts", "payments", "fundsconfirmations"})
+INTENT_DETAIL_TYPE = "openbanking_intent"
+
+
+def scope_for_kind(kind: str) -> str | None:
+    """The OBIE scope a consent of ``kind`` is authorised under; ``None`` for an unknown kind."""
+    if kind == ConsentKind.ACCOUNT_ACCESS:
+        return "accounts"
+    if kind in PAYMENT_KINDS:
+        return "payments"
+    if kind == ConsentKind.FUNDS_CONFIRMATION:
+        return "fundsconfirmations"
+    return None
+
+
 _STRING_PARAMS = ("response_type", "redirect_uri", "scope", "state", "nonce", "code_challenge",
                   "code_challenge_method", "dpop_jkt", "prompt", "max_age", "acr_values", "response_mode")
 
@@ -76,6 +104,7 @@ async def push(request: Request) -> JSONResponse:
     else:
         params = {k: v for k, v in form.items() if k not in _AUTH_PARAMS}
     stored = validate_authorization_params(params, client=client)
+    await check_intent(stored, client_id=client.client_id, services=svc)
 
     proof = await check_dpop_proof(request, services=svc)
     requested_jkt = stored.pop("dpop_jkt", None)
@@ -172,12 +201,15 @@ def validate_authorization_params(params: dict[str, Any], *, client: Client) -> 
     if details is not None:
         for detail in details:
             if not isinstance(detail, dict) or not isinstance(detail.get("type"), str):
-                raise InvalidRequest("every authorization_details entry needs a type (RFC 9396 section 2)")
-            if detail["type"] != "openbanking_intent":
-                raise InvalidRequest(f"authorization_details type {detail['type']!r} is not supported")
+                raise InvalidAuthorizationDetails("every authorization_details entry needs a type (RFC 9396 section 2)")
+            if detail["type"] != INTENT_DETAIL_TYPE:
+                # RFC 9396 section 5: an unknown authorization details type.
+                raise InvalidAuthorizationDetails(f"authorization_details type {detail['type']!r} is not supported")
     try:
         intent_id = requested_intent_id(claims=claims, authorization_details=details)
     except ValueError as exc:
+        if details:
+            raise InvalidAuthorizationDetails(str(exc)) from exc
         raise InvalidRequest(str(exc)) from exc
 
     for name, limit in (("state", 1024), ("nonce", 512)):
@@ -199,6 +231,36 @@ def validate_authorization_params(params: dict[str, Any], *, client: Client) -> 
     if params.get("dpop_jkt"):
         stored["dpop_jkt"] = params["dpop_jkt"]
     return stored
+
+
+async def check_intent(stored: dict[str, Any], *, client_id: str, services: Services) -> None:
+    """Refuse a request whose consent does not fit it (module docstring): refusals are ``invalid_request``, or
+    ``invalid_authorization_details`` (RFC 9396 section 5) when the consent was named that way."""
+    intent_id = stored.get("intent_id")
+    via_details = any(d.get("type") == INTENT_DETAIL_TYPE for d in stored.get("authorization_details") or [])
+    refusal = InvalidAuthorizationDetails if via_details else InvalidRequest
+    obie_scopes = OBIE_SCOPES & set(stored["scope"].split())
+    if intent_id is None:
+        if obie_scopes:
+            # OBIE R/W API "Consent Authorisation": an OBIE scope is only granted for a lodged intent.
+            raise InvalidRequest(
+                f"scope {' '.join(sorted(obie_scopes))} needs the consent: send claims.id_token.openbanking_intent_id"
+            )
+        return
+    async with services.db.session() as session:
+        try:
+            consent = await consent_service.get_consent(session=session, consent_id=intent_id, client_id=client_id)
+        except ConsentError as exc:
+            # Unknown and foreign consents are refused alike: the answer must not reveal other clients' ids.
+            raise refusal("the consent named by the request is unknown", detail=exc.detail) from None
+    if consent.status != ConsentStatus.AWAITING_AUTHORISATION:
+        # NOTES section 3.1: terminal states allow no new authorization; re-authentication is not supported.
+        raise refusal(f"the consent is {consent.status}, not AwaitingAuthorisation", detail=intent_id)
+    if consent.expires_at is not None and consent.expires_at <= utcnow():
+        raise refusal("the consent has expired", detail=intent_id)
+    expected = scope_for_kind(consent.kind)
+    if expected is None or obie_scopes != {expected}:
+        raise refusal(f"a {consent.kind} consent is authorised with scope {expected} alone", detail=intent_id)
 
 
 def _json_member(params: dict[str, Any], name: str, kind: type) -> Any:
