@@ -9,13 +9,20 @@ customer finishes, approve or deny, atomically, so it can serve one authorizatio
 ``iss`` (RFC 9207 section 2). Codes live ``settings.code_lifetime`` and never more than 60 s (FAPI 2.0 SP
 section 5.3.2.2), are stored hashed, bound to the client, redirect_uri, PKCE challenge and the DPoP key of the PAR.
 
-The approve page is rendered from a plain dict (``approval_view``) by ``render_approval`` so it can move to
-the consent package without touching the OAuth side.
+The approve page is the consent package's consent page (``consent.pages``). When the pushed request names a
+consent (``openbanking_intent_id``, checked at PAR), Approve authorises it with the accounts the customer chose
+among their own (``consent.service.authorise``) and Deny rejects it, in the same transaction that uses up the
+pushed request and stores the code; the code carries the consent id, so the tokens and the ID token do too
+(OBIE R/W API "Consent Authorisation"). Choosing no account, or an account that is not the customer's, shows the
+page again with a message and changes nothing.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable
+from collections.abc import Callable
+from collections.abc import Sequence
 from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
@@ -34,6 +41,15 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
+from consent import service as consent_service
+from consent.bank import AccountSummary
+from consent.errors import ConsentError
+from consent.errors import InvalidAccountSelection
+from consent.lifecycle import ConsentKind
+from consent.lifecycle import ConsentStatus
+from consent.models import Consent
+from consent.pages import consent_page_view
+from consent.pages import render_consent_page
 from gateway.bank import BankUnavailable
 from gateway.errors import AccessDenied
 from gateway.errors import InvalidRequest
@@ -51,6 +67,7 @@ from gateway.oauth.models import utcnow
 from gateway.oauth.par import handle_of
 from gateway.oauth.psu_session import PsuSession
 from gateway.oauth.token import read_form
+from gateway.oauth.token import read_form_lists
 from gateway.services import Services
 from gateway.services import services as get_services
 
@@ -122,26 +139,58 @@ def _page(request: Request, name: str, context: dict[str, Any], *, services: Ser
     )
 
 
-def render_approval(request: Request, view: dict[str, Any], *, services: Services,
-                    form_origins: tuple[str, ...]) -> Response:
-    """The approve/deny page from a plain dict: client_name, scopes (plain words), intent_id, psu_name,
-    and the hidden form members csrf, client_id, request_uri."""
-    return services.templates.TemplateResponse(
-        request, "approve.html", view, headers=page_headers(form_origins=form_origins)
-    )
+ConsentStep = Callable[[AsyncSession], Awaitable[None]]
 
 
-def approval_view(pending: _Pending, session: PsuSession) -> dict[str, Any]:
+async def _pending_consent(db: AsyncSession, pending: _Pending) -> Consent | None:
+    """The consent the pushed request names, if it can still be authorised; ``None`` when it names none.
+
+    PAR checked it, but the TPP may have deleted it, or another authorization decided it, since then.
+    """
+    intent_id = pending.params.get("intent_id")
+    if not intent_id:
+        return None
+    consent = await db.get(Consent, intent_id)
+    if consent is None or consent.client_id != pending.client.client_id:
+        raise InvalidRequest("the consent of this request no longer exists")
+    if consent.status != ConsentStatus.AWAITING_AUTHORISATION:
+        # NOTES section 3.1: a decided consent takes no new authorization.
+        raise InvalidRequest("this consent has already been decided")
+    if consent.expires_at is not None and consent.expires_at <= utcnow():
+        raise InvalidRequest("this consent has expired")
+    return consent
+
+
+async def _customer_accounts(services: Services, psu_id: str) -> list[AccountSummary]:
+    try:
+        return await services.bank.accounts(psu_id=psu_id)
+    except BankUnavailable:
+        raise TemporarilyUnavailable("The bank cannot show your accounts right now. Please try again later.") from None
+
+
+async def _consent_page(request: Request, pending: _Pending, session: PsuSession, *, services: Services,
+                        consent: Consent | None, accounts: Sequence[AccountSummary] | None = None,
+                        chosen: Sequence[str] = (), message: str | None = None, status_code: int = 200) -> Response:
+    """The consent page (``consent.pages``): who asks for what, the accounts to choose, Approve and Deny."""
+    if accounts is None:
+        assert session.psu_id is not None
+        accounts = await _customer_accounts(services, session.psu_id) if consent is not None else []
     scopes = pending.params["scope"].split()
-    return {
-        "client_name": pending.client.client_name or pending.client.client_id,
-        "scopes": [SCOPE_WORDS.get(s, s) for s in scopes],
-        "intent_id": pending.params.get("intent_id"),
-        "psu_name": session.name,
-        "csrf": session.csrf,
-        "client_id": pending.client.client_id,
-        "request_uri": _request_uri_of(pending),
-    }
+    view = consent_page_view(
+        consent=consent,
+        client_name=pending.client.client_name or pending.client.client_id,
+        accounts=accounts,
+        customer_name=session.name,
+        action="/authorize/decision",
+        hidden={"csrf": session.csrf, "client_id": pending.client.client_id, "request_uri": _request_uri_of(pending)},
+        identity_words=[SCOPE_WORDS["openid"]] if "openid" in scopes and consent is None else [],
+        chosen=chosen,
+        message=message,
+    )
+    return render_consent_page(
+        request, view, headers=page_headers(form_origins=(_origin(pending.params["redirect_uri"]),)),
+        status_code=status_code,
+    )
 
 
 def _request_uri_of(pending: _Pending) -> str:
@@ -186,8 +235,12 @@ async def _find_pending(
 
 
 async def _finish(db: AsyncSession, *, pending: _Pending, psu_id: str, auth_time: int | None, approve: bool,
-                  services: Services) -> str:
-    """Use up the pushed request and build the redirect back to the client (RFC 6749 section 4.1.2)."""
+                  services: Services, consent_step: ConsentStep | None = None) -> str:
+    """Use up the pushed request and build the redirect back to the client (RFC 6749 section 4.1.2).
+
+    ``consent_step`` authorises or rejects the consent in ``db``; the consent service commits it together with
+    the used-up request and the code, or rolls all of them back when it refuses.
+    """
     now = utcnow()
     result = await db.execute(
         update(PushedRequest)
@@ -227,6 +280,8 @@ async def _finish(db: AsyncSession, *, pending: _Pending, psu_id: str, auth_time
         response["state"] = params["state"]
     # RFC 9207 section 2: the issuer identifies who answers, against mix-up attacks.
     response["iss"] = services.settings.issuer
+    if consent_step is not None:
+        await consent_step(db)
     await db.commit()
     return _with_query(params["redirect_uri"], response)
 
@@ -263,10 +318,12 @@ async def authorize(request: Request) -> Response:
         return _error_page(request, exc, services=svc)
     session = session.with_pending(pending.handle_hash, now=int(time.time()))
     if session.signed_in:
-        response = render_approval(
-            request, approval_view(pending, session), services=svc,
-            form_origins=(_origin(pending.params["redirect_uri"]),),
-        )
+        try:
+            async with svc.db.session() as db:
+                consent = await _pending_consent(db, pending)
+            response = await _consent_page(request, pending, session, services=svc, consent=consent)
+        except OAuthError as exc:
+            return _error_page(request, exc, services=svc)
     else:
         response = _login_page(request, pending, session, services=svc)
     psu_session.save(response, session, request=request, services=svc)
@@ -316,10 +373,28 @@ async def sign_in(request: Request) -> Response:
     return response
 
 
+def _authorise_step(pending: _Pending, consent: Consent, *, psu_id: str, chosen: list[str],
+                    accounts: Sequence[AccountSummary]) -> ConsentStep:
+    async def step(db: AsyncSession) -> None:
+        await consent_service.authorise(
+            session=db, consent_id=consent.consent_id, client_id=pending.client.client_id, psu_id=psu_id,
+            account_ids=chosen, available_account_ids=[a.account_id for a in accounts], now=utcnow(),
+        )
+    return step
+
+
+def _reject_step(pending: _Pending, consent: Consent, *, psu_id: str | None) -> ConsentStep:
+    async def step(db: AsyncSession) -> None:
+        # NOTES section 7: a declined authorisation leaves the consent Rejected.
+        await consent_service.reject(session=db, consent_id=consent.consent_id, client_id=pending.client.client_id,
+                                     psu_id=psu_id, now=utcnow(), reason="customer declined")
+    return step
+
+
 async def decide(request: Request) -> Response:
     svc = get_services(request)
     try:
-        form = await read_form(request)
+        form, lists = await read_form_lists(request, repeatable=frozenset({"account_id"}))
         session = psu_session.load(request, services=svc)
         psu_session.check_csrf(session, form.get("csrf"))
         assert session is not None
@@ -328,13 +403,37 @@ async def decide(request: Request) -> Response:
         decision = form.get("decision")
         if decision not in ("approve", "deny"):
             raise InvalidRequest("decision must be approve or deny")
+        chosen = lists["account_id"]
         async with svc.db.session() as db:
             pending = await _find_pending(
                 db, client_id=form.get("client_id"), request_uri=form.get("request_uri"), session=session,
                 require_started=True,
             )
-            location = await _finish(db, pending=pending, psu_id=session.psu_id, auth_time=session.auth_time,
-                                     approve=decision == "approve", services=svc)
+            consent = await _pending_consent(db, pending)
+            step: ConsentStep | None = None
+            if consent is not None and decision == "approve":
+                accounts = await _customer_accounts(svc, session.psu_id)
+                if not chosen:
+                    return await _consent_page(
+                        request, pending, session, services=svc, consent=consent, accounts=accounts,
+                        message="Choose at least one account." if consent.kind == ConsentKind.ACCOUNT_ACCESS
+                        else "Choose an account.", status_code=400,
+                    )
+                step = _authorise_step(pending, consent, psu_id=session.psu_id, chosen=chosen, accounts=accounts)
+            elif consent is not None:
+                step = _reject_step(pending, consent, psu_id=session.psu_id)
+            try:
+                location = await _finish(db, pending=pending, psu_id=session.psu_id, auth_time=session.auth_time,
+                                         approve=decision == "approve", services=svc, consent_step=step)
+            except InvalidAccountSelection as exc:
+                # Rolled back: the request is still pending, the consent still AwaitingAuthorisation.
+                assert consent is not None
+                return await _consent_page(
+                    request, pending, session, services=svc, consent=consent, chosen=[], message=exc.message,
+                    status_code=400,
+                )
+            except ConsentError as exc:
+                raise InvalidRequest("this consent can no longer be decided", detail=exc.detail) from None
     except OAuthError as exc:
         return _error_page(request, exc, services=svc)
     response = RedirectResponse(
@@ -344,6 +443,15 @@ async def decide(request: Request) -> Response:
     return response
 
 
+def _headless_accounts(consent: Consent, accounts: Sequence[AccountSummary], requested: str | None) -> list[str]:
+    """The accounts a headless approval shares: those asked for (``account_ids``, space separated), else every
+    account for an account-access consent and the customer's first account for the single-account kinds."""
+    if requested:
+        return requested.split()
+    ids = [a.account_id for a in accounts]
+    return ids if consent.kind == ConsentKind.ACCOUNT_ACCESS else ids[:1]
+
+
 async def headless_authorize(request: Request) -> JSONResponse:
     """Sandbox only: approve or deny a pushed request without a browser, for TPPs' automated tests.
 
@@ -351,7 +459,9 @@ async def headless_authorize(request: Request) -> JSONResponse:
 
     * ``client_id``, ``request_uri``: as the TPP would send the customer to ``/authorize``;
     * ``username``, ``password``: a documented sandbox test customer;
-    * ``decision``: ``approve`` or ``deny``.
+    * ``decision``: ``approve`` or ``deny``;
+    * ``account_ids`` (optional): the accounts to share, space separated; by default every account of the
+      customer for an account-access consent, their first account for a payment or funds-confirmation consent.
 
     Answers 200 ``{"redirect_to": "<redirect_uri>?code=...&state=...&iss=..."}``, exactly the redirect a
     browser would get (or ``error=access_denied`` on deny). Errors are OAuth JSON errors:
@@ -377,8 +487,21 @@ async def headless_authorize(request: Request) -> JSONResponse:
             raise TemporarilyUnavailable("the sandbox bank is unavailable") from None
         if psu is None:
             raise AccessDenied("the sandbox customer's credentials are not right")
-        location = await _finish(db, pending=pending, psu_id=psu.psu_id, auth_time=int(time.time()),
-                                 approve=decision == "approve", services=svc)
+        consent = await _pending_consent(db, pending)
+        step: ConsentStep | None = None
+        if consent is not None and decision == "approve":
+            accounts = await _customer_accounts(svc, psu.psu_id)
+            chosen = _headless_accounts(consent, accounts, form.get("account_ids"))
+            step = _authorise_step(pending, consent, psu_id=psu.psu_id, chosen=chosen, accounts=accounts)
+        elif consent is not None:
+            step = _reject_step(pending, consent, psu_id=psu.psu_id)
+        try:
+            location = await _finish(db, pending=pending, psu_id=psu.psu_id, auth_time=int(time.time()),
+                                     approve=decision == "approve", services=svc, consent_step=step)
+        except InvalidAccountSelection as exc:
+            raise InvalidRequest(exc.message, detail=exc.detail) from None
+        except ConsentError as exc:
+            raise InvalidRequest("this consent can no longer be decided", detail=exc.detail) from None
     return JSONResponse({"redirect_to": location}, headers={"Cache-Control": "no-store"})
 
 

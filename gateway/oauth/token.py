@@ -25,6 +25,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
+from consent.lifecycle import ConsentStatus
+from consent.models import Consent
 from gateway import jose
 from gateway.errors import InvalidGrant
 from gateway.errors import InvalidRequest
@@ -59,6 +61,15 @@ async def read_form(request: Request) -> dict[str, str]:
     encoding only. RFC 6749 section 3.1: a parameter sent twice is an error, one sent without a value is
     treated as omitted.
     """
+    form, _ = await read_form_lists(request, repeatable=frozenset())
+    return form
+
+
+async def read_form_lists(
+    request: Request, *, repeatable: frozenset[str]
+) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Like ``read_form``, but the fields named in ``repeatable`` (an HTML checkbox group) may appear any number
+    of times: they come back, with every non-empty value, in the second dict."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != FORM_TYPE:
         raise InvalidRequest(f"the request body must be {FORM_TYPE}")
@@ -70,14 +81,19 @@ async def read_form(request: Request) -> dict[str, str]:
     except UnicodeDecodeError as exc:
         raise InvalidRequest("the request body is not UTF-8") from exc
     form: dict[str, str] = {}
+    lists: dict[str, list[str]] = {name: [] for name in repeatable}
     seen: set[str] = set()
     for name, value in pairs:
+        if name in repeatable:
+            if value != "":
+                lists[name].append(value)
+            continue
         if name in seen:
             raise InvalidRequest(f"parameter {name} is repeated")
         seen.add(name)
         if value != "":
             form[name] = value
-    return form
+    return form, lists
 
 
 async def sender_binding(request: Request, *, services: Services, authenticated: AuthenticatedClient) -> SenderBinding:
@@ -144,6 +160,12 @@ async def _authorization_code(
         if row.dpop_jkt is not None and binding.jkt != row.dpop_jkt:
             # RFC 9449 section 10: the code is bound to the key used at PAR.
             raise InvalidGrant("the DPoP key differs from the one the authorization request was bound to")
+
+        if row.consent_id is not None:
+            consent = await session.get(Consent, row.consent_id)
+            if consent is None or consent.status != ConsentStatus.AUTHORISED or consent.client_id != client.client_id:
+                # The customer may have withdrawn the consent since approving it: no tokens for it then.
+                raise InvalidGrant("the consent of this authorization code is no longer authorised")
 
         # Atomic single use: of two concurrent redemptions exactly one updates the row.
         claimed = await session.execute(

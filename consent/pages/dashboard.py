@@ -1,0 +1,304 @@
+"""The customer's consent dashboard at ``/consents`` (ARCHITECTURE section 1, journey 6).
+
+The customer signs in with the bank sign-in, sees every consent grouped by TPP (active and past, permissions in
+plain words, accounts, dates, and each access: when, which endpoint, whether they were present), revokes one
+consent or all of one TPP's after a confirmation page, and downloads their consent history as JSON.
+
+Revocation (AISP profile "Access Revocation"; CoF profile; ``consent.lifecycle`` for why account-access consents
+become ``Revoked``): the status change, its audit event and the revocation of every token of the consent are
+committed together, so from that moment the TPP's tokens are inactive (RFC 7662 ``active: false``). Payment
+consents cannot be revoked (PSD2 art. 80). Every form carries the session's CSRF token (OWASP synchronizer
+token); a post without it is refused with 403 and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlmodel import select
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+from starlette.routing import Route
+
+from consent import service
+from consent.audit import EventType
+from consent.errors import ConsentError
+from consent.lifecycle import ConsentStatus
+from consent.lifecycle import allowed
+from consent.models import Consent
+from consent.pages.authorise import account_label
+from consent.pages.forms import BadForm
+from consent.pages.forms import read_form
+from consent.pages.forms import single
+from consent.pages.portal import Customer
+from consent.pages.portal import CustomerPortal
+from consent.pages.portal import PortalUnavailable
+from consent.pages.rendering import render
+from consent.permissions import long_date
+from consent.service import ClientConsents
+from consent.service import ConsentSummary
+
+S = ConsentStatus
+BASE = "/consents"
+
+EVENT_WORDS = {
+    EventType.CREATED: "Requested by the app",
+    EventType.AUTHORISED: "You approved it",
+    EventType.REJECTED: "Declined",
+    EventType.REVOKED: "You withdrew it",
+    EventType.CONSUMED: "Payment made",
+    EventType.EXPIRED: "Expired",
+    EventType.DELETED: "Deleted by the app",
+    EventType.ACCESSED: "Used",
+}
+
+
+def _when(value: Any) -> str:
+    return f"{long_date(value)} {value.strftime('%H:%M')} UTC" if value is not None else ""
+
+
+class Dashboard:
+    """The dashboard endpoints over one ``CustomerPortal``."""
+
+    def __init__(self, portal: CustomerPortal) -> None:
+        self.portal = portal
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _page(self, request: Request, name: str, context: dict[str, Any], customer: Customer, *,
+              status_code: int = 200) -> Response:
+        response = render(request, name, {**context, "csrf": customer.csrf, "psu_name": customer.name},
+                          headers=self.portal.headers(), status_code=status_code)
+        self.portal.keep(response, request, customer)
+        return response
+
+    def _refused(self, request: Request, message: str, *, status_code: int) -> Response:
+        return render(request, "consent_error.html", {"message": message}, headers=self.portal.headers(),
+                      status_code=status_code)
+
+    def _sign_in_page(self, request: Request, customer: Customer, *, message: str | None = None,
+                      status_code: int = 200) -> Response:
+        return self._page(request, "consents_login.html", {"message": message}, customer, status_code=status_code)
+
+    async def _checked_form(self, request: Request) -> tuple[Customer, dict[str, list[str]]] | Response:
+        """The signed-in customer and the form, or the refusal: bad form 400, CSRF 403, signed out 303."""
+        customer = self.portal.customer(request)
+        try:
+            form = await read_form(request)
+        except BadForm as exc:
+            return self._refused(request, str(exc), status_code=400)
+        if not self.portal.csrf_ok(customer, single(form, "csrf")):
+            return self._refused(request, "The form's security token is missing or expired. Start again.",
+                                 status_code=403)
+        if not customer.signed_in:
+            return RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
+        return customer, form
+
+    async def _labels(self, psu_id: str) -> dict[str, str]:
+        try:
+            return {a.account_id: account_label(a) for a in await self.portal.accounts(psu_id=psu_id)}
+        except PortalUnavailable:
+            return {}
+
+    # ------------------------------------------------------------------ pages
+
+    async def index(self, request: Request) -> Response:
+        customer = self.portal.customer(request)
+        if not customer.signed_in:
+            return self._sign_in_page(request, customer)
+        assert customer.psu_id is not None
+        now = self.portal.now()
+        async with self.portal.session() as session:
+            clients = await service.list_for_customer(session=session, psu_id=customer.psu_id, now=now)
+            names = await self.portal.client_names(session, [c.client_id for c in clients])
+        labels = await self._labels(customer.psu_id)
+        view = [self._tpp_view(group, names, labels) for group in clients]
+        return self._page(request, "consents.html", {"tpps": view}, customer)
+
+    def _tpp_view(self, group: ClientConsents, names: dict[str, str], labels: dict[str, str]) -> dict[str, Any]:
+        consents = [self._consent_view(c, labels) for c in group.consents]
+        return {
+            "client_id": group.client_id,
+            "name": names.get(group.client_id, group.client_id),
+            "active": [c for c in consents if c["active"]],
+            "past": [c for c in consents if not c["active"]],
+            "revocable": any(c["revocable"] for c in consents),
+        }
+
+    def _consent_view(self, summary: ConsentSummary, labels: dict[str, str]) -> dict[str, Any]:
+        history = []
+        for entry in summary.history:
+            words = EVENT_WORDS.get(entry.event, entry.event)
+            if entry.event == EventType.ACCESSED:
+                present = entry.detail.get("customer_present")
+                words = f"{words}: {entry.detail.get('endpoint', '')} " + (
+                    "(you were using the app)" if present else "(without you present)"
+                )
+            history.append({"when": _when(entry.at), "what": words})
+        return {
+            "consent_id": summary.consent_id,
+            "kind": summary.kind,
+            "status": summary.status,
+            "active": summary.status == S.AUTHORISED,
+            "revocable": summary.revocable,
+            "groups": [{"title": g.title, "items": list(g.items)} for g in summary.groups],
+            "accounts": [labels.get(a, a) for a in summary.account_ids],
+            "created": _when(summary.created_at),
+            "authorised": _when(summary.authorised_at),
+            "expires": long_date(summary.expires_at) if summary.expires_at else None,
+            "last_used": _when(summary.last_accessed_at),
+            "last_endpoint": summary.last_access_endpoint,
+            "history": history,
+        }
+
+    async def sign_in(self, request: Request) -> Response:
+        customer = self.portal.customer(request)
+        try:
+            form = await read_form(request)
+        except BadForm as exc:
+            return self._refused(request, str(exc), status_code=400)
+        if not self.portal.csrf_ok(customer, single(form, "csrf")):
+            return self._refused(request, "The form's security token is missing or expired. Start again.",
+                                 status_code=403)
+        username, password = single(form, "username") or "", single(form, "password") or ""
+        if not username or not password or len(username) > 128 or len(password) > 1024:
+            return self._sign_in_page(request, customer, message="Enter your username and password.",
+                                      status_code=401)
+        try:
+            signed_in = await self.portal.sign_in(customer, username=username, password=password)
+        except PortalUnavailable:
+            return self._sign_in_page(request, customer, status_code=503,
+                                      message="The bank cannot sign you in right now. Please try again later.")
+        if signed_in is None:
+            return self._sign_in_page(request, customer, message="The username or password is not right.",
+                                      status_code=401)
+        response = RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
+        self.portal.keep(response, request, signed_in)
+        return response
+
+    # ------------------------------------------------------------------ revoking one consent
+
+    async def _own_revocable(self, customer: Customer, consent_id: str) -> Consent | None:
+        async with self.portal.session() as session:
+            consent = await session.get(Consent, consent_id)
+        if consent is None or consent.psu_id != customer.psu_id:
+            return None
+        if not allowed(kind=consent.kind, start=consent.status, to=S.REVOKED):
+            return None
+        return consent
+
+    async def confirm_revoke(self, request: Request) -> Response:
+        customer = self.portal.customer(request)
+        if not customer.signed_in:
+            return RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
+        consent_id = request.path_params["consent_id"]
+        consent = await self._own_revocable(customer, consent_id)
+        if consent is None:
+            # Another customer's consent is indistinguishable from an unknown one.
+            return self._refused(request, "There is no consent here that you can withdraw.", status_code=404)
+        async with self.portal.session() as session:
+            names = await self.portal.client_names(session, [consent.client_id])
+        return self._page(request, "revoke_confirm.html", {
+            "what": f"this access for {names.get(consent.client_id, consent.client_id)}",
+            "detail": f"Reference {consent.consent_id}",
+            "action": f"{BASE}/{consent.consent_id}/revoke",
+        }, customer)
+
+    async def revoke(self, request: Request) -> Response:
+        checked = await self._checked_form(request)
+        if isinstance(checked, Response):
+            return checked
+        customer, _ = checked
+        assert customer.psu_id is not None
+        consent = await self._own_revocable(customer, request.path_params["consent_id"])
+        if consent is None:
+            return self._refused(request, "There is no consent here that you can withdraw.", status_code=404)
+        async with self.portal.session() as session:
+            await self.portal.revoke_tokens(session, consent.consent_id)
+            try:
+                # Commits the token revocation with the status change and its audit event.
+                await service.revoke(session=session, consent_id=consent.consent_id, psu_id=customer.psu_id,
+                                     now=self.portal.now())
+            except ConsentError:
+                return self._refused(request, "This consent has changed meanwhile and cannot be withdrawn.",
+                                     status_code=409)
+        return RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
+
+    # ------------------------------------------------------------------ revoking all of one TPP's consents
+
+    async def _revocable_of(self, customer: Customer, client_id: str) -> list[Consent]:
+        async with self.portal.session() as session:
+            rows = (await session.exec(select(Consent).where(
+                Consent.psu_id == customer.psu_id, Consent.client_id == client_id,
+                Consent.status == S.AUTHORISED.value,
+            ))).all()
+        return [c for c in rows if allowed(kind=c.kind, start=c.status, to=S.REVOKED)]
+
+    async def confirm_revoke_all(self, request: Request) -> Response:
+        customer = self.portal.customer(request)
+        if not customer.signed_in:
+            return RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
+        client_id = request.path_params["client_id"]
+        consents = await self._revocable_of(customer, client_id)
+        if not consents:
+            return self._refused(request, "This app has no access that you can withdraw.", status_code=404)
+        async with self.portal.session() as session:
+            names = await self.portal.client_names(session, [client_id])
+        count = len(consents)
+        return self._page(request, "revoke_confirm.html", {
+            "what": f"all access for {names.get(client_id, client_id)}",
+            "detail": f"{count} consent{'s' if count != 1 else ''}",
+            "action": f"{BASE}/tpp/{client_id}/revoke",
+        }, customer)
+
+    async def revoke_all(self, request: Request) -> Response:
+        checked = await self._checked_form(request)
+        if isinstance(checked, Response):
+            return checked
+        customer, _ = checked
+        assert customer.psu_id is not None
+        client_id = request.path_params["client_id"]
+        consents = await self._revocable_of(customer, client_id)
+        if not consents:
+            return self._refused(request, "This app has no access that you can withdraw.", status_code=404)
+        async with self.portal.session() as session:
+            for consent in consents:
+                await self.portal.revoke_tokens(session, consent.consent_id)
+            await service.revoke_all_for_client(session=session, psu_id=customer.psu_id, client_id=client_id,
+                                                now=self.portal.now())
+        return RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
+
+    # ------------------------------------------------------------------ export
+
+    async def export(self, request: Request) -> Response:
+        customer = self.portal.customer(request)
+        if not customer.signed_in:
+            return RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
+        assert customer.psu_id is not None
+        async with self.portal.session() as session:
+            document = await service.export_for_customer(session=session, psu_id=customer.psu_id,
+                                                         now=self.portal.now())
+            names = await self.portal.client_names(session, {c["client_id"] for c in document["consents"]})
+        for item in document["consents"]:
+            item["client_name"] = names.get(item["client_id"], item["client_id"])
+        headers = {**self.portal.headers(), "Content-Disposition": 'attachment; filename="my-consents.json"'}
+        return Response(json.dumps(document, indent=2), media_type="application/json", headers=headers)
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route(BASE, self.index, methods=["GET"], name="consents"),
+            Route(f"{BASE}/login", self.sign_in, methods=["POST"], name="consents_login"),
+            Route(f"{BASE}/export", self.export, methods=["GET"], name="consents_export"),
+            Route(f"{BASE}/tpp/{{client_id}}/revoke", self.confirm_revoke_all, methods=["GET"]),
+            Route(f"{BASE}/tpp/{{client_id}}/revoke", self.revoke_all, methods=["POST"]),
+            Route(f"{BASE}/{{consent_id}}/revoke", self.confirm_revoke, methods=["GET"]),
+            Route(f"{BASE}/{{consent_id}}/revoke", self.revoke, methods=["POST"]),
+        ]
+
+
+def dashboard_routes(portal: CustomerPortal) -> list[BaseRoute]:
+    """``/consents`` and its sub-pages, served over ``portal``."""
+    return Dashboard(portal).routes()

@@ -1,0 +1,40 @@
+"""HTML form bodies of the customer pages (``application/x-www-form-urlencoded``, HTML Living Standard
+section 4.10.21.7), read with a size bound. Checkbox groups repeat a name, so every value is kept."""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+FORM_TYPE: Final = "application/x-www-form-urlencoded"
+MAX_FORM_BYTES: Final = 16 * 1024
+
+
+class BadForm(ValueError):
+    pass
+
+
+async def read_form(request: Request) -> dict[str, list[str]]:
+    """The form's fields, each with every value sent; anything not a small urlencoded UTF-8 body is refused."""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type != FORM_TYPE:
+        raise BadForm(f"the form must be sent as {FORM_TYPE}")
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise BadForm("the form is too large")
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
+    except UnicodeDecodeError:
+        raise BadForm("the form is not UTF-8") from None
+    form: dict[str, list[str]] = {}
+    for name, value in pairs:
+        form.setdefault(name, []).append(value)
+    return form
+
+
+def single(form: dict[str, list[str]], name: str) -> str | None:
+    """The one value of ``name``; a repeated single-valued field counts as absent (fail closed)."""
+    values = form.get(name) or []
+    return values[0] if len(values) == 1 and values[0] else None

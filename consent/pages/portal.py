@@ -1,0 +1,79 @@
+"""The seam between the customer pages and whoever hosts them (ARCHITECTURE section 2: consent imports nothing of
+the gateway). The gateway implements ``CustomerPortal`` with its signed session cookie, CSRF tokens, database,
+bank client and token store; the pages only call these methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.requests import Request
+from starlette.responses import Response
+
+from consent.bank import AccountSummary
+
+
+class PortalUnavailable(RuntimeError):
+    """The bank cannot answer (sign-in or account directory): the page says so and changes nothing."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Customer:
+    """This browser's session as the pages see it. ``state`` is the host's own session object, kept opaque."""
+
+    csrf: str
+    psu_id: str | None = None
+    name: str | None = None
+    state: object = None
+
+    @property
+    def signed_in(self) -> bool:
+        return self.psu_id is not None
+
+
+class CustomerPortal(Protocol):
+    def customer(self, request: Request) -> Customer:
+        """The browser's valid session, or a fresh signed-out one (saved only by ``keep``)."""
+        ...
+
+    def keep(self, response: Response, request: Request, customer: Customer) -> None:
+        """Store ``customer`` in the browser (the session cookie: HttpOnly, SameSite)."""
+        ...
+
+    async def sign_in(self, customer: Customer, *, username: str, password: str) -> Customer | None:
+        """The signed-in session (with a new CSRF token), or ``None`` for wrong credentials.
+        Raises ``PortalUnavailable`` when the bank cannot answer."""
+        ...
+
+    def csrf_ok(self, customer: Customer, submitted: object) -> bool:
+        """Whether ``submitted`` is this session's CSRF token (compared in constant time)."""
+        ...
+
+    def session(self) -> AbstractAsyncContextManager[AsyncSession]:
+        """A database session (``expire_on_commit=False``) for ``consent.service``."""
+        ...
+
+    async def accounts(self, *, psu_id: str) -> list[AccountSummary]:
+        """The customer's accounts at the bank; raises ``PortalUnavailable``."""
+        ...
+
+    async def client_names(self, session: AsyncSession, client_ids: Iterable[str]) -> dict[str, str]:
+        """The TPPs' display names (from their registration or software statement) by client id."""
+        ...
+
+    async def revoke_tokens(self, session: AsyncSession, consent_id: str) -> None:
+        """Revoke every access and refresh token of the consent in ``session``, without committing: the
+        consent service's commit stores the revocation and the status change together."""
+        ...
+
+    def headers(self) -> dict[str, str]:
+        """Security headers of every customer page (CSP with frame-ancestors 'none', no-store, ...)."""
+        ...
+
+    def now(self) -> datetime:
+        ...
