@@ -80,7 +80,8 @@ class AisPipeline:
         self.upstream = upstream
         self.recorder = recorder
         self.clock = clock
-        self.public_base = services.settings.issuer + table.base
+        # The bank builds Links as {public base}/open-banking/v3.1/aisp/...: the base is the gateway's origin.
+        self.public_base = services.settings.issuer
 
     @classmethod
     def build(cls, services: Services, *, upstream: Upstream | None = None) -> AisPipeline:
@@ -131,6 +132,8 @@ class AisPipeline:
         response = self._respond(answer, resource=match.route.resource, grant_permissions=grant.permissions,
                                  account_ids=grant.account_ids)
         response.headers.update(rate_headers)
+        # Account data must not be stored by intermediaries (RFC 9111 section 5.2.2.5).
+        response.headers["cache-control"] = "no-store"
         if answer.status == 200:
             await self.recorder.record(
                 consent_id=grant.consent_id,

@@ -50,6 +50,8 @@ _FALLBACK_AUTH_DATE: Final = (
     r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} "
     r"\d{2}:\d{2}:\d{2} (GMT|UTC)$"
 )
+# The statement file is served in the bank's own format (Statements.md: PDF, or any format the ASPSP chooses).
+OPAQUE_OPERATIONS: Final = frozenset({"GetAccountsAccountIdStatementsStatementIdFile"})
 _JSON_TYPES: Final = frozenset({"application/json", "application/*", "*/*"})
 
 
@@ -57,6 +59,7 @@ _JSON_TYPES: Final = frozenset({"application/json", "application/*", "*/*"})
 class QueryRule:
     allowed: frozenset[str]
     dates: frozenset[str]
+    json_only: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,6 +140,7 @@ class RequestValidator:
                     dates=frozenset(
                         p["name"] for p in query if p.get("schema", {}).get("format") in ("date-time", "date")
                     ),
+                    json_only=operation["operationId"] not in OPAQUE_OPERATIONS,
                 )
         pattern = parameters.get("x-fapi-auth-date", {}).get("schema", {}).get("pattern") or _FALLBACK_AUTH_DATE
         return cls(
@@ -145,7 +149,8 @@ class RequestValidator:
 
     def validate(self, *, operation_id: str, query: QueryParams, headers: Headers) -> ValidatedRequest:
         rule = self.rules[operation_id]  # every prepared route has a rule: a miss is a programming error
-        check_accept(headers)
+        if rule.json_only:
+            check_accept(headers)
         auth_date = headers.get("x-fapi-auth-date")
         if auth_date is not None and not self.auth_date.match(auth_date):
             raise HeaderInvalid("x-fapi-auth-date must be an RFC 7231 HTTP-date", path="x-fapi-auth-date")
