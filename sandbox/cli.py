@@ -7,7 +7,9 @@ printed on stdout (an error too, as ``{"error", "error_description", ...}``, wit
 * ``tpp create --name N --redirect-uri U [--redirect-uri U2] [--role AISP] [--auth private_key_jwt|tls_client_auth]
   [--jwks-file F] [--json]``: a partner app and its software statement (keys generated unless a public JWKS
   file is given; the private parts are printed once, never stored);
-* ``seed``: create the schema and add any missing test customer.
+* ``seed [--customers N --transactions M] [--json]``: create the schema and add any missing test customer (and
+  their account histories); with ``--customers``, also ``N`` synthetic customers with ``M`` transactions per
+  account for performance work (``sandbox.scale_seed``), reporting how long it took.
 
 No server is needed: settings come from ``OBGW_*`` (``OBGW_VAR_DIR``) via ``SandboxSettings.from_env()``.
 """
@@ -28,6 +30,7 @@ from sandbox.customers import psu_listing
 from sandbox.directory import ROLES
 from sandbox.errors import InvalidRequest
 from sandbox.errors import SandboxError
+from sandbox.scale_seed import generate
 from sandbox.services import SandboxServices
 from sandbox.settings import SandboxSettings
 from sandbox.software import AUTH_METHODS
@@ -48,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     psus.add_argument("--json", action="store_true", help="print one JSON document")
     seed = commands.add_parser("seed", help="create the sandbox schema and the test customers")
     seed.add_argument("--json", action="store_true", help="print one JSON document")
+    seed.add_argument("--customers", type=int, default=0, help="also generate N synthetic customers")
+    seed.add_argument("--transactions", type=int, default=100, help="transactions per synthetic account")
     tpp = commands.add_parser("tpp", help="partner apps")
     tpp_commands = tpp.add_subparsers(dest="tpp_command", required=True, parser_class=_Parser)
     create = tpp_commands.add_parser("create", help="create an app and its software statement")
@@ -72,7 +77,15 @@ async def _run(args: argparse.Namespace, settings: SandboxSettings) -> dict[str,
     svc = await _open(settings)
     try:
         if args.command == "seed":
-            return {"status": "seeded", "database_url": settings.database_url, "psus": len(psu_listing())}
+            result: dict[str, Any] = {
+                "status": "seeded", "database_url": settings.database_url, "psus": len(psu_listing())
+            }
+            if args.customers:
+                if not 0 < args.customers <= 1_000_000 or not 0 <= args.transactions <= 100_000:
+                    raise InvalidRequest("--customers 1..1000000, --transactions 0..100000", rule="usage")
+                report = await generate(svc.db, customers=args.customers, transactions=args.transactions)
+                result["generated"] = report.as_json()
+            return result
         data: dict[str, Any] = {
             "name": args.name,
             "redirect_uris": args.redirect_uris,
@@ -105,6 +118,10 @@ def _human(args: argparse.Namespace, result: dict[str, Any], out: TextIO) -> Non
         return
     if args.command == "seed":
         out.write(f"sandbox database ready ({result['database_url']}), {result['psus']} test customers\n")
+        if "generated" in result:
+            g = result["generated"]
+            out.write(f"generated {g['customers']} customers, {g['accounts']} accounts, "
+                      f"{g['transactions']} transactions in {g['seconds']} s\n")
         return
     out.write(f"software_id: {result['software_id']}\norg_id: {result['org_id']}\n")
     out.write(f"software_statement:\n{result['software_statement']}\n")
