@@ -127,8 +127,8 @@ class RateLimiter:
             raise TooManyRequests("no rate limit defined for this client", retry_after=60) from None
         budget = self._counted(tier_limit, "client", client_id, route.rate_class)
         budget += self._counted(self._policy.per_consent, "consent", consent_id)
-        await self._consume(budget, prefix="RateLimit-")
-        headers = await self._headers(budget, prefix="RateLimit-")
+        await self._consume(budget, prefix="ratelimit-")
+        headers = await self._headers(budget, prefix="ratelimit-")
 
         rule = self._policy.unattended
         if not customer_present and route.token == "customer" and route.scope in rule.scopes:

@@ -1,0 +1,78 @@
+"""Rate limits from policies/rate-limits.yaml: tier, per consent, and PSD2 RTS Art. 36(5)(b) unattended access."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway.errors import TooManyRequests
+from gateway.pipeline.ratelimit import RateLimiter
+from gateway.pipeline.ratelimit import storage_for
+
+
+@pytest.fixture
+def limiter(contract) -> RateLimiter:  # type: ignore[no-untyped-def]
+    _, policies = contract
+    return RateLimiter.create(policy=policies.rate_limits, redis_url="")
+
+
+@pytest.fixture
+def balances(contract):  # type: ignore[no-untyped-def]
+    _, policies = contract
+    return policies.by_operation_id["GetAccountsAccountIdBalances"]
+
+
+async def _call(limiter: RateLimiter, route, *, consent: str = "c1", account: str = "a1", present: bool = False,
+                client: str = "tpp"):  # type: ignore[no-untyped-def]
+    return await limiter.check(client_id=client, tier=None, route=route, consent_id=consent, account_id=account,
+                               customer_present=present)
+
+
+async def test_unattended_access_is_four_per_day_then_429_with_retry_after(limiter: RateLimiter, balances) -> None:  # type: ignore[no-untyped-def]
+    remaining = [(await _call(limiter, balances))["x-obgw-unattended-remaining"] for _ in range(4)]
+    assert remaining == ["3", "2", "1", "0"]
+    with pytest.raises(TooManyRequests) as caught:
+        await _call(limiter, balances)
+    assert caught.value.status_code == 429
+    assert 0 < int(caught.value.headers["Retry-After"]) <= 86400
+    assert caught.value.headers["x-obgw-unattended-remaining"] == "0"
+
+
+async def test_unattended_budget_is_per_consent_account_and_endpoint(limiter: RateLimiter, balances, contract) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(4):
+        await _call(limiter, balances)
+    await _call(limiter, balances, account="a2")
+    await _call(limiter, balances, consent="c2")
+    _, policies = contract
+    await asyncio.sleep(1.05)  # let the per-consent "5/second" window pass; the daily budget stays spent
+    await _call(limiter, policies.by_operation_id["GetAccountsAccountIdTransactions"])
+
+
+async def test_customer_present_calls_do_not_spend_the_unattended_budget(limiter: RateLimiter, balances) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(4):
+        headers = await _call(limiter, balances, present=True)
+        assert "x-obgw-unattended-remaining" not in headers
+    assert (await _call(limiter, balances))["x-obgw-unattended-remaining"] == "3"
+
+
+async def test_per_consent_limit_refuses_with_429(limiter: RateLimiter, balances) -> None:  # type: ignore[no-untyped-def]
+    # per_consent "5/second": the sixth call within a second is refused, whatever account it names.
+    for n in range(5):
+        headers = await _call(limiter, balances, account=f"a{n}", present=True)
+        assert set(headers) >= {"ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"}
+    with pytest.raises(TooManyRequests) as caught:
+        await _call(limiter, balances, account="a9", present=True)
+    assert caught.value.status_code == 429 and int(caught.value.headers["Retry-After"]) >= 1
+
+
+async def test_client_on_a_tier_the_rulebook_does_not_define_is_refused(limiter: RateLimiter, balances) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(TooManyRequests) as caught:
+        await limiter.check(client_id="tpp", tier="platinum", route=balances, consent_id="c", account_id="a",
+                            customer_present=True)
+    assert caught.value.status_code == 429
+
+
+def test_redis_url_must_be_a_redis_url() -> None:
+    with pytest.raises(ValueError, match="redis"):
+        storage_for("http://127.0.0.1:6379")
