@@ -79,6 +79,9 @@ class GatewayPortal:
         signed_in = _session_of(customer).signed_in_as(psu_id=psu.psu_id, name=psu.name, now=int(time.time()))
         return customer_of(signed_in)
 
+    def signed_out(self, customer: Customer) -> Customer:
+        return customer_of(psu_session.new_session())
+
     def csrf_ok(self, customer: Customer, submitted: object) -> bool:
         try:
             psu_session.check_csrf(_session_of(customer), submitted)

@@ -84,12 +84,13 @@ class Dashboard:
         return self._page(request, "consents_login.html", {"message": message}, customer, status_code=status_code)
 
     async def _checked_form(self, request: Request) -> tuple[Customer, dict[str, list[str]]] | Response:
-        """The signed-in customer and the form, or the refusal: bad form 400, CSRF 403, signed out 303."""
+        """The signed-in customer and the form, or the refusal: no valid CSRF token 403, signed out 303."""
         customer = self.portal.customer(request)
         try:
             form = await read_form(request)
-        except BadForm as exc:
-            return self._refused(request, str(exc), status_code=400)
+        except BadForm:
+            # No readable form, so no security token to check: refused like a missing token.
+            form = {}
         if not self.portal.csrf_ok(customer, single(form, "csrf")):
             return self._refused(request, "The form's security token is missing or expired. Start again.",
                                  status_code=403)
@@ -158,8 +159,9 @@ class Dashboard:
         customer = self.portal.customer(request)
         try:
             form = await read_form(request)
-        except BadForm as exc:
-            return self._refused(request, str(exc), status_code=400)
+        except BadForm:
+            # No readable form, so no security token to check: refused like a missing token.
+            form = {}
         if not self.portal.csrf_ok(customer, single(form, "csrf")):
             return self._refused(request, "The form's security token is missing or expired. Start again.",
                                  status_code=403)
@@ -177,6 +179,15 @@ class Dashboard:
                                       status_code=401)
         response = RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
         self.portal.keep(response, request, signed_in)
+        return response
+
+    async def sign_out(self, request: Request) -> Response:
+        checked = await self._checked_form(request)
+        if isinstance(checked, Response):
+            return checked
+        customer, _ = checked
+        response = RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
+        self.portal.keep(response, request, self.portal.signed_out(customer))
         return response
 
     # ------------------------------------------------------------------ revoking one consent
@@ -291,6 +302,7 @@ class Dashboard:
         return [
             Route(BASE, self.index, methods=["GET"], name="consents"),
             Route(f"{BASE}/login", self.sign_in, methods=["POST"], name="consents_login"),
+            Route(f"{BASE}/logout", self.sign_out, methods=["POST"], name="consents_logout"),
             Route(f"{BASE}/export", self.export, methods=["GET"], name="consents_export"),
             Route(f"{BASE}/tpp/{{client_id}}/revoke", self.confirm_revoke_all, methods=["GET"]),
             Route(f"{BASE}/tpp/{{client_id}}/revoke", self.revoke_all, methods=["POST"]),

@@ -50,6 +50,10 @@ class CustomerPortal(Protocol):
         Raises ``PortalUnavailable`` when the bank cannot answer."""
         ...
 
+    def signed_out(self, customer: Customer) -> Customer:
+        """A fresh signed-out session replacing ``customer``."""
+        ...
+
     def csrf_ok(self, customer: Customer, submitted: object) -> bool:
         """Whether ``submitted`` is this session's CSRF token (compared in constant time)."""
         ...
