@@ -152,7 +152,9 @@ class _Endpoints:
         return f"{self.base_url}{self.resource.path}/{consent_id}"
 
     async def _owned(self, session: AsyncSession, *, consent_id: str, caller: TppCaller) -> Consent:
-        consent = await service.get_consent(session=session, consent_id=consent_id, client_id=caller.client_id)
+        consent = await service.get_consent(
+            session=session, consent_id=consent_id, client_id=caller.client_id
+        )
         if consent.kind != self.resource.kind:
             # A consent of another kind does not exist at this collection (R/W API: unknown id -> 400).
             raise ConsentNotFound("Consent not found", detail=f"{consent_id} is {consent.kind}")
@@ -176,7 +178,7 @@ class _Endpoints:
         async with self.sessions() as session:
             if self.resource.kind == K.ACCOUNT_ACCESS:
                 consent = await service.create_account_access_consent(
-                    session=session, client_id=caller.client_id, data=body["Data"], risk=body.get("Risk"), now=now
+                    session=session, client_id=caller.client_id, data=body["Data"], risk=body["Risk"], now=now
                 )
             elif self.resource.kind == K.FUNDS_CONFIRMATION:
                 consent = await service.create_funds_confirmation_consent(
@@ -189,7 +191,7 @@ class _Endpoints:
                     client_id=caller.client_id,
                     kind=self.resource.kind.value,
                     data=body["Data"],
-                    risk=body.get("Risk"),
+                    risk=body["Risk"],
                     idempotency_key=key,
                     request_hash=wire.request_hash(body),
                     now=now,
@@ -209,7 +211,9 @@ class _Endpoints:
             consent = await self._owned(session, consent_id=consent_id, caller=caller)
             if request.method == "DELETE":
                 # AAC / FCC: soft delete; a later GET answers 400 UK.OBIE.Resource.NotFound.
-                await service.delete(session=session, consent_id=consent_id, client_id=caller.client_id, now=self.clock())
+                await service.delete(
+                    session=session, consent_id=consent_id, client_id=caller.client_id, now=self.clock()
+                )
                 return Response(status_code=204)
         return _json(wire.render(consent, self_url=self._self_url(consent_id)), status_code=200)
 
@@ -236,6 +240,11 @@ def routes(
         # Every method reaches the endpoint, which answers one the resource lacks with a bodyless 405 (v3.1.11).
         out.append(Route(resource.path, endpoints.collection, methods=_ALL_METHODS, name=resource.collection))
         out.append(
-            Route(resource.path + "/{ConsentId}", endpoints.item, methods=_ALL_METHODS, name=f"{resource.collection}-item")
+            Route(
+                resource.path + "/{ConsentId}",
+                endpoints.item,
+                methods=_ALL_METHODS,
+                name=f"{resource.collection}-item",
+            )
         )
     return out

@@ -78,10 +78,27 @@ _ACCOUNT_OBJECTS: Final = frozenset({"DebtorAccount", "CreditorAccount"})
 
 # The request members each response schema echoes (everything else in Data would break additionalProperties).
 _ECHOED_DATA: Final[Mapping[ConsentKind, tuple[str, ...]]] = {
-    K.ACCOUNT_ACCESS: ("Permissions", "ExpirationDateTime", "TransactionFromDateTime", "TransactionToDateTime"),
+    K.ACCOUNT_ACCESS: (
+        "Permissions",
+        "ExpirationDateTime",
+        "TransactionFromDateTime",
+        "TransactionToDateTime",
+    ),
     K.DOMESTIC_PAYMENT: ("ReadRefundAccount", "Initiation", "Authorisation", "SCASupportData"),
-    K.DOMESTIC_SCHEDULED_PAYMENT: ("Permission", "ReadRefundAccount", "Initiation", "Authorisation", "SCASupportData"),
-    K.DOMESTIC_STANDING_ORDER: ("Permission", "ReadRefundAccount", "Initiation", "Authorisation", "SCASupportData"),
+    K.DOMESTIC_SCHEDULED_PAYMENT: (
+        "Permission",
+        "ReadRefundAccount",
+        "Initiation",
+        "Authorisation",
+        "SCASupportData",
+    ),
+    K.DOMESTIC_STANDING_ORDER: (
+        "Permission",
+        "ReadRefundAccount",
+        "Initiation",
+        "Authorisation",
+        "SCASupportData",
+    ),
     K.FUNDS_CONFIRMATION: ("ExpirationDateTime", "DebtorAccount"),
 }
 # OBFundsConfirmationConsentResponse1 has no Risk; every other consent response requires it.

@@ -100,12 +100,19 @@ def _items(error: Any) -> list[errors.ObErrorItem]:
         known = set(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - known) if isinstance(error.instance, dict) else []
         return [
-            errors.ObErrorItem("UK.OBIE.Field.Unexpected", f"{name} is not allowed", ob_path([*location, name]))
+            errors.ObErrorItem(
+                "UK.OBIE.Field.Unexpected", f"{name} is not allowed", ob_path([*location, name])
+            )
             for name in extra
         ] or [errors.ObErrorItem("UK.OBIE.Field.Unexpected", error.message, ob_path(location) or None)]
     if error.validator == "format" and error.validator_value in ("date-time", "date"):
-        return [errors.ObErrorItem("UK.OBIE.Field.InvalidDate", "Expected an ISO 8601 date-time with a time zone",
-                                   ob_path(location))]
+        return [
+            errors.ObErrorItem(
+                "UK.OBIE.Field.InvalidDate",
+                "Expected an ISO 8601 date-time with a time zone",
+                ob_path(location),
+            )
+        ]
     if not location:
         return [errors.ObErrorItem("UK.OBIE.Resource.InvalidFormat", "The body must be a JSON object")]
     return [errors.ObErrorItem("UK.OBIE.Field.Invalid", error.message[:500], ob_path(location))]
@@ -113,7 +120,9 @@ def _items(error: Any) -> list[errors.ObErrorItem]:
 
 def refusal(schema_errors: Iterable[Any]) -> errors.ObError:
     """Schema violations as one 400 ``OBErrorResponse1`` listing each (stable order: by path)."""
-    items = sorted((item for error in schema_errors for item in _items(error)), key=lambda i: (i.path or "", i.code))
+    items = sorted(
+        (item for error in schema_errors for item in _items(error)), key=lambda i: (i.path or "", i.code)
+    )
     if not items:
         return errors.ResourceInvalidFormat("The body does not match the schema")
     return errors.BadRequest(items[0].message, errors=items)
@@ -132,14 +141,19 @@ def body_validator(services: Services) -> consent_api.ValidateBody:
         if validator is None:
             validator = validators[operation.api] = V30RequestBodyValidator(specs[operation.api].spec)
         probe = _BodyRequest(
-            host_url=services.settings.issuer, path=operation.full_path, method=operation.method.lower(), body=raw
+            host_url=services.settings.issuer,
+            path=operation.full_path,
+            method=operation.method.lower(),
+            body=raw,
         )
         try:
             validator.validate(probe)
         except InvalidRequestBody as exc:
             raise refusal(getattr(exc.__cause__, "schema_errors", ())) from None
         except Exception as exc:  # openapi-core raises several types for an unreadable body: all are 400
-            raise errors.ResourceInvalidFormat("The body does not match the schema", detail=repr(exc)) from None
+            raise errors.ResourceInvalidFormat(
+                "The body does not match the schema", detail=repr(exc)
+            ) from None
 
     return validate
 
