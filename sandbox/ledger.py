@@ -17,6 +17,7 @@ import random
 import uuid
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from datetime import UTC
 from datetime import date
 from datetime import datetime
@@ -454,8 +455,6 @@ def with_balances(entries: list[Entry], *, opening: Decimal, pending_from: date 
 
 
 def _replace(entry: Entry, **changes: Any) -> Entry:
-    from dataclasses import replace
-
     return replace(entry, **changes)
 
 

@@ -73,12 +73,13 @@ async def store_histories(session: AsyncSession, *, accounts: Iterable[TestAccou
             # Booked, with the same ids) and every day since.
             first_day = last_day
             day_start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
-            await session.execute(
+            removed = await session.execute(
                 delete(LedgerEntry).where(
                     LedgerEntry.account_id == account.account_id,  # type: ignore[arg-type]
                     LedgerEntry.booking_at >= day_start,  # type: ignore[arg-type]
                 )
             )
+            added -= int(getattr(removed, "rowcount", 0) or 0)
             before = (
                 await session.exec(
                     select(LedgerEntry.balance_after)
