@@ -123,9 +123,11 @@ async def test_seeding_the_test_customers_takes_under_a_second(tmp_path: Path) -
     db = SandboxDatabase(f"sqlite+aiosqlite:///{tmp_path / 'timed.db'}")
     await db.create_all()
     try:
-        started = time.perf_counter()
+        # CPU time of this process (every thread, aiosqlite's included): what seeding costs, whatever else
+        # shares the machine; wall-clock time would measure the neighbours.
+        started = time.process_time()
         await seed(db)
         await seed_histories(db, today=TODAY)
-        assert time.perf_counter() - started < 1.0
+        assert time.process_time() - started < 1.0
     finally:
         await db.dispose()
