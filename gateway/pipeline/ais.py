@@ -56,6 +56,8 @@ from gateway.upstream import upstream_error
 
 STATE_KEY: Final = "ais_pipeline"
 JSON_UTF8: Final = "application/json; charset=utf-8"
+# Starlette routes a function to GET/HEAD only unless told; the pipeline must see every method to answer 405.
+ALL_METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # Bank answers passed on as they are: its own OBIE refusals of a checked call (e.g. an unknown StatementId is
 # 400 UK.OBIE.Resource.NotFound). Anything else that is not 200 means the gateway-bank contract broke: 502.
 _PASSED_STATUSES: Final = frozenset({400, 404})
@@ -188,11 +190,14 @@ async def not_found(request: Request) -> Response:
 
 def routes(pipeline: AisPipeline) -> list[BaseRoute]:
     """One route per AIS path template, every method (the pipeline answers 405 itself, in OBIE form)."""
-    return [Route(template, ais_endpoint, name=f"ais:{template}") for template in pipeline.table.templates()]
+    return [
+        Route(template, ais_endpoint, methods=ALL_METHODS, name=f"ais:{template}")
+        for template in pipeline.table.templates()
+    ]
 
 
 def fallback_routes(*, base: str = AIS_BASE) -> list[BaseRoute]:
     """OBIE 404 (no body) for any other path under the AIS base; mount after every other route."""
-    return [Route(base + "/{rest:path}", not_found, name="ais:not-found")]
+    return [Route(base + "/{rest:path}", not_found, methods=ALL_METHODS, name="ais:not-found")]
 
 
