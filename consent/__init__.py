@@ -25,8 +25,11 @@ from consent.errors import InvalidConsentRequest
 from consent.errors import InvalidConsentStatus
 from consent.errors import InvalidIdempotencyKey
 from consent.errors import InvalidPermissions
+from consent.errors import MalformedBody
 from consent.errors import MissingConsentField
+from consent.errors import MissingHeader
 from consent.errors import PermissionNotGranted
+from consent.errors import UnsupportedScheme
 from consent.lifecycle import PAYMENT_KINDS
 from consent.lifecycle import TRANSITIONS
 from consent.lifecycle import ConsentKind
@@ -99,13 +102,16 @@ __all__ = [
     "InvalidConsentStatus",
     "InvalidIdempotencyKey",
     "InvalidPermissions",
+    "MalformedBody",
     "MissingConsentField",
+    "MissingHeader",
     "OPERATION_PATHS",
     "PAYMENT_KINDS",
     "Permission",
     "PermissionGroup",
     "PermissionNotGranted",
     "TRANSITIONS",
+    "UnsupportedScheme",
     "append_event",
     "authorise",
     "can_see_pan",

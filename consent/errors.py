@@ -85,12 +85,12 @@ class InvalidIdempotencyKey(ConsentError):
 class IdempotencyConflict(ConsentError):
     """Same idempotency key within 24 h with a different body: the resource is not modified.
 
-    The spec names no code (NOTES section 5, ``x-idempotency-key``); 409 ``ResourceAlreadyExists`` is our choice,
-    matching the 409 v4.0 adds to payment POSTs.
+    The spec names no code (NOTES section 5, ``x-idempotency-key``). The v3.1.11 documents declare no 409 on
+    these POSTs, so the refusal is a 400 naming the header: the TPP reused a key for another request.
     """
 
-    status_code = 409
-    ob_code = "UK.OBIE.Rules.ResourceAlreadyExists"
+    status_code = 400
+    ob_code = "UK.OBIE.Header.Invalid"
 
     def __init__(self, message: str = "", *, path: str | None = "x-idempotency-key", detail: str | None = None):
         super().__init__(message, path=path, detail=detail)
@@ -136,3 +136,24 @@ class AccountNotConsented(ConsentError):
 
     def __init__(self, message: str = "", *, path: str | None = "AccountId", detail: str | None = None):
         super().__init__(message, path=path, detail=detail)
+
+
+class MalformedBody(ConsentError):
+    """The body is not UTF-8 JSON of the expected shape (R/W API "400 Bad Request": payload does not parse)."""
+
+    status_code = 400
+    ob_code = "UK.OBIE.Resource.InvalidFormat"
+
+
+class MissingHeader(ConsentError):
+    """A header the endpoint requires is absent; ``path`` is the header name (R/W API "Request Headers")."""
+
+    status_code = 400
+    ob_code = "UK.OBIE.Header.Missing"
+
+
+class UnsupportedScheme(ConsentError):
+    """An account ``SchemeName`` outside OBExternalAccountIdentification4Code (namespaced enumerations)."""
+
+    status_code = 400
+    ob_code = "UK.OBIE.Unsupported.Scheme"

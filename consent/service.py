@@ -277,7 +277,7 @@ async def _replay(
         return None
     if existing.request_hash != request_hash or existing.kind != kind:
         raise IdempotencyConflict(
-            "x-idempotency-key was already used with a different request",
+            "x-idempotency-key was already used with a different request", path="x-idempotency-key",
             detail=f"{client_id} key {key!r} -> {existing.consent_id}",
         )
     return existing

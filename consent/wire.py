@@ -26,10 +26,12 @@ from datetime import datetime
 from typing import Any
 from typing import Final
 
-from consent.errors import ConsentError
 from consent.errors import InvalidConsentDate
 from consent.errors import InvalidConsentRequest
+from consent.errors import MalformedBody
 from consent.errors import MissingConsentField
+from consent.errors import MissingHeader
+from consent.errors import UnsupportedScheme
 from consent.lifecycle import ConsentKind
 from consent.lifecycle import wire_status
 from consent.models import Consent
@@ -38,27 +40,6 @@ K = ConsentKind
 
 JSON_MEDIA_TYPE: Final = "application/json; charset=utf-8"
 IDEMPOTENCY_HEADER: Final = "x-idempotency-key"
-
-
-class MalformedBody(ConsentError):
-    """The body is not UTF-8 JSON of the expected shape (R/W API "400 Bad Request": payload does not parse)."""
-
-    status_code = 400
-    ob_code = "UK.OBIE.Resource.InvalidFormat"
-
-
-class MissingHeader(ConsentError):
-    """A header the endpoint requires is absent; ``path`` is the header name (R/W API "Request Headers")."""
-
-    status_code = 400
-    ob_code = "UK.OBIE.Header.Missing"
-
-
-class UnsupportedScheme(ConsentError):
-    """An account ``SchemeName`` outside OBExternalAccountIdentification4Code (namespaced enumerations)."""
-
-    status_code = 400
-    ob_code = "UK.OBIE.Unsupported.Scheme"
 
 
 # OBExternalAccountIdentification4Code (R/W API v3.1.11 namespaced enumerations, the OAS x-namespaced-enum).

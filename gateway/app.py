@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from gateway import consent_routes
 from gateway import customer_routes
 from gateway import errors
 from gateway.bank import BankClient
@@ -95,7 +96,12 @@ def create_app(
         await db.dispose()
 
     app = Starlette(
-        routes=[Route("/healthz", healthz, name="healthz"), *oauth_routes.routes(), *customer_routes.routes(services)],
+        routes=[
+            Route("/healthz", healthz, name="healthz"),
+            *oauth_routes.routes(),
+            *customer_routes.routes(services),
+            *consent_routes.routes(services),
+        ],
         middleware=[Middleware(InteractionIdMiddleware)],
         exception_handlers=dict(errors.EXCEPTION_HANDLERS),  # type: ignore[arg-type]
         lifespan=lifespan,

@@ -25,6 +25,8 @@ from starlette.responses import Response
 from consent.errors import ConsentError
 
 INTERACTION_HEADER = "x-fapi-interaction-id"
+# The conformance suite expects exactly this on OBIE responses (NOTES section 5, Content-Type).
+OB_JSON = "application/json; charset=utf-8"
 
 
 class GatewayError(Exception):
@@ -357,7 +359,7 @@ def render_ob_error(exc: ObError, *, interaction: str) -> Response:
         "Message": exc.message[:500],
         "Errors": [item.as_json() for item in exc.errors],
     }
-    return JSONResponse(body, status_code=exc.status_code, headers=headers)
+    return JSONResponse(body, status_code=exc.status_code, headers=headers, media_type=OB_JSON)
 
 
 def render_oauth_error(exc: OAuthError, *, interaction: str) -> Response:

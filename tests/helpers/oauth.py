@@ -35,6 +35,23 @@ PSU_USERNAME = "alice"
 PSU_PASSWORD = "alice-wonderland"
 
 
+@dataclass(frozen=True)
+class FromNow:
+    """A time claim relative to the moment the JWT is signed (parametrize tables are built at collection
+    time, long before a test runs)."""
+
+    seconds: int
+
+
+def from_now(seconds: int) -> FromNow:
+    return FromNow(seconds)
+
+
+def resolve_times(overrides: dict[str, Any]) -> dict[str, Any]:
+    now = int(time.time())
+    return {k: now + v.seconds if isinstance(v, FromNow) else v for k, v in overrides.items()}
+
+
 def pkce_pair() -> tuple[str, str]:
     """RFC 7636 section 4.1-4.2: (code_verifier, S256 code_challenge)."""
     verifier = secrets.token_urlsafe(48)
@@ -68,7 +85,7 @@ class FapiClient:
             "iss": self.client_id, "sub": self.client_id, "aud": self.issuer,
             "jti": str(uuid.uuid4()), "iat": now, "exp": now + 60,
         }
-        claims.update(overrides)
+        claims.update(resolve_times(overrides))
         return jose.sign(claims, key=self.key)
 
     def auth(self, **overrides: Any) -> dict[str, str]:
@@ -83,7 +100,7 @@ class FapiClient:
                                   "iat": int(time.time())}
         if access_token is not None:
             claims["ath"] = jose.sha256_b64url(access_token)
-        claims.update(overrides)
+        claims.update(resolve_times(overrides))
         headers = {"typ": "dpop+jwt", "jwk": jose.public_jwk(signer)}
         return jose.sign(claims, key={k: v for k, v in signer.items() if k != "kid"}, headers=headers)
 

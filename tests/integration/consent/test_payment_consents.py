@@ -102,9 +102,8 @@ async def test_same_key_with_another_body_is_refused_and_creates_nothing(tpp: Tp
     assert first.status_code == 201
     changed = copy.deepcopy(body)
     changed["Risk"]["MerchantCategoryCode"] = "5968"
-    # 409 is the domain's choice (v4.0 adds it to PIS POSTs); v3.1.11 declares no 409, so no document check.
-    response = await tpp.create(collection, changed, key="replay-2", check=False)
-    assert_ob_error(response, 409, "UK.OBIE.Rules.ResourceAlreadyExists", "x-idempotency-key")
+    response = await tpp.create(collection, changed, key="replay-2")
+    assert_ob_error(response, 400, "UK.OBIE.Header.Invalid", "x-idempotency-key")
     assert await consent_count(db, tpp.fapi.client_id) == 1
     # The stored consent is untouched.
     stored = await tpp.call("GET", f"{collection}/{first.json()['Data']['ConsentId']}")
@@ -113,8 +112,8 @@ async def test_same_key_with_another_body_is_refused_and_creates_nothing(tpp: Tp
 
 async def test_same_key_on_another_kind_of_consent_is_refused(tpp: Tpp, db) -> None:  # type: ignore[no-untyped-def]
     assert (await tpp.create(DOMESTIC, payment_body(DOMESTIC), key="shared")).status_code == 201
-    response = await tpp.create(SCHEDULED, payment_body(SCHEDULED), key="shared", check=False)
-    assert_ob_error(response, 409, "UK.OBIE.Rules.ResourceAlreadyExists")
+    response = await tpp.create(SCHEDULED, payment_body(SCHEDULED), key="shared")
+    assert_ob_error(response, 400, "UK.OBIE.Header.Invalid", "x-idempotency-key")
     assert await consent_count(db, tpp.fapi.client_id) == 1
 
 

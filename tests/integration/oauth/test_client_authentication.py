@@ -18,6 +18,7 @@ from tests.helpers.oauth import FORM
 from tests.helpers.oauth import ISSUER
 from tests.helpers.oauth import FapiClient
 from tests.helpers.oauth import db_fixture  # noqa: F401  (the db fixture)
+from tests.helpers.oauth import from_now
 from tests.helpers.oauth import insert_client
 from tests.helpers.oauth import self_signed_certificate
 
@@ -48,9 +49,9 @@ async def test_private_key_jwt_with_aud_issuer_is_accepted(client: httpx.AsyncCl
     [
         {"aud": ISSUER + "/token"},
         {"aud": [ISSUER, ISSUER + "/token"]},
-        {"exp": int(time.time()) - 5},
-        {"iat": int(time.time()) + 120},
-        {"iat": int(time.time()) - 120},
+        {"exp": from_now(-5)},
+        {"iat": from_now(120)},
+        {"iat": from_now(-120)},
         {"jti": ""},
         {"sub": "someone-else"},
     ],

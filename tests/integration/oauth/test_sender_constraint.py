@@ -15,6 +15,7 @@ from tests.helpers.oauth import FORM
 from tests.helpers.oauth import ISSUER
 from tests.helpers.oauth import FapiClient
 from tests.helpers.oauth import db_fixture  # noqa: F401  (the db fixture)
+from tests.helpers.oauth import from_now
 from tests.helpers.oauth import insert_client
 from tests.helpers.oauth import self_signed_certificate
 
@@ -65,8 +66,8 @@ async def test_dpop_bound_token_without_a_proof_is_refused(client: httpx.AsyncCl
         {"htm": "POST"},
         {"htu": ISSUER + "/register/someone-else"},
         {"htu": "https://elsewhere.example/register"},
-        {"iat": int(time.time()) - 120},
-        {"iat": int(time.time()) + 60},
+        {"iat": from_now(-120)},
+        {"iat": from_now(60)},
         {"ath": jose.sha256_b64url("another-token")},
         {"jti": ""},
     ],

@@ -53,7 +53,7 @@ async def test_same_key_other_body_is_refused_and_nothing_is_created(session: As
     first = await create(session, now)
     with pytest.raises(ConsentError) as error:
         await create(session, now + timedelta(seconds=5), request_hash="sha256-of-body-2")
-    assert (error.value.status_code, error.value.ob_code) == (409, "UK.OBIE.Rules.ResourceAlreadyExists")
+    assert (error.value.status_code, error.value.ob_code) == (400, "UK.OBIE.Header.Invalid")
     assert error.value.path == "x-idempotency-key"
     assert await count(session) == (1, 1)
     stored = await service.get_consent(session=session, consent_id=first.consent_id, client_id=TPP)
@@ -64,7 +64,7 @@ async def test_same_key_for_another_kind_of_consent_is_refused(session: AsyncSes
     await create(session, now)
     with pytest.raises(ConsentError) as error:
         await create(session, now, kind="domestic-standing-order", data={**DATA, "Permission": "Create"})
-    assert (error.value.status_code, error.value.ob_code) == (409, "UK.OBIE.Rules.ResourceAlreadyExists")
+    assert (error.value.status_code, error.value.ob_code) == (400, "UK.OBIE.Header.Invalid")
     assert await count(session) == (1, 1)
 
 

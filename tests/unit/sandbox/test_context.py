@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,18 +48,21 @@ def test_missing_token_is_refused(verifier: ContextVerifier) -> None:
 @pytest.mark.parametrize(
     "changes",
     [
-        {"aud": "someone-else"},
-        {"iss": "http://evil.example"},
-        {"exp": int(time.time()) - 120, "iat": int(time.time()) - 180},
-        {"iat": int(time.time()) + 600, "exp": int(time.time()) + 660},
-        {"exp": int(time.time()) + 3600},
-        {"jti": None},
+        # Callables: time claims are computed when the test runs, not when the table is collected.
+        lambda: {"aud": "someone-else"},
+        lambda: {"iss": "http://evil.example"},
+        lambda: {"exp": int(time.time()) - 120, "iat": int(time.time()) - 180},
+        lambda: {"iat": int(time.time()) + 600, "exp": int(time.time()) + 660},
+        lambda: {"exp": int(time.time()) + 3600},
+        lambda: {"jti": None},
     ],
     ids=["wrong-aud", "wrong-iss", "expired", "future-iat", "too-long-lived", "no-jti"],
 )
-def test_bad_claims_are_refused(verifier: ContextVerifier, gateway_keys: KeyStore, changes: dict[str, Any]) -> None:
+def test_bad_claims_are_refused(
+    verifier: ContextVerifier, gateway_keys: KeyStore, changes: Callable[[], dict[str, Any]]
+) -> None:
     with pytest.raises(InvalidContext) as info:
-        verifier.verify(token(gateway_keys.current, **changes))
+        verifier.verify(token(gateway_keys.current, **changes()))
     assert (info.value.status_code, info.value.code) == (401, "invalid_context")
 
 
