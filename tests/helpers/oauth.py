@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 from urllib.parse import parse_qs
+from urllib.parse import urlencode
 from urllib.parse import urlsplit
 
 import httpx
@@ -110,7 +111,7 @@ class FapiClient:
 
     # ------------------------------------------------------------------ authorization requests
 
-    def authorization_params(self, *, challenge: str, scope: str = "openid accounts", **extra: Any) -> dict[str, Any]:
+    def authorization_params(self, *, challenge: str, scope: str = "openid", **extra: Any) -> dict[str, Any]:
         params: dict[str, Any] = {
             "response_type": "code", "client_id": self.client_id, "redirect_uri": self.redirect_uri,
             "scope": scope, "state": secrets.token_urlsafe(8), "nonce": secrets.token_urlsafe(8),
@@ -180,8 +181,10 @@ async def sign_in_and_decide(
     username: str = PSU_USERNAME,
     password: str = PSU_PASSWORD,
     decision: str = "approve",
+    account_ids: list[str] | None = None,
 ) -> httpx.Response:
-    """The customer's browser: open /authorize, sign in, press Approve or Deny. Returns the final 303."""
+    """The customer's browser: open /authorize, sign in, tick accounts (the first offered one unless
+    ``account_ids`` says), press Approve or Deny. Returns the final 303."""
     page = await http.get("/authorize", params={"client_id": fapi.client_id, "request_uri": request_uri})
     assert page.status_code == 200, page.text
     if 'action="/login"' in page.text:
@@ -192,13 +195,17 @@ async def sign_in_and_decide(
         assert signed_in.status_code == 303, signed_in.text
         page = await http.get(signed_in.headers["location"])
         assert page.status_code == 200, page.text
-    return await http.post("/authorize/decision", data={
-        "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
-        "decision": decision,
-    })
+    offered = re.findall(r'name="account_id" value="([^"]+)"', page.text)
+    chosen = offered[:1] if account_ids is None else account_ids
+    form: list[tuple[str, str]] = [
+        ("csrf", hidden_field(page.text, "csrf")), ("client_id", fapi.client_id), ("request_uri", request_uri),
+        ("decision", decision), *(("account_id", a) for a in chosen),
+    ]
+    return await http.post("/authorize/decision", content=urlencode(form),
+                           headers={"content-type": "application/x-www-form-urlencoded"})
 
 
-async def authorization_code(http: httpx.AsyncClient, fapi: FapiClient, *, scope: str = "openid accounts",
+async def authorization_code(http: httpx.AsyncClient, fapi: FapiClient, *, scope: str = "openid",
                              dpop: bool = True, **extra: Any) -> tuple[str, str, dict[str, str]]:
     """PAR (DPoP-bound unless ``dpop=False``) + browser approval: (code, code_verifier, the redirect's query)."""
     verifier, challenge = pkce_pair()
@@ -210,7 +217,7 @@ async def authorization_code(http: httpx.AsyncClient, fapi: FapiClient, *, scope
     return query["code"], verifier, query
 
 
-async def tokens_for(http: httpx.AsyncClient, fapi: FapiClient, *, scope: str = "openid accounts",
+async def tokens_for(http: httpx.AsyncClient, fapi: FapiClient, *, scope: str = "openid",
                      **extra: Any) -> dict[str, Any]:
     """A full code flow ending in a DPoP-bound token response."""
     code, verifier, _ = await authorization_code(http, fapi, scope=scope, **extra)

@@ -16,6 +16,7 @@ from consent import service
 from consent.models import Consent
 from sandbox.customers import accounts_of
 from sandbox.customers import customer_by_username
+from tests.helpers.consents import lodge_account_access as helpers_lodge
 from tests.helpers.oauth import PSU_PASSWORD
 from tests.helpers.oauth import PSU_USERNAME
 from tests.helpers.oauth import FapiClient
@@ -52,19 +53,14 @@ async def tpp(client, db) -> FapiClient:  # type: ignore[no-untyped-def]
     return await insert_client(db, scope=ALL_SCOPES, client_name="Budget Buddy")
 
 
+# Fixed dates so the plain-words wording can be asserted; the expiry lies far enough ahead to stay valid.
+EXPIRES = datetime(2030, 12, 12, tzinfo=UTC)
+
+
 async def lodge_account_access(db: Any, client_id: str, *, expires: datetime | None = None) -> str:
-    now = datetime.now(UTC)
-    async with db.session() as session:
-        consent = await service.create_account_access_consent(
-            session=session, client_id=client_id, risk={}, now=now,
-            data={
-                "Permissions": PERMISSIONS,
-                "ExpirationDateTime": (expires or datetime(2026, 12, 12, tzinfo=UTC)).isoformat(),
-                "TransactionFromDateTime": "2026-03-01T00:00:00+00:00",
-                "TransactionToDateTime": "2026-05-31T00:00:00+00:00",
-            },
-        )
-        return consent.consent_id
+    return await helpers_lodge(db, client_id, expires=expires or EXPIRES, permissions=PERMISSIONS,
+                               transaction_from=datetime(2026, 3, 1, tzinfo=UTC),
+                               transaction_to=datetime(2026, 5, 31, tzinfo=UTC))
 
 
 async def lodge_payment(db: Any, client_id: str) -> str:

@@ -26,7 +26,7 @@ async def test_consent_page_shows_who_asks_for_what_in_plain_words(client, db, t
     html = page.text
     assert "Budget Buddy" in html
     for heading in ("Your account details", "Your balances",
-                    "Your transactions from 1 March 2026 to 31 May 2026", "Until 12 December 2026"):
+                    "Your transactions from 1 March 2026 to 31 May 2026", "Until 12 December 2030"):
         assert f"<h2>{heading}</h2>" in html
     # Account checkboxes, labelled with name and masked number, in a fieldset with a legend.
     assert "<legend>Choose the accounts to share</legend>" in html

@@ -75,7 +75,7 @@ async def test_dashboard_lists_consents_by_tpp_with_permissions_accounts_and_dat
     assert consent_id in html
     assert "Your transactions from 1 March 2026 to 31 May 2026" in html
     assert "Rainy day savings" in html  # the chosen account, by name
-    assert "Until</th><td>12 December 2026" in html
+    assert "Until</th><td>12 December 2030" in html
     assert f'href="/consents/{consent_id}/revoke"' in html
 
 

@@ -11,6 +11,8 @@ from sqlalchemy import update
 from gateway.oauth.models import PushedRequest
 from gateway.oauth.models import secret_hash
 from gateway.oauth.models import utcnow
+from tests.helpers.consents import intent_claims
+from tests.helpers.consents import lodge_account_access
 from tests.helpers.oauth import ISSUER
 from tests.helpers.oauth import PSU_PASSWORD
 from tests.helpers.oauth import PSU_USERNAME
@@ -87,8 +89,8 @@ async def test_sign_in_page_is_accessible_and_locked_down(client, db) -> None:  
 
 async def test_approve_page_shows_who_asks_for_what_in_plain_words(client, db) -> None:  # type: ignore[no-untyped-def]
     fapi = await insert_client(db, client_name="Budget Buddy")
-    request_uri, _ = await pushed(
-        client, fapi, claims='{"id_token": {"openbanking_intent_id": {"value": "aac-999", "essential": true}}}')
+    consent_id = await lodge_account_access(db, fapi.client_id)
+    request_uri, _ = await pushed(client, fapi, scope="openid accounts", claims=intent_claims(consent_id))
     page = await open_authorize(client, fapi, request_uri)
     signed_in = await client.post("/login", data={
         "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
@@ -97,8 +99,7 @@ async def test_approve_page_shows_who_asks_for_what_in_plain_words(client, db) -
     approve = await client.get(signed_in.headers["location"])
     assert approve.status_code == 200
     assert "Budget Buddy" in approve.text
-    assert "See your account details, balances and transactions" in approve.text
-    assert "aac-999" in approve.text
+    assert "Your account details" in approve.text and "Your balances" in approve.text
     assert ">Approve</button>" in approve.text and ">Deny</button>" in approve.text
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.helpers.consents import intent_details
+from tests.helpers.consents import lodge_account_access
 from tests.helpers.oauth import db_fixture  # noqa: F401  (the db fixture)
 from tests.helpers.oauth import insert_client
 from tests.helpers.oauth import tokens_for
@@ -9,7 +11,8 @@ from tests.helpers.oauth import tokens_for
 
 async def test_introspection_describes_an_active_access_token(client, db, settings) -> None:  # type: ignore[no-untyped-def]
     fapi = await insert_client(db)
-    issued = await tokens_for(client, fapi, authorization_details='[{"type": "openbanking_intent", "consent_id": "c-1"}]')
+    consent_id = await lodge_account_access(db, fapi.client_id)
+    issued = await tokens_for(client, fapi, scope="openid accounts", authorization_details=intent_details(consent_id))
     response = await client.post("/introspect", data={"token": issued["access_token"], **fapi.auth()})
     assert response.status_code == 200
     assert response.headers["cache-control"] == "no-store"
@@ -20,7 +23,7 @@ async def test_introspection_describes_an_active_access_token(client, db, settin
     assert body["token_type"] == "DPoP"
     assert body["cnf"] == {"jkt": fapi.jkt}
     assert body["sub"]
-    assert body["openbanking_intent_id"] == "c-1"
+    assert body["openbanking_intent_id"] == consent_id
     assert body["exp"] - body["iat"] == settings.access_token_lifetime
 
 

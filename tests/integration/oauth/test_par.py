@@ -8,6 +8,7 @@ import json
 from gateway import jose
 from gateway.oauth.models import PushedRequest
 from gateway.oauth.models import secret_hash
+from tests.helpers.consents import lodge_account_access
 from tests.helpers.oauth import db_fixture  # noqa: F401  (the db fixture)
 from tests.helpers.oauth import insert_client
 from tests.helpers.oauth import pkce_pair
@@ -34,15 +35,16 @@ async def test_par_answers_201_with_a_request_uri_and_expires_in(client, db, set
 async def test_par_stores_claims_and_authorization_details_with_the_intent_id(client, db) -> None:  # type: ignore[no-untyped-def]
     fapi = await insert_client(db)
     _, challenge = pkce_pair()
-    details = [{"type": "openbanking_intent", "consent_id": "aac-42"}]
+    consent_id = await lodge_account_access(db, fapi.client_id)
+    details = [{"type": "openbanking_intent", "consent_id": consent_id}]
     response = await fapi.push(client, fapi.authorization_params(
-        challenge=challenge, authorization_details=json.dumps(details)))
+        challenge=challenge, scope="openid accounts", authorization_details=json.dumps(details)))
     assert response.status_code == 201, response.text
     async with db.session() as session:
         row = await session.get(PushedRequest, secret_hash(response.json()["request_uri"][len(PREFIX):]))
     assert row is not None
     assert row.params["authorization_details"] == details
-    assert row.params["intent_id"] == "aac-42"
+    assert row.params["intent_id"] == consent_id
 
 
 async def test_par_accepts_dpop_jkt_without_a_proof(client, db) -> None:  # type: ignore[no-untyped-def]
@@ -151,8 +153,10 @@ async def test_par_with_a_malformed_claims_parameter_is_invalid_request(client, 
 async def test_par_accepts_a_signed_request_object_and_uses_only_its_claims(client, db) -> None:  # type: ignore[no-untyped-def]
     fapi = await insert_client(db)
     _, challenge = pkce_pair()
-    claims = {"id_token": {"openbanking_intent_id": {"value": "aac-7", "essential": True}}}
-    request_object = fapi.request_object(fapi.authorization_params(challenge=challenge, claims=claims))
+    consent_id = await lodge_account_access(db, fapi.client_id)
+    claims = {"id_token": {"openbanking_intent_id": {"value": consent_id, "essential": True}}}
+    request_object = fapi.request_object(fapi.authorization_params(challenge=challenge, scope="openid accounts",
+                                                                   claims=claims))
     # The plain scope parameter outside the request object is ignored (RFC 9126 section 3).
     response = await fapi.push(client, {"client_id": fapi.client_id, "request": request_object, "scope": "payments"})
     assert response.status_code == 201, response.text
@@ -160,7 +164,7 @@ async def test_par_accepts_a_signed_request_object_and_uses_only_its_claims(clie
         row = await session.get(PushedRequest, secret_hash(response.json()["request_uri"][len(PREFIX):]))
     assert row is not None
     assert row.params["scope"] == "openid accounts"
-    assert row.params["intent_id"] == "aac-7"
+    assert row.params["intent_id"] == consent_id
 
 
 async def test_par_request_object_with_a_bad_signature_is_invalid_request_object(client, db) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,8 @@ from gateway import jose
 from gateway.oauth.models import AuthorizationCode
 from gateway.oauth.models import secret_hash
 from gateway.oauth.models import utcnow
+from tests.helpers.consents import intent_claims
+from tests.helpers.consents import lodge_account_access
 from tests.helpers.oauth import ISSUER
 from tests.helpers.oauth import FapiClient
 from tests.helpers.oauth import authorization_code
@@ -36,9 +38,9 @@ async def redeem(client: httpx.AsyncClient, fapi: FapiClient, code: str, verifie
 
 async def test_code_flow_issues_dpop_bound_tokens_and_an_id_token(client, db, settings, gateway_keys) -> None:  # type: ignore[no-untyped-def]
     fapi = await insert_client(db)
-    code, verifier, query = await authorization_code(
-        client, fapi, claims='{"id_token": {"openbanking_intent_id": {"value": "aac-123", "essential": true}}}',
-    )
+    consent_id = await lodge_account_access(db, fapi.client_id)
+    code, verifier, query = await authorization_code(client, fapi, scope="openid accounts",
+                                                     claims=intent_claims(consent_id))
     assert query["iss"] == ISSUER
     response = await redeem(client, fapi, code, verifier)
     assert response.status_code == 200, response.text
@@ -50,7 +52,7 @@ async def test_code_flow_issues_dpop_bound_tokens_and_an_id_token(client, db, se
     assert body["refresh_token"]
     id_claims = jose.verify(body["id_token"], key=jose.public_jwk(gateway_keys.current), audience=fapi.client_id,
                             issuer=ISSUER)
-    assert id_claims["openbanking_intent_id"] == "aac-123"
+    assert id_claims["openbanking_intent_id"] == consent_id
     assert id_claims["acr"] == "urn:openbanking:psd2:sca"
     assert "auth_time" in id_claims and "nonce" in id_claims
     assert id_claims["http://openbanking.org.uk/refresh_token_expires_at"] > id_claims["iat"]
@@ -58,7 +60,7 @@ async def test_code_flow_issues_dpop_bound_tokens_and_an_id_token(client, db, se
     info = await introspect(client, fapi, body["access_token"])
     assert info["active"] is True
     assert info["cnf"] == {"jkt": fapi.jkt}
-    assert info["openbanking_intent_id"] == "aac-123"
+    assert info["openbanking_intent_id"] == consent_id
 
 
 async def test_refresh_keeps_the_refresh_token_and_the_dpop_binding(client, db) -> None:  # type: ignore[no-untyped-def]
