@@ -16,6 +16,7 @@ from tests.helpers.tpp import PSU
 from tests.helpers.tpp import REDIRECT_URI
 from tests.helpers.tpp import DPoP
 from tests.helpers.tpp import app_request
+from tests.helpers.tpp import client_authenticated_form
 from tests.helpers.tpp import intent_claims
 from tests.helpers.tpp import registration_request
 from tests.live import LiveStack
@@ -41,12 +42,14 @@ def _push(stack: LiveStack, oauth: OAuth2Client, meta: dict, dpop: DPoP, verifie
                          headers={"Authorization": f"DPoP {cc['access_token']}",
                                   "DPoP": dpop.proof("POST", consents, access_token=cc["access_token"])})
     assert created.status_code == 201, created.text
-    pushed = oauth.post(meta["pushed_authorization_request_endpoint"], auth=oauth.client_auth, data={
+    par_url, headers, form = client_authenticated_form(oauth, meta["pushed_authorization_request_endpoint"], {
         "response_type": "code", "client_id": oauth.client_id, "redirect_uri": REDIRECT_URI,
         "scope": "openid accounts", "state": state, "nonce": uuid.uuid4().hex,
         "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256",
         "claims": intent_claims(created.json()["Data"]["ConsentId"]),
-    }, headers={"DPoP": dpop.proof("POST", meta["pushed_authorization_request_endpoint"])})
+    })
+    headers["DPoP"] = dpop.proof("POST", par_url)
+    pushed = oauth.request("POST", par_url, content=form, headers=headers, withhold_token=True)
     assert pushed.status_code == 201, pushed.text
     return str(pushed.json()["request_uri"])
 

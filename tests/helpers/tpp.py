@@ -9,6 +9,7 @@ import json
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from joserfc import jwt as jrfc_jwt
 from joserfc.jwk import ECKey
@@ -57,6 +58,15 @@ def registration_request(app: dict[str, Any], **extra: Any) -> dict[str, Any]:
         body["tls_client_auth_subject_dn"] = app["tls_client_auth_subject_dn"]
     body.update(extra)
     return body
+
+
+def client_authenticated_form(oauth: Any, url: str, data: dict[str, str]) -> tuple[str, dict[str, str], str]:
+    """A form POST carrying authlib's client authentication (for endpoints authlib has no method for, such
+    as RFC 9126 PAR): returns (url, headers, body)."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    auth = oauth.client_auth(oauth.token_endpoint_auth_method)
+    uri, headers, body = auth.prepare("POST", url, headers, urlencode(data))
+    return uri, dict(headers), body
 
 
 def intent_claims(consent_id: str) -> str:

@@ -22,6 +22,7 @@ from tests.helpers.tpp import PSU
 from tests.helpers.tpp import REDIRECT_URI
 from tests.helpers.tpp import DPoP
 from tests.helpers.tpp import app_request
+from tests.helpers.tpp import client_authenticated_form
 from tests.helpers.tpp import intent_claims
 from tests.helpers.tpp import registration_request
 
@@ -76,6 +77,7 @@ async def test_private_key_jwt_and_dpop_from_discovery_and_an_ssa_alone(
     oauth = AsyncOAuth2Client(
         client_id=client_id, client_secret=app["private_jwk"],
         token_endpoint_auth_method=PrivateKeyJWT(token_endpoint=meta["issuer"], alg=app["private_jwk"]["alg"]),
+        revocation_endpoint_auth_method=PrivateKeyJWT(token_endpoint=meta["issuer"], alg=app["private_jwk"]["alg"]),
         transport=httpx.ASGITransport(app=gateway_app), base_url=ISSUER,
     )
     async with oauth:
@@ -86,15 +88,14 @@ async def test_private_key_jwt_and_dpop_from_discovery_and_an_ssa_alone(
 
         verifier = uuid.uuid4().hex + uuid.uuid4().hex
         state, nonce = uuid.uuid4().hex, uuid.uuid4().hex
-        pushed = await oauth.post(
-            meta["pushed_authorization_request_endpoint"],
-            data={"response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI,
-                  "scope": "openid accounts", "state": state, "nonce": nonce,
-                  "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256",
-                  "claims": intent_claims(consent_id)},
-            headers={"DPoP": dpop.proof("POST", meta["pushed_authorization_request_endpoint"])},
-            auth=oauth.client_auth,
-        )
+        par_url, headers, form = client_authenticated_form(oauth, meta["pushed_authorization_request_endpoint"], {
+            "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI,
+            "scope": "openid accounts", "state": state, "nonce": nonce,
+            "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256",
+            "claims": intent_claims(consent_id),
+        })
+        headers["DPoP"] = dpop.proof("POST", par_url)
+        pushed = await oauth.request("POST", par_url, content=form, headers=headers, withhold_token=True)
         assert pushed.status_code == 201, pushed.text
         request_uri = pushed.json()["request_uri"]
 
@@ -147,6 +148,7 @@ async def test_tls_client_auth_and_certificate_bound_tokens_from_discovery_and_a
 
     # RFC 8705 section 2.1: the client is authenticated by its certificate; only client_id is in the body.
     oauth = AsyncOAuth2Client(client_id=client_id, token_endpoint_auth_method="none",
+                              revocation_endpoint_auth_method="none",
                               transport=httpx.ASGITransport(app=gateway_app), base_url=ISSUER, headers=cert)
     async with oauth:
         cc = await oauth.fetch_token(meta["token_endpoint"], grant_type="client_credentials", scope="accounts")
@@ -158,11 +160,13 @@ async def test_tls_client_auth_and_certificate_bound_tokens_from_discovery_and_a
         consent_id = created.json()["Data"]["ConsentId"]
 
         verifier = uuid.uuid4().hex * 2
-        pushed = await oauth.post(meta["pushed_authorization_request_endpoint"], data={
-            "response_type": "code", "client_id": client_id, "redirect_uri": REDIRECT_URI, "scope": "openid accounts",
+        par_url, headers, form = client_authenticated_form(oauth, meta["pushed_authorization_request_endpoint"], {
+            # authlib's "none" method adds client_id itself (RFC 8705: the certificate authenticates).
+            "response_type": "code", "redirect_uri": REDIRECT_URI, "scope": "openid accounts",
             "code_challenge": create_s256_code_challenge(verifier), "code_challenge_method": "S256",
             "claims": intent_claims(consent_id),
         })
+        pushed = await oauth.request("POST", par_url, content=form, headers=headers, withhold_token=True)
         assert pushed.status_code == 201, pushed.text
         approved = await client.post("/sandbox/headless-authorize", data={
             "client_id": client_id, "request_uri": pushed.json()["request_uri"], "username": PSU[0],
