@@ -7,6 +7,8 @@ Nothing reads the environment at import time: ``Settings.from_env()`` is called 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -69,10 +71,28 @@ class Settings:
             object.__setattr__(self, "sandbox_url", f"http://{self.sandbox_host}:{self.sandbox_port}")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{self.var_dir / 'obgw.db'}")
+        _ = self.trusted_proxy_networks  # refuse a malformed list at start-up, not at the first request
         if not self.sandbox_database_url:
             object.__setattr__(
                 self, "sandbox_database_url", f"sqlite+aiosqlite:///{self.var_dir / 'sandbox.db'}"
             )
+
+    @functools.cached_property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """``trusted_proxies`` as networks (single addresses or CIDR ranges), parsed once."""
+        try:
+            return tuple(ipaddress.ip_network(p, strict=False) for p in self.trusted_proxies)
+        except ValueError as exc:
+            raise SettingsError(f"OBGW_TRUSTED_PROXIES: {exc}") from exc
+
+    def is_trusted_proxy(self, host: str | None) -> bool:
+        if not host:
+            return False
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self.trusted_proxy_networks)
 
     @property
     def is_sandbox(self) -> bool:

@@ -29,7 +29,7 @@ def presented_certificate(request: Request, *, settings: Settings) -> x509.Certi
     if not raw:
         return None
     peer = request.client.host if request.client else None
-    if peer not in settings.trusted_proxies:
+    if not settings.is_trusted_proxy(peer):
         # RFC 9440 section 4: only accept the header from the terminator; anyone else could forge it.
         return None
     cert = parse_certificate_header(raw)

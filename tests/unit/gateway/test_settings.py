@@ -88,3 +88,17 @@ def test_production_refuses_sandbox_signing_keys(tmp_path: Path, gateway_keys: K
 def test_production_starts_with_production_keys(tmp_path: Path) -> None:
     app = create_app(_production(tmp_path), keys=KeyStore.generate_in_memory(sandbox=False))
     assert app.state.services.settings.mode == "production"
+
+
+def test_trusted_proxies_accept_addresses_and_ranges() -> None:
+    settings = Settings(trusted_proxies=("10.0.0.0/8", "::1"))
+    assert settings.is_trusted_proxy("10.1.2.3")
+    assert settings.is_trusted_proxy("::1")
+    assert not settings.is_trusted_proxy("192.0.2.1")
+    assert not settings.is_trusted_proxy("not-an-address")
+    assert not settings.is_trusted_proxy(None)
+
+
+def test_malformed_trusted_proxy_is_refused_at_start() -> None:
+    with pytest.raises(SettingsError, match="TRUSTED_PROXIES"):
+        Settings(trusted_proxies=("nginx",))
