@@ -14,8 +14,6 @@ from pathlib import Path
 import httpx
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
@@ -24,10 +22,15 @@ from gateway import customer_routes
 from gateway import errors
 from gateway.bank import BankClient
 from gateway.db import Database
+from gateway.health import Readiness
+from gateway.health import healthz
+from gateway.health import readyz
 from gateway.interaction import InteractionIdMiddleware
 from gateway.keys import KeyStore
 from gateway.oauth import routes as oauth_routes
 from gateway.oauth.clients import ClientKeyCache
+from gateway.observability.metrics import metrics_endpoint
+from gateway.observability.middleware import ObservabilityMiddleware
 from gateway.openapi_specs import OpenApiSpecs
 from gateway.openapi_specs import load_specs
 from gateway.policies import Policies
@@ -46,10 +49,6 @@ def _contract(openapi_dir: Path, policies_dir: Path) -> tuple[OpenApiSpecs, Poli
     """Specs and policies are read-only data: loaded and validated once per process (about 1.5 s)."""
     specs = load_specs(openapi_dir)
     return specs, load_policies(policies_dir, specs=specs)
-
-
-async def healthz(request: Request) -> JSONResponse:
-    return JSONResponse({"status": "ok"})
 
 
 def create_app(
@@ -73,7 +72,7 @@ def create_app(
         settings=settings,
         db=db,
         keys=keystore,
-        single_use=single_use or create_single_use_store(settings.redis_url),
+        single_use=single_use or create_single_use_store(settings.redis_url, prefix=settings.redis_prefix),
         bank=BankClient(
             base_url=settings.sandbox_url, issuer=settings.issuer, keys=keystore, transport=bank_transport
         ),
@@ -84,12 +83,15 @@ def create_app(
         specs=specs,
         policies=policies,
     )
+    readiness = Readiness(settings=settings, db=db, bank_transport=bank_transport)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if create_schema:
             await db.create_all()
         yield
+        # uvicorn returns from the lifespan only after in-flight requests finished: pools close last.
+        await readiness.close()
         await services.bank.close()
         await services.http.aclose()
         await services.single_use.close()
@@ -98,14 +100,17 @@ def create_app(
     app = Starlette(
         routes=[
             Route("/healthz", healthz, name="healthz"),
+            Route("/readyz", readyz, name="readyz"),
+            Route("/metrics", metrics_endpoint, name="metrics"),
             *oauth_routes.routes(),
             *customer_routes.routes(services),
             *consent_routes.routes(services),
         ],
-        middleware=[Middleware(InteractionIdMiddleware)],
+        middleware=[Middleware(InteractionIdMiddleware), Middleware(ObservabilityMiddleware)],
         exception_handlers=dict(errors.EXCEPTION_HANDLERS),  # type: ignore[arg-type]
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.readiness = readiness
     app.state.openapi_specs = specs
     return app

@@ -43,6 +43,9 @@ class Settings:
     database_url: str = ""
     sandbox_database_url: str = ""
     redis_url: str = ""
+    # Namespace for every Redis key (single-use markers, rate-limit counters): deployments or test runs
+    # sharing one Redis never see each other's keys.
+    redis_prefix: str = "obgw:"
     policies_dir: Path = REPO_ROOT / "policies"
     openapi_dir: Path = REPO_ROOT / "openapi"
     # Addresses of the TLS terminator allowed to pass the client certificate (RFC 8705, RFC 9440).
