@@ -1,6 +1,6 @@
 """Every JOSE operation obgw performs, so the library choice lives in one place.
 
-RFC 7515 (JWS), RFC 7517 (JWK), RFC 7519 (JWT), RFC 7638 (JWK thumbprint), RFC 8705 section 3.1
+RFC 7515 (JWS, with appendix F detached content), RFC 7517 (JWK), RFC 7519 (JWT), RFC 7638 (JWK thumbprint), RFC 8705 section 3.1
 (``x5t#S256``). FAPI 2.0 Security Profile section 5.4: only PS256, ES256 and EdDSA are accepted.
 PyJWT does signing and verification (fast, backed by ``cryptography``); jwcrypto does key generation and
 thumbprints.
@@ -9,18 +9,24 @@ thumbprints.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterable
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
 from jwcrypto import jwk as jwcrypto_jwk
+from jwt.algorithms import get_default_algorithms
 
 FAPI_ALGORITHMS: tuple[str, ...] = ("PS256", "ES256", "EdDSA")
 _PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+_ALGORITHMS = {name: algorithm for name, algorithm in get_default_algorithms().items() if name in FAPI_ALGORITHMS}
+_B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 
 JWK = dict[str, Any]
 
@@ -207,3 +213,66 @@ def verify_with_jwks(
 
 def new_jti() -> str:
     return str(uuid.uuid4())
+
+
+# --------------------------------------------------------------------------- detached JWS (RFC 7515 appendix F)
+
+
+@dataclass(frozen=True)
+class DetachedJws:
+    """A compact JWS whose payload segment was removed (``header..signature``), parsed but not verified."""
+
+    protected: str  # the base64url protected header exactly as sent: it is part of the signing input
+    header: dict[str, Any]
+    signature: bytes
+
+
+def parse_detached(value: str) -> DetachedJws:
+    """Split ``header..signature``; raises ``JoseError`` on any other shape, bad base64url or a non-object header."""
+    parts = value.split(".")
+    if len(parts) != 3:
+        raise JoseError("expected three dot-separated segments")
+    protected, payload, signature = parts
+    if payload:
+        # RFC 7515 appendix F: a detached signature carries no payload segment.
+        raise JoseError("payload segment must be empty in a detached signature")
+    if not protected or not signature or not _B64URL.match(protected) or not _B64URL.match(signature):
+        raise JoseError("segments must be non-empty base64url")
+    try:
+        header = json.loads(b64url_decode(protected))
+        raw_signature = b64url_decode(signature)
+    except (ValueError, binascii.Error) as exc:
+        raise JoseError("segments are not base64url JSON") from exc
+    if not isinstance(header, dict):
+        raise JoseError("protected header is not a JSON object")
+    return DetachedJws(protected=protected, header=header, signature=raw_signature)
+
+
+def sign_detached(payload: bytes, *, key: Mapping[str, Any], header: Mapping[str, Any]) -> str:
+    """``b64url(header)..b64url(signature)`` over ``b64url(header).b64url(payload)`` (RFC 7515 with the payload
+    detached; ``b64`` is never used). ``header`` must name ``alg``."""
+    alg = str(header.get("alg"))
+    if alg not in FAPI_ALGORITHMS:
+        raise JoseError(f"alg {alg!r} not allowed")
+    protected = b64url(json.dumps(dict(header), separators=(",", ":")).encode())
+    algorithm = _ALGORITHMS[alg]
+    signature = algorithm.sign(f"{protected}.{b64url(payload)}".encode("ascii"), load_key({**key, "alg": alg}).key)
+    return f"{protected}..{b64url(signature)}"
+
+
+def verify_detached(jws: DetachedJws, *, payload: bytes, key: Mapping[str, Any]) -> bool:
+    """Whether ``jws`` signs ``payload`` with ``key`` under the header's ``alg`` (which the caller checked)."""
+    alg = str(jws.header.get("alg"))
+    if alg not in FAPI_ALGORITHMS:
+        return False
+    if key.get("kty") != {"PS256": "RSA", "ES256": "EC", "EdDSA": "OKP"}[alg]:
+        return False
+    try:
+        public = load_key({**public_jwk(key), "alg": alg}).key
+    except JoseError:
+        return False
+    signing_input = f"{jws.protected}.{b64url(payload)}".encode("ascii")
+    try:
+        return bool(_ALGORITHMS[alg].verify(signing_input, public, jws.signature))
+    except Exception:  # a wrong-sized signature raises in cryptography rather than returning False
+        return False
