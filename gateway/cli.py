@@ -63,6 +63,71 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
     return 0 if report["ok"] else 1
 
 
+async def _with_db(settings: Settings, work: Any) -> Any:
+    from gateway.db import Database
+
+    db = Database(settings.database_url)
+    try:
+        return await work(db)
+    finally:
+        await db.dispose()
+
+
+def cmd_clients(args: argparse.Namespace) -> int:
+    from gateway import operators
+
+    settings = _settings()
+    try:
+        if args.clients_command == "list":
+            rows = asyncio.run(_with_db(settings, lambda db: operators.list_clients(db=db)))
+            if args.json:
+                print(json.dumps(rows))
+            else:
+                for row in rows:
+                    print(f"{row['client_id']}  {row['status']:<9}  {row['client_name']}  ({row['org_id']})")
+                print(f"{len(rows)} client(s)")
+            return 0
+        status = "suspended" if args.clients_command == "suspend" else "active"
+        row = asyncio.run(
+            _with_db(settings, lambda db: operators.set_client_status(db=db, client_id=args.client_id, status=status))
+        )
+    except operators.OperatorError as exc:
+        print(f"obgw: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(row))
+    else:
+        print(f"client {row['client_id']} is now {row['status']}")
+    return 0
+
+
+def cmd_consents(args: argparse.Namespace) -> int:
+    from gateway import operators
+
+    settings = _settings()
+    try:
+        if args.consents_command == "list":
+            rows = asyncio.run(_with_db(settings, lambda db: operators.list_consents(db=db, client_id=args.client)))
+            if args.json:
+                print(json.dumps(rows))
+            else:
+                for row in rows:
+                    print(f"{row['consent_id']}  {row['status']:<22}  client {row['client_id']}")
+                print(f"{len(rows)} consent(s)")
+            return 0
+        result = asyncio.run(
+            _with_db(settings, lambda db: operators.revoke_consent(db=db, consent_id=args.consent_id))
+        )
+    except operators.OperatorError as exc:
+        print(f"obgw: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"consent {result['consent_id']} revoked ({result['tokens_revoked']} token(s) revoked)")
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace, rest: Sequence[str]) -> int:
     # The sandbox is its own application; the CLI only hands it the arguments.
     sandbox_cli = importlib.import_module("sandbox.cli")
@@ -92,7 +157,9 @@ async def _serve(settings: Settings, *, components: Sequence[str], migrate: bool
     from gateway.app import create_app
     from gateway.keys import KeyStore
     from gateway.migrate import upgrade_async
+    from gateway.observability.logging import configure_logging
 
+    configure_logging(level=settings.log_level)
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     servers: list[uvicorn.Server] = []
     if "sandbox" in components:
@@ -129,8 +196,10 @@ async def _serve(settings: Settings, *, components: Sequence[str], migrate: bool
 def _server(app: Any, host: str, port: int, log_level: str) -> Any:
     import uvicorn
 
+    # log_config=None: logging is ours (JSON, redacted); access_log off: the request line is ours too, and
+    # uvicorn's would print raw query strings (authorization codes, request_uri handles).
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
-                            proxy_headers=False, server_header=False)
+                            proxy_headers=False, server_header=False, log_config=None, access_log=False)
     server = uvicorn.Server(config)
     # One signal handler stops both servers (installed in _serve).
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]
@@ -167,6 +236,24 @@ def build_parser() -> argparse.ArgumentParser:
     verify = audit_sub.add_parser("verify", help="check the hash chain; exit 1 at the first broken link")
     verify.add_argument("--json", action="store_true")
 
+    clients = sub.add_parser("clients", help="registered TPPs: list, suspend, resume")
+    clients_sub = clients.add_subparsers(dest="clients_command", required=True)
+    clients_list = clients_sub.add_parser("list", help="every registered client and its status")
+    clients_list.add_argument("--json", action="store_true")
+    for name, text in (("suspend", "refuse the client everywhere at once"), ("resume", "let it in again")):
+        command = clients_sub.add_parser(name, help=text)
+        command.add_argument("client_id", metavar="CLIENT_ID")
+        command.add_argument("--json", action="store_true")
+
+    consents = sub.add_parser("consents", help="consents: list, revoke")
+    consents_sub = consents.add_subparsers(dest="consents_command", required=True)
+    consents_list = consents_sub.add_parser("list", help="every consent (of one client with --client)")
+    consents_list.add_argument("--client", metavar="CLIENT_ID", default=None)
+    consents_list.add_argument("--json", action="store_true")
+    consents_revoke = consents_sub.add_parser("revoke", help="revoke a consent and its tokens (audited)")
+    consents_revoke.add_argument("consent_id", metavar="CONSENT_ID")
+    consents_revoke.add_argument("--json", action="store_true")
+
     sub.add_parser("sandbox", help="sandbox tools: psus, tpp create, seed (see 'obgw sandbox --help')",
                    add_help=False)
     bench = sub.add_parser("bench", help="start the stack and measure throughput and latency")
@@ -189,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": cmd_serve,
         "migrate": cmd_migrate,
         "bench": cmd_bench,
+        "clients": cmd_clients,
+        "consents": cmd_consents,
     }
     if args.command == "keys":
         return cmd_keys_rotate(args)
