@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter
 from prometheus_client import Gauge
@@ -27,7 +26,8 @@ from starlette.responses import Response
 
 from gateway.db import Database
 
-CONTENT_TYPE = CONTENT_TYPE_LATEST
+# Text format 0.0.4: what every Prometheus server version scrapes (2.x does not know 1.0.0).
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Routes no endpoint matched share one label value: raw paths would let any caller grow the label set.
 UNMATCHED_ROUTE = "unmatched"
 CIRCUIT_STATES = {"closed": 0, "half-open": 1, "open": 2}
