@@ -10,8 +10,9 @@ public base URL for ``Links.Self``, and optionally a schema validator for reques
 ``consent.errors`` (rendered as ``OBErrorResponse1`` by the gateway) or, for 405/406/415 which carry no body in
 v3.1.11, a bare status.
 
-Payment-consent POSTs are idempotent on ``x-idempotency-key`` (R/W API "Idempotency"). Their
-``x-jws-signature`` (detached JWS, "Message Signing") is not checked here yet: requests without one are accepted.
+Payment-consent POSTs are idempotent on ``x-idempotency-key`` (R/W API "Idempotency") and signed: the gateway's
+``verify_signature`` checks their ``x-jws-signature`` (detached JWS, "Message Signing") over the raw body bytes
+before the body is parsed, so nothing is created for a request whose signature fails.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
+from typing import Any
 from typing import Final
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -48,6 +50,9 @@ class TppCaller:
     """Who is calling, as the gateway authenticated them."""
 
     client_id: str
+    # The gateway's own record of the caller (its registered client), opaque to this package: handed back to
+    # ``verify_signature`` so the signature check needs no second lookup.
+    principal: Any = None
 
 
 Authenticate = Callable[[Request, str], Awaitable[TppCaller]]
@@ -55,6 +60,8 @@ Authenticate = Callable[[Request, str], Awaitable[TppCaller]]
 Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 ValidateBody = Callable[[Request, str, bytes], Awaitable[None]]
 """``(request, operationId, raw body)``; raises a 400 when the body breaks the operation's schema."""
+VerifySignature = Callable[[Request, TppCaller, bytes], Awaitable[None]]
+"""``(request, caller, raw body)``; raises a 400 ``UK.OBIE.Signature.*`` unless ``x-jws-signature`` signs the body."""
 Clock = Callable[[], datetime]
 
 
@@ -77,6 +84,11 @@ class ConsentResource:
     @property
     def idempotent(self) -> bool:
         # R/W API "Idempotency": payment-order consent POSTs are idempotent; AIS consent POST explicitly is not.
+        return self.kind in PAYMENT_KINDS
+
+    @property
+    def signed_request(self) -> bool:
+        # R/W API payment-initiation endpoint table: payment-order consent POSTs are "Signed Request".
         return self.kind in PAYMENT_KINDS
 
 
@@ -146,6 +158,7 @@ class _Endpoints:
     sessions: Sessions
     base_url: str
     validate_body: ValidateBody | None
+    verify_signature: VerifySignature
     clock: Clock
 
     def _self_url(self, consent_id: str) -> str:
@@ -170,6 +183,9 @@ class _Endpoints:
             return _bare(415)
         key = wire.idempotency_key(request.headers) if self.resource.idempotent else None
         raw = await request.body()
+        if self.resource.signed_request:
+            # Message Signing: verified on the raw bytes, before any parsing (KB message-sign: never re-serialise).
+            await self.verify_signature(request, caller, raw)
         body = wire.parse_body(raw)
         if self.validate_body is not None:
             await self.validate_body(request, self.resource.create_operation, raw)
@@ -223,6 +239,7 @@ def routes(
     authenticate: Authenticate,
     sessions: Sessions,
     base_url: str,
+    verify_signature: VerifySignature,
     validate_body: ValidateBody | None = None,
     clock: Clock = _utcnow,
 ) -> list[BaseRoute]:
@@ -235,6 +252,7 @@ def routes(
             sessions=sessions,
             base_url=base_url.rstrip("/"),
             validate_body=validate_body,
+            verify_signature=verify_signature,
             clock=clock,
         )
         # Every method reaches the endpoint, which answers one the resource lacks with a bodyless 405 (v3.1.11).

@@ -9,10 +9,15 @@
   ``Authorization``) and keeps its ``insufficient_scope`` challenge (RFC 6750 section 3.1).
 * Schema: request bodies are validated against the operation's schema in ``openapi/`` with openapi-core
   (ARCHITECTURE section 3 step 6); each violation becomes one ``Errors`` item with its JSON path.
+* Message signing (``gateway.jws``; R/W API "Message Signing"): payment-consent POSTs must carry the TPP's
+  ``x-jws-signature``, and every answer of a payment-consent endpoint that has a body, errors included, carries
+  the gateway's own (the payment-initiation endpoint table: "Signed Response"; NOTES section 5: "should be on
+  error bodies of such endpoints"). Bodyless answers (401, 405, 406, 415) have nothing to sign.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,15 +29,23 @@ from openapi_core.datatypes import RequestParameters
 from openapi_core.validation.request.exceptions import InvalidRequestBody
 from openapi_core.validation.request.validators import V30RequestBodyValidator
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute
+from starlette.routing import Route
 
 from consent import api as consent_api
+from consent.errors import ConsentError
 from gateway import errors
+from gateway import jose
+from gateway import jws
 from gateway.oauth.access import require_access_token
+from gateway.oauth.clients import JwksUnavailable
 from gateway.openapi_specs import specs_for
 from gateway.services import Services
 
 _CLIENT_CREDENTIALS: Final = ("client_credentials",)
+_SIGNED_API: Final = f"{consent_api.API_PREFIX}/pisp/"
+_log = logging.getLogger(__name__)
 
 
 def _obie_token_error(exc: errors.OAuthError) -> errors.ObError:
@@ -57,7 +70,83 @@ async def authenticate(request: Request, *, services: Services, scope: str) -> c
         )
     except errors.OAuthError as exc:
         raise _obie_token_error(exc) from None
-    return consent_api.TppCaller(client_id=context.client.client_id)
+    return consent_api.TppCaller(client_id=context.client.client_id, principal=context.client)
+
+
+# --------------------------------------------------------------------------- message signing
+
+
+def signature_verifier(services: Services) -> consent_api.VerifySignature:
+    """The TPP's ``x-jws-signature`` checked against its registered keys (``gateway.jws``)."""
+    profile = jws.SigningProfile.from_settings(services.settings)
+
+    async def verify(request: Request, caller: consent_api.TppCaller, raw: bytes) -> None:
+        client = caller.principal
+        if client is None:
+            raise errors.ObError("No registered client for the signature check")  # fail closed: 500
+        header_value = request.headers.get(jws.HEADER)
+        keys = await _client_keys(services, client, header_value)
+        jws.verify_request_signature(
+            header_value=header_value,
+            body=raw,
+            client=client,
+            keys=keys,
+            now=None,
+            trust_anchor=profile.trust_anchor,
+            clock_skew=profile.clock_skew,
+        )
+
+    return verify
+
+
+async def _client_keys(services: Services, client: Any, header_value: str | None) -> list[dict[str, Any]]:
+    try:
+        keys = await services.client_keys.keys_for(client)
+        kid = _kid_of(header_value)
+        if kid is not None and not any(k.get("kid") == kid for k in keys):
+            # A kid we do not know may be a key the TPP rotated in at its jwks_uri: refetch once.
+            keys = await services.client_keys.keys_for(client, refresh=True)
+    except JwksUnavailable:
+        # Unreachable JWKS: no key to check against, so the kid resolves to nothing and the request fails.
+        return []
+    return keys
+
+
+def _kid_of(header_value: str | None) -> str | None:
+    if not header_value:
+        return None
+    try:
+        kid = jose.parse_detached(header_value.strip()).header.get("kid")
+    except jose.JoseError:
+        return None
+    return kid if isinstance(kid, str) else None
+
+
+def _render_refusal(request: Request, exc: Exception) -> Response:
+    interaction = errors.interaction_id(request)
+    if isinstance(exc, errors.GatewayError):
+        return errors.render(exc, interaction=interaction)
+    if isinstance(exc, ConsentError):
+        return errors.render_ob_error(errors.from_consent_error(exc), interaction=interaction)
+    _log.exception("unexpected error on a payment-consent endpoint", exc_info=exc)
+    return errors.render_ob_error(errors.ObError(), interaction=interaction)
+
+
+def sign_responses(route: Route, services: Services) -> Route:
+    """``route`` whose every answer with a body carries the gateway's ``x-jws-signature``, refusals included."""
+    endpoint = route.endpoint
+
+    async def signed(request: Request) -> Response:
+        try:
+            response = await endpoint(request)
+        except Exception as exc:  # rendered here so that refusals are signed too
+            response = _render_refusal(request, exc)
+        body = bytes(response.body) if response.body else b""
+        if body:
+            response.headers[jws.HEADER] = jws.sign_response(body=body, keys=services.keys, settings=services.settings)
+        return response
+
+    return Route(route.path, signed, methods=sorted(route.methods or ()), name=route.name)
 
 
 # --------------------------------------------------------------------------- schema validation
@@ -164,9 +253,16 @@ def routes(services: Services) -> list[BaseRoute]:
     async def authenticate_scope(request: Request, scope: str) -> consent_api.TppCaller:
         return await authenticate(request, services=services, scope=scope)
 
-    return consent_api.routes(
+    out = consent_api.routes(
         authenticate=authenticate_scope,
         sessions=services.db.session,
         base_url=services.settings.issuer,
         validate_body=body_validator(services),
+        verify_signature=signature_verifier(services),
     )
+    return [
+        sign_responses(route, services)
+        if isinstance(route, Route) and route.path.startswith(_SIGNED_API)
+        else route
+        for route in out
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from functools import cache
 from typing import Any
 
 import jwt
@@ -20,6 +21,21 @@ ISS = "http://openbanking.org.uk/iss"
 TAN = "http://openbanking.org.uk/tan"
 TRUST_ANCHOR = "openbanking.org.uk"
 _PS256 = RSAPSSAlgorithm(RSAPSSAlgorithm.SHA256)
+
+
+@cache
+def _shared_key() -> dict[str, Any]:
+    from jwcrypto import jwk
+
+    key = jwk.JWK.generate(kty="RSA", size=2048)
+    out: dict[str, Any] = json.loads(key.export_private())
+    out.update(kid=key.thumbprint(), alg="PS256", use="sig")
+    return out
+
+
+def signing_key() -> dict[str, Any]:
+    """A PS256 private JWK (one per test run: RSA generation is slow and not what tests are about)."""
+    return dict(_shared_key())
 
 
 def b64url(data: bytes) -> str:

@@ -1,5 +1,7 @@
 """Fixtures for the TPP consent endpoints: the gateway with the consent routes, a TPP holding a DPoP-bound
-client-credentials token, and every response checked against our OBIE OpenAPI documents with openapi-core."""
+client-credentials token that signs its payment-consent requests (``x-jws-signature``), and every response
+checked against our OBIE OpenAPI documents with openapi-core (payment responses: also their signature, against
+the gateway's published ``/jwks``)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,9 @@ from gateway.openapi_specs import STATE_ATTRIBUTE
 from gateway.openapi_specs import OpenApiSpecs
 from gateway.openapi_specs import load_specs
 from gateway.settings import Settings
+from tests.helpers.jws import sign_body
+from tests.helpers.jws import signing_key
+from tests.helpers.jws import verify_detached
 from tests.helpers.oauth import ISSUER
 from tests.helpers.oauth import FapiClient
 from tests.helpers.oauth import db_fixture  # noqa: F401  (the db fixture)
@@ -87,8 +92,8 @@ class _SpecResponse:
 def assert_matches_spec(specs: OpenApiSpecs, response: httpx.Response) -> None:
     """The response is what our OpenAPI document declares for this operation and status (openapi-core).
 
-    Payment-consent responses are checked for body and ``x-fapi-interaction-id`` only: the document also
-    requires ``x-jws-signature``, which message signing (not built yet) will add.
+    Payment-consent responses are checked for their body and headers, ``x-jws-signature`` included (``Tpp.call``
+    also verifies that signature).
     """
     request = response.request
     match = specs.find(request.method, request.url.path)
@@ -108,8 +113,9 @@ def assert_matches_spec(specs: OpenApiSpecs, response: httpx.Response) -> None:
         data=response.content or None,
     )
     openapi = specs[match.operation.api]
-    signed_response = match.operation.api == "payments"
-    validator = V30ResponseDataValidator if signed_response else V30ResponseValidator
+    # Only bodies of our documented statuses carry a signature; a bodyless answer has nothing to sign.
+    headers_checked = response.content != b"" or match.operation.api != "payments"
+    validator = V30ResponseValidator if headers_checked else V30ResponseDataValidator
     validator(openapi.spec).validate(spec_request, spec_response)  # type: ignore[arg-type]
 
 
@@ -147,6 +153,8 @@ class Tpp:
     fapi: FapiClient
     specs: OpenApiSpecs
     token: str
+    # The issuer the TPP signs as: ``{org_id}/{software_id}``, or the software id when it has no organisation.
+    signer: str = ""
 
     def auth(self, method: str, path: str) -> dict[str, str]:
         return {"Authorization": f"DPoP {self.token}", "DPoP": self.fapi.dpop(method, path, access_token=self.token)}
@@ -161,6 +169,7 @@ class Tpp:
         headers: Mapping[str, str] | None = None,
         authorized: bool = True,
         check: bool = True,
+        sign: bool = True,
     ) -> httpx.Response:
         sent: dict[str, str] = {}
         if authorized:
@@ -168,11 +177,23 @@ class Tpp:
         if body is not None or content is not None:
             sent["Content-Type"] = "application/json"
             content = content if content is not None else json.dumps(body).encode()
+        if sign and method == "POST" and "/pisp/" in path and content is not None:
+            # R/W API "Message Signing": payment-consent POSTs are signed over the exact bytes sent.
+            sent["x-jws-signature"] = sign_body(content, key=self.fapi.key, issuer=self.signer)
         sent.update(headers or {})
         response = await self.http.request(method, path, content=content, headers=sent)
         if check:
             assert_matches_spec(self.specs, response)
+            if "/pisp/" in path and response.content:
+                await self.assert_signed(response)
         return response
+
+    async def assert_signed(self, response: httpx.Response) -> dict[str, Any]:
+        """The response's ``x-jws-signature`` verifies over its body with the gateway's published keys."""
+        value = response.headers.get("x-jws-signature")
+        assert value, "payment response without x-jws-signature"
+        jwks = (await self.http.get("/jwks")).json()
+        return verify_detached(value, body=response.content, jwks=jwks)
 
     async def create(self, path: str, body: Any, *, key: str | None = None, **kwargs: Any) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}) or {})
@@ -191,8 +212,10 @@ async def cc_token(http: httpx.AsyncClient, fapi: FapiClient, scope: str | None 
 
 
 async def new_tpp(http: httpx.AsyncClient, db: Any, specs: OpenApiSpecs, *, scope: str = ALL_SCOPES) -> Tpp:
-    fapi = await insert_client(db, scope=scope)
-    return Tpp(http=http, fapi=fapi, specs=specs, token=await cc_token(http, fapi))
+    # PS256: the key signs both the client assertions and the OBIE message signatures (which must be PS256).
+    fapi = await insert_client(db, scope=scope, key=signing_key())
+    return Tpp(http=http, fapi=fapi, specs=specs, token=await cc_token(http, fapi),
+               signer=f"software-{fapi.client_id}")
 
 
 @pytest.fixture
