@@ -22,6 +22,7 @@ from sandbox import ais
 from sandbox import bank_api
 from sandbox import csrf
 from sandbox import directory
+from sandbox import docs
 from sandbox import portal
 from sandbox.ca import SandboxCa
 from sandbox.context import ContextVerifier
@@ -92,6 +93,7 @@ def create_app(settings: SandboxSettings, *, create_schema: bool = False) -> Sta
             *ais.routes(),
             *directory.routes(),
             *portal.routes(),
+            *docs.routes(),
         ],
         middleware=[Middleware(SecurityHeadersMiddleware)],
         exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]

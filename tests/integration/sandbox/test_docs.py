@@ -1,0 +1,99 @@
+"""The partner documentation in the sandbox portal: specs served as they are, Swagger UI from packaged assets
+under a CSP without inline script, the getting-started guide including its example files verbatim."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+import yaml
+
+from gateway.settings import REPO_ROOT
+from sandbox import docs
+
+
+@pytest.mark.parametrize("name", sorted(docs.SPECS))
+async def test_each_spec_is_served_byte_for_byte_as_yaml(sandbox: httpx.AsyncClient, name: str) -> None:
+    response = await sandbox.get(f"/portal/specs/{name}.yaml")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/yaml")
+    assert response.content == (REPO_ROOT / "openapi" / docs.SPECS[name][0]).read_bytes()
+    assert yaml.safe_load(response.content)["openapi"].startswith("3.0")
+
+
+async def test_an_unknown_spec_is_404_naming_the_index(sandbox: httpx.AsyncClient) -> None:
+    response = await sandbox.get("/portal/specs/secrets.yaml")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+    assert "/portal/docs" in response.json()["error_description"]
+
+
+async def test_the_reference_page_loads_packaged_swagger_ui_without_inline_script(sandbox: httpx.AsyncClient) -> None:
+    page = await sandbox.get("/portal/docs/reference/account-info")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, re.S)
+    assert scripts and all(body.strip() == "" and 'src="/portal/static/' in attrs for attrs, body in scripts)
+    assert 'data-spec-url="/portal/specs/account-info.yaml"' in page.text
+    for asset in re.findall(r'(?:src|href)="(/portal/static/[^"]+)"', page.text):
+        fetched = await sandbox.get(asset)
+        assert fetched.status_code == 200, asset
+        assert fetched.content == (REPO_ROOT / "sandbox" / "static" / asset.rsplit("/", 1)[1]).read_bytes()
+
+
+async def test_no_page_or_asset_refers_to_another_origin(sandbox: httpx.AsyncClient) -> None:
+    # No network at run time: every script and stylesheet comes from this origin.
+    for path in ("/portal/docs", "/portal/docs/getting-started", "/portal/docs/reference/oauth"):
+        page = await sandbox.get(path)
+        assert not re.findall(r'(?:src|href)="https?://(?!127\.0\.0\.1)', page.text), path
+
+
+async def test_swagger_ui_licence_is_shipped(sandbox: httpx.AsyncClient) -> None:
+    licence = await sandbox.get("/portal/static/swagger-ui-LICENSE")
+    assert licence.status_code == 200 and "Apache License" in licence.text
+
+
+async def test_static_files_outside_the_list_are_404(sandbox: httpx.AsyncClient) -> None:
+    for name in ("app.py", "portal-secret", "swagger-ui.css.map"):
+        response = await sandbox.get(f"/portal/static/{name}")
+        assert response.status_code == 404, name
+        assert response.json()["error"] == "not_found"
+    # A path separator never reaches the handler: the router has no route for it.
+    assert (await sandbox.get("/portal/static/..%2Fapp.py")).status_code == 404
+
+
+async def test_unknown_reference_is_404(sandbox: httpx.AsyncClient) -> None:
+    response = await sandbox.get("/portal/docs/reference/nope")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+async def test_the_index_links_every_reference_and_document(sandbox: httpx.AsyncClient) -> None:
+    page = await sandbox.get("/portal/docs")
+    assert page.status_code == 200
+    for name in docs.SPECS:
+        assert f'href="/portal/docs/reference/{name}"' in page.text
+        assert f'href="/portal/specs/{name}.yaml"' in page.text
+    assert 'lang="en"' in page.text and "<caption>" in page.text
+
+
+async def test_getting_started_includes_each_example_file_verbatim(sandbox: httpx.AsyncClient) -> None:
+    import html
+
+    page = await sandbox.get("/portal/docs/getting-started")
+    assert page.status_code == 200
+    text = html.unescape(page.text)
+    for name in docs.EXAMPLES:
+        assert (REPO_ROOT / "sandbox" / "docs" / name).read_text() in text, name
+    assert 'id="first-payment"' in page.text
+
+
+async def test_getting_started_lists_the_test_customers(sandbox: httpx.AsyncClient) -> None:
+    page = await sandbox.get("/portal/docs/getting-started")
+    psus = (await sandbox.get("/portal/api/psus")).json()["psus"]
+    assert psus
+    for psu in psus:
+        assert f"<td>{psu['username']}</td><td>{psu['password']}</td>" in page.text

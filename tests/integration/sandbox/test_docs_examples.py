@@ -1,0 +1,24 @@
+"""The getting-started Python example, run as a partner would run it, against a real ``obgw up``: the page
+includes this very file, so a change that breaks the walkthrough breaks this test."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from sandbox.docs import EXAMPLES_DIR
+from tests.live import live_stack
+
+
+async def test_the_python_getting_started_example_reaches_a_customer_token(tmp_path: Path) -> None:
+    with live_stack(tmp_path / "var") as stack:
+        env = {**stack.env, "OBGW_GATEWAY_URL": stack.gateway_url, "OBGW_SANDBOX_URL": stack.sandbox_url}
+        done = subprocess.run(
+            [sys.executable, str(EXAMPLES_DIR / "first_consent.py")],
+            env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr + stack.output()
+    assert "AwaitingAuthorisation" in done.stdout
+    assert "customer token: DPoP" in done.stdout
+    assert done.stdout.strip().endswith("OK")
