@@ -260,7 +260,7 @@ async def check_intent(stored: dict[str, Any], *, client_id: str, services: Serv
         raise refusal("the consent has expired", detail=intent_id)
     expected = scope_for_kind(consent.kind)
     if expected is None or obie_scopes != {expected}:
-        raise refusal(f"a {consent.kind} consent is authorised with scope {expected} alone", detail=intent_id)
+        raise refusal(f"this {consent.kind} consent needs the scope {expected} (and openid), nothing else", detail=intent_id)
 
 
 def _json_member(params: dict[str, Any], name: str, kind: type) -> Any:

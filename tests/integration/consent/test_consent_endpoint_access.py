@@ -74,7 +74,7 @@ async def test_a_customer_token_is_401_on_a_consent_endpoint(client, db, obie_sp
 async def _customer_token(http: httpx.AsyncClient, fapi: FapiClient, *, claims: str) -> str:
     """The customer's token (authorization-code grant): PAR, sign in, choose an account, approve, redeem."""
     verifier, challenge = pkce_pair()
-    pushed = await fapi.push(http, fapi.authorization_params(challenge=challenge, claims=claims))
+    pushed = await fapi.push(http, fapi.authorization_params(challenge=challenge, scope="openid accounts", claims=claims))
     assert pushed.status_code == 201, pushed.text
     request_uri = pushed.json()["request_uri"]
     page = await http.get("/authorize", params={"client_id": fapi.client_id, "request_uri": request_uri})
