@@ -90,11 +90,26 @@ def certificate_thumbprint(der: bytes) -> str:
     return b64url(hashlib.sha256(der).digest())
 
 
+# Parsing a JWK into a key object is expensive (an RSA private key: about 140 ms, its consistency checks), and the
+# gateway signs a bank context token on every resource call: parsed keys are kept, keyed by their full canonical
+# JSON (so two different keys never share an entry), in a small bounded cache.
+_KEY_CACHE_SIZE = 256
+_parsed_keys: dict[str, jwt.PyJWK] = {}
+
+
 def load_key(key: Mapping[str, Any]) -> jwt.PyJWK:
+    cache_key = hashlib.sha256(json.dumps(dict(key), sort_keys=True, default=str).encode()).hexdigest()
+    cached = _parsed_keys.get(cache_key)
+    if cached is not None:
+        return cached
     try:
-        return jwt.PyJWK(dict(key))
+        parsed = jwt.PyJWK(dict(key))
     except Exception as exc:
         raise JoseError("invalid JWK") from exc
+    if len(_parsed_keys) >= _KEY_CACHE_SIZE:
+        _parsed_keys.pop(next(iter(_parsed_keys)))
+    _parsed_keys[cache_key] = parsed
+    return parsed
 
 
 def _alg_for(key: Mapping[str, Any]) -> str:
