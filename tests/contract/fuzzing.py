@@ -69,7 +69,7 @@ class Depth:
     negative: int  # max_examples per operation, negative generation (schema-violating requests)
 
 
-BOUNDED: Final = Depth(positive=6, negative=2)
+BOUNDED: Final = Depth(positive=4, negative=1)
 DEEP: Final = Depth(positive=60, negative=25)
 
 
@@ -344,7 +344,19 @@ async def _prepare_registration_management(case: Any, ctx: Context, index: int) 
     )
 
 
+async def _prepare_create_app(case: Any, ctx: Context, index: int) -> None:
+    # The portal's rules (https redirect URIs, printable names, real public keys) are more than a schema
+    # says: even positive cases send the documented example request, odd ones the generated body.
+    if index % 2 == 0 and ctx.positive:
+        from tests.helpers.tpp import app_request
+
+        case.body = app_request()
+        case.media_type = "application/json"
+
+
 async def _prepare_sandbox_app(case: Any, ctx: Context, index: int) -> None:
+    if not ctx.software_ids:
+        ctx.software_ids.append(ctx.partner.app["software_id"])
     if "software_id" in (case.path_parameters or {}) and index % 2 == 0 and ctx.software_ids:
         case.path_parameters["software_id"] = ctx.software_ids[index // 2 % len(ctx.software_ids)]
 
@@ -363,6 +375,7 @@ PREPARE: Final[dict[str, Prepare]] = {
     "GetClientRegistration": _prepare_registration_management,
     "UpdateClientRegistration": _prepare_registration_management,
     "DeleteClientRegistration": _prepare_registration_management,
+    "CreateApp": _prepare_create_app,
     "GetApp": _prepare_sandbox_app,
     "GetSoftwareJwks": _prepare_sandbox_app,
 }

@@ -66,7 +66,7 @@ async def test_reordered_events_are_reported(client: httpx.AsyncClient, db, var_
         rows = conn.execute("SELECT seq, consent_id, event, actor_type, actor_id, at, detail, prev_hash, hash "
                             "FROM consent_event WHERE seq IN (1, 2) ORDER BY seq").fetchall()
         conn.execute("DELETE FROM consent_event WHERE seq IN (1, 2)")
-        for (seq, *rest), (other, *_) in zip(rows, reversed(rows), strict=True):
+        for (_seq, *rest), (other, *_) in zip(rows, reversed(rows), strict=True):
             conn.execute("INSERT INTO consent_event (seq, consent_id, event, actor_type, actor_id, at, detail, "
                          "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", (other, *rest))
     code, report = _verify(var_dir)

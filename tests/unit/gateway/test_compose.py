@@ -23,7 +23,7 @@ def test_topology_has_tls_terminator_two_replicas_sandbox_postgres_and_redis() -
 
 def test_every_obgw_command_parses() -> None:
     parser = build_parser()
-    for name, service in COMPOSE["services"].items():
+    for service in COMPOSE["services"].values():
         command = service.get("command")
         if command and command[0] == "obgw":
             parser.parse_args(command[1:])  # exits non-zero on an unknown command or flag
