@@ -122,13 +122,13 @@ def _probe(response: httpx.Response, name: str) -> tuple[_Request, _Response]:
 def _headers_problems(openapi: OpenAPI, request: _Request, reply: _Response, exempt: frozenset[str]) -> list[str]:
     try:
         V30ResponseHeadersValidator(openapi.spec).validate(request, reply)  # type: ignore[arg-type]
-    except HeadersError as exc:
-        problems = [
+    except (HeadersError, MissingRequiredHeader) as exc:
+        found = list(exc.context) if isinstance(exc, HeadersError) else [exc]
+        return [
             str(error)
-            for error in exc.context
+            for error in found
             if not (isinstance(error, MissingRequiredHeader) and error.name.lower() in exempt)
         ]
-        return problems
     return []
 
 
