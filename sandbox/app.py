@@ -23,6 +23,7 @@ from sandbox import bank_api
 from sandbox import csrf
 from sandbox import directory
 from sandbox import docs
+from sandbox import payments
 from sandbox import portal
 from sandbox.ca import SandboxCa
 from sandbox.context import ContextVerifier
@@ -94,6 +95,7 @@ def create_app(settings: SandboxSettings, *, create_schema: bool = False) -> Sta
             *directory.routes(),
             *portal.routes(),
             *docs.routes(),
+            *payments.routes(),
         ],
         middleware=[Middleware(SecurityHeadersMiddleware)],
         exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]

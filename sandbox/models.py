@@ -134,3 +134,37 @@ class AccountBalance(SandboxBase, table=True):
     amount: str = Field(max_length=32)
     credit_limit: str | None = Field(default=None, max_length=32)
     as_of: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class PaymentOrder(SandboxBase, table=True):
+    """A payment order the gateway asked the bank to execute (``sandbox.payments_ledger``).
+
+    ``consent_id`` is unique: the bank executes a consent at most once, whoever asks how often (R/W API
+    "Idempotent Payment Order"; the foundation of the gateway's exactly-once payments). Status vocabularies:
+    OBIE ``OBTransactionIndividualStatus1Code`` for domestic payments, ``InitiationPending|Failed|Completed`` for
+    scheduled payments and standing orders (v3.1.11).
+    """
+
+    __tablename__ = "sandbox_payment_order"
+
+    payment_id: str = Field(primary_key=True, max_length=64)
+    # domestic-payment | domestic-scheduled-payment | domestic-standing-order
+    kind: str = Field(max_length=32)
+    consent_id: str = Field(unique=True, index=True, max_length=128)
+    idempotency_key: str = Field(max_length=128)
+    # SHA-256 of the canonical Initiation: a second call for the same consent must ask for the same payment.
+    request_hash: str = Field(max_length=64)
+    psu_id: str = Field(max_length=64)
+    debtor_account_id: str = Field(foreign_key="sandbox_account.account_id", max_length=64)
+    initiation: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    amount: str = Field(max_length=32)
+    currency: str = Field(max_length=3)
+    status: str = Field(max_length=40)
+    status_reason: str | None = Field(default=None, max_length=64)
+    status_reason_description: str | None = Field(default=None, max_length=500)
+    # When the next step of the status progression is due (None once the status is final).
+    next_step_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # The debit on the debtor account (Pending until settlement, then Booked).
+    transaction_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts()
+    status_updated_at: datetime = _ts()

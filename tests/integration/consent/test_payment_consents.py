@@ -29,7 +29,7 @@ async def test_create_answers_201_awaiting_authorisation_echoing_initiation_and_
     tpp: Tpp, collection: str
 ) -> None:
     body = payment_body(collection)
-    # No x-jws-signature: message signing is a later piece of work, so unsigned requests are accepted for now.
+    # Signed by the TPP (x-jws-signature over the raw body); the answer is signed by the gateway (Tpp.call).
     response = await tpp.create(collection, body, key="key-1")
     assert response.status_code == 201, response.text
     assert response.headers["content-type"] == "application/json; charset=utf-8"

@@ -220,9 +220,11 @@ async def test_settlement_books_a_debit_that_the_ais_endpoints_show(sandbox: htt
                                params={"fromBookingDateTime": datetime.now(UTC).date().isoformat()},
                                headers={"x-obgw-context": ais_context(key)})
     assert listed.status_code == 200, listed.text
-    ids = [t["TransactionId"] for t in listed.json()["Data"]["Transaction"]]
-    pages = listed.json()["Meta"].get("TotalPages", 1)
-    assert transaction_id in ids or pages > 1
+    shown = [t for t in listed.json()["Data"]["Transaction"] if t["TransactionId"] == transaction_id]
+    assert len(shown) == 1
+    assert shown[0]["Status"] == "Booked"
+    assert shown[0]["CreditDebitIndicator"] == "Debit"
+    assert shown[0]["Amount"] == {"Amount": "10.00", "Currency": "GBP"}
 
 
 # --------------------------------------------------------------------------- rejections
