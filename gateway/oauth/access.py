@@ -28,6 +28,7 @@ from gateway.oauth.models import Client
 from gateway.oauth.models import Token
 from gateway.oauth.models import secret_hash
 from gateway.oauth.models import utcnow
+from gateway.observability.context import annotate
 from gateway.services import Services
 
 _ALGS = " ".join(jose.FAPI_ALGORITHMS)
@@ -124,4 +125,5 @@ async def require_access_token(
     missing = set(scopes) - set(token.scope.split())
     if missing:
         raise _challenge(InsufficientScope(f"scope {' '.join(sorted(missing))} required"), scheme=shown_scheme)
+    annotate(client_id=token.client_id, consent_id=token.consent_id)
     return AccessContext(token=token, client=client)

@@ -25,6 +25,7 @@ from gateway.oauth.certificates import same_dn
 from gateway.oauth.clients import JwksUnavailable
 from gateway.oauth.clients import get_client
 from gateway.oauth.models import Client
+from gateway.observability.context import annotate
 from gateway.services import Services
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -51,6 +52,7 @@ async def authenticate_client(
     assertion = form.get("client_assertion")
     if assertion is not None or "client_assertion_type" in form:
         client = await _private_key_jwt(form, services=services)
+        annotate(client_id=client.client_id)
         return AuthenticatedClient(client=client, method="private_key_jwt", certificate_thumbprint=thumbprint)
 
     client_id = form.get("client_id", "")
@@ -64,6 +66,7 @@ async def authenticate_client(
         raise InvalidClient("no client certificate presented")
     if not client.tls_client_auth_subject_dn or not same_dn(client.tls_client_auth_subject_dn, cert):
         raise InvalidClient("client certificate does not match the registered subject DN")
+    annotate(client_id=client.client_id)
     return AuthenticatedClient(client=client, method="tls_client_auth", certificate_thumbprint=thumbprint)
 
 

@@ -59,8 +59,6 @@ async def test_scrape_counts_the_requests_of_a_mixed_run(client: httpx.AsyncClie
     assert value(after, "obgw_consents", status="Revoked") == 0
 
 
-@pytest.mark.xfail(strict=True, reason="needs context.annotate(client_id=...) in client authentication and the "
-                                       "access-token check (requested from their owners)")
 async def test_requests_are_counted_by_client_id(client: httpx.AsyncClient, sandbox: httpx.AsyncClient) -> None:
     journey = await run_journey(client, sandbox, issuer=str(client.base_url).rstrip("/"))
     after = await scrape(client)
