@@ -33,6 +33,7 @@ from gateway.observability.metrics import metrics_endpoint
 from gateway.observability.middleware import ObservabilityMiddleware
 from gateway.openapi_specs import OpenApiSpecs
 from gateway.openapi_specs import load_specs
+from gateway.pipeline import ais
 from gateway.policies import Policies
 from gateway.policies import load_policies
 from gateway.services import Services
@@ -84,6 +85,7 @@ def create_app(
         policies=policies,
     )
     readiness = Readiness(settings=settings, db=db, bank_transport=bank_transport)
+    pipeline = ais.AisPipeline.build(services)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -91,6 +93,7 @@ def create_app(
             await db.create_all()
         yield
         # uvicorn returns from the lifespan only after in-flight requests finished: pools close last.
+        await pipeline.close()
         await readiness.close()
         await services.bank.close()
         await services.http.aclose()
@@ -105,6 +108,9 @@ def create_app(
             *oauth_routes.routes(),
             *customer_routes.routes(services),
             *consent_routes.routes(services),
+            # After the consent endpoints, which share the /open-banking/v3.1/aisp prefix; fallback last.
+            *ais.routes(pipeline),
+            *ais.fallback_routes(),
         ],
         middleware=[Middleware(InteractionIdMiddleware), Middleware(ObservabilityMiddleware)],
         exception_handlers=dict(errors.EXCEPTION_HANDLERS),  # type: ignore[arg-type]
@@ -112,5 +118,6 @@ def create_app(
     )
     app.state.services = services
     app.state.readiness = readiness
+    app.state.ais_pipeline = pipeline
     app.state.openapi_specs = specs
     return app

@@ -63,8 +63,8 @@ class SigningProfile:
         # ``jws_trust_anchor`` and ``aspsp_org_id`` are Settings fields (OBGW_JWS_TRUST_ANCHOR,
         # OBGW_ASPSP_ORG_ID); until every deployment has them the documented sandbox defaults apply.
         return cls(
-            trust_anchor=str(getattr(settings, "jws_trust_anchor", "") or DEFAULT_TRUST_ANCHOR),
-            aspsp_org_id=str(getattr(settings, "aspsp_org_id", "") or DEFAULT_ASPSP_ORG_ID),
+            trust_anchor=settings.jws_trust_anchor,
+            aspsp_org_id=settings.aspsp_org_id,
             clock_skew=settings.clock_skew_ahead,
         )
 

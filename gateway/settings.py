@@ -63,6 +63,10 @@ class Settings:
     clock_skew_ahead: int = 10
     max_proof_age: int = 60
     session_secret: str = ""
+    # OBIE message signing (R/W API "Message Signing"): the trust anchor TPP signatures name in
+    # http://openbanking.org.uk/tan, and the organisation id the gateway signs its responses as.
+    jws_trust_anchor: str = "openbanking.org.uk"
+    aspsp_org_id: str = "obgw-sandbox-aspsp"
     log_level: str = "info"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -133,6 +137,8 @@ class Settings:
             problems.append("OBGW_DIRECTORY_JWKS_FILE (trusted software-statement issuer keys) is required")
         if not self.session_secret:
             problems.append("OBGW_SESSION_SECRET is required in production")
+        if self.aspsp_org_id == "obgw-sandbox-aspsp":
+            problems.append("OBGW_ASPSP_ORG_ID (the bank's directory organisation id) is required in production")
         if problems:
             raise SettingsError("; ".join(problems))
 

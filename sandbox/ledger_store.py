@@ -73,17 +73,20 @@ async def store_histories(session: AsyncSession, *, accounts: Iterable[TestAccou
             # Booked, with the same ids) and every day since.
             first_day = last_day
             day_start = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
+            # Payments executed through the ledger are real events, not generated history: they stay.
             removed = await session.execute(
                 delete(LedgerEntry).where(
                     LedgerEntry.account_id == account.account_id,  # type: ignore[arg-type]
                     LedgerEntry.booking_at >= day_start,  # type: ignore[arg-type]
+                    LedgerEntry.kind != "payment",  # type: ignore[arg-type]
                 )
             )
             added -= int(getattr(removed, "rowcount", 0) or 0)
             before = (
                 await session.exec(
                     select(LedgerEntry.balance_after)
-                    .where(LedgerEntry.account_id == account.account_id, LedgerEntry.status == "Booked")
+                    .where(LedgerEntry.account_id == account.account_id, LedgerEntry.status == "Booked",
+                           LedgerEntry.booking_at < day_start)  # type: ignore[arg-type]
                     .order_by(LedgerEntry.booking_at.desc())  # type: ignore[attr-defined]
                     .limit(1)
                 )
@@ -91,8 +94,29 @@ async def store_histories(session: AsyncSession, *, accounts: Iterable[TestAccou
             opening = Decimal(str(before)) if before is not None else Decimal(account.opening_balance)
         entries = history(account=account, first_day=first_day, today=today, opening=opening)
         added += await insert_rows(session, LedgerEntry, (e.row() for e in entries))
+        if last_at is not None:
+            await _rerun_balances(session, account_id=account.account_id, since=day_start, opening=opening)
         await store_balances(session, account=account)
     return added
+
+
+async def _rerun_balances(session: AsyncSession, *, account_id: str, since: datetime, opening: Decimal) -> None:
+    """Recompute running balances from ``since``: regenerated history and kept payments interleave."""
+    rows = (
+        await session.exec(
+            select(LedgerEntry)
+            .where(LedgerEntry.account_id == account_id, LedgerEntry.status == "Booked",
+                   LedgerEntry.booking_at >= since)  # type: ignore[arg-type]
+            .order_by(LedgerEntry.booking_at, LedgerEntry.transaction_id)  # type: ignore[arg-type]
+        )
+    ).all()
+    running = opening
+    for row in rows:
+        amount = Decimal(row.amount)
+        running += amount if row.credit_debit == "Credit" else -amount
+        row.balance_after = str(running.quantize(Decimal("0.01")))
+        session.add(row)
+    await session.flush()
 
 
 async def store_balances(session: AsyncSession, *, account: TestAccount, now: datetime | None = None) -> None:

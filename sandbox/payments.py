@@ -47,6 +47,7 @@ from sandbox.errors import UnsupportedMediaType
 from sandbox.models import Account
 from sandbox.models import AccountHolder
 from sandbox.services import services
+from sandbox.settings import SandboxSettings
 
 PREFIX: Final = "/bank/v1/pisp"
 COLLECTIONS: Final = {
@@ -71,15 +72,12 @@ class _Ledger:
         self.clock = ledger.PaymentClock()
 
 
-def _rules(settings: Any) -> ledger.PaymentRules:
-    # SandboxSettings ``payment_step_seconds``, ``payment_max_amount`` and ``payment_cut_off`` ("HH:MM" UTC);
-    # the documented defaults apply where a deployment does not set them.
-    defaults = ledger.PaymentRules()
-    cut_off = getattr(settings, "payment_cut_off", None) or None
+def _rules(settings: SandboxSettings) -> ledger.PaymentRules:
+    cut_off = settings.payment_cut_off
     return ledger.PaymentRules(
-        step_seconds=int(getattr(settings, "payment_step_seconds", defaults.step_seconds)),
-        max_amount=Decimal(str(getattr(settings, "payment_max_amount", defaults.max_amount))),
-        cut_off=time.fromisoformat(cut_off) if isinstance(cut_off, str) else cut_off,
+        step_seconds=settings.payment_step_seconds,
+        max_amount=Decimal(settings.payment_max_amount),
+        cut_off=time.fromisoformat(cut_off) if cut_off else None,
     )
 
 

@@ -26,6 +26,11 @@ class SandboxSettings:
     clock_skew: int = 10
     # HMAC key for the portal's CSRF tokens; empty means a random key kept in ``var/sandbox/portal-secret``.
     portal_secret: str = ""
+    # Payments ledger: seconds per status step (Pending -> AcceptedSettlementInProcess -> ...Completed),
+    # the largest single payment, and an optional daily cut-off ("HH:MM" UTC).
+    payment_step_seconds: int = 5
+    payment_max_amount: str = "25000.00"
+    payment_cut_off: str | None = None
 
     def __post_init__(self) -> None:
         if not self.public_url:
@@ -74,4 +79,7 @@ class SandboxSettings:
             var_dir=Path(env.get("OBGW_VAR_DIR", "var")),
             database_url=env.get("OBGW_SANDBOX_DATABASE_URL", ""),
             portal_secret=env.get("OBGW_SANDBOX_PORTAL_SECRET", ""),
+            payment_step_seconds=int(env.get("OBGW_SANDBOX_PAYMENT_STEP_SECONDS", "5")),
+            payment_max_amount=env.get("OBGW_SANDBOX_PAYMENT_MAX_AMOUNT", "25000.00"),
+            payment_cut_off=env.get("OBGW_SANDBOX_PAYMENT_CUT_OFF") or None,
         )

@@ -14,6 +14,8 @@ import hmac
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 
@@ -52,6 +54,20 @@ def public_url(request: Request, *, issuer: str) -> str:
     return issuer + request.url.path
 
 
+def _same_uri(htu: object, expected: str) -> bool:
+    """RFC 9449 section 4.3 with RFC 3986 section 6.2.2 normalisation: case-insensitive scheme and host,
+    percent-encoding decoded, query and fragment ignored."""
+    if not isinstance(htu, str) or len(htu) > 4096:
+        return False
+    parts = urlsplit(htu)
+    wanted = urlsplit(expected)
+    return (
+        parts.scheme.lower() == wanted.scheme.lower()
+        and parts.netloc.lower() == wanted.netloc.lower()
+        and unquote(parts.path) == wanted.path
+    )
+
+
 async def check_dpop_proof(
     request: Request, *, services: Services, access_token: str | None = None
 ) -> DpopProof | None:
@@ -85,7 +101,7 @@ async def check_dpop_proof(
         raise InvalidDpopProof("DPoP proof jti missing")
     if claims.get("htm") != request.method:
         raise InvalidDpopProof("DPoP proof htm does not match the request method")
-    if claims.get("htu") != public_url(request, issuer=settings.issuer):
+    if not _same_uri(claims.get("htu"), public_url(request, issuer=settings.issuer)):
         raise InvalidDpopProof("DPoP proof htu does not match the request URL")
     now = time.time()
     iat = claims.get("iat")

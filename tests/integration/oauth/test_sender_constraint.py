@@ -213,3 +213,15 @@ async def test_certificate_bound_token_with_another_certificate_is_refused(clien
 async def test_certificate_bound_token_without_a_certificate_is_refused(client: httpx.AsyncClient, db) -> None:  # type: ignore[no-untyped-def]
     fapi, _, token = await _certificate_bound(client, db)
     _assert_challenge(await _read_registration(client, fapi, {"Authorization": f"Bearer {token}"}), "invalid_token")
+
+
+async def test_htu_is_compared_after_percent_decoding(client: httpx.AsyncClient, db) -> None:  # type: ignore[no-untyped-def]
+    # RFC 9449 section 4.3: the URI comparison follows RFC 3986 normalisation.
+    fapi = await insert_client(db)
+    response = await fapi.token(client, {"grant_type": "client_credentials", "scope": "accounts"})
+    token = response.json()["access_token"]
+    path = "/open-banking/v3.1/aisp/account-access-consents/a%20b"
+    proof = fapi.dpop("GET", path, access_token=token)
+    answer = await client.get(path, headers={"Authorization": f"DPoP {token}", "DPoP": proof})
+    assert answer.status_code == 400, answer.text  # reaches the handler: unknown consent id
+    assert answer.json()["Errors"][0]["ErrorCode"] == "UK.OBIE.Resource.NotFound"

@@ -131,3 +131,35 @@ async def test_seeding_the_test_customers_takes_under_a_second(tmp_path: Path) -
         assert time.process_time() - started < 1.0
     finally:
         await db.dispose()
+
+
+async def test_a_later_day_keeps_payments_and_counts_them_in_the_balances(tmp_path: Path) -> None:
+    from datetime import UTC
+    from datetime import datetime
+
+    db = await fresh(tmp_path, "db.db")
+    account = ACCOUNTS[0]
+    try:
+        await seed_histories(db, today=TODAY)
+        booked = datetime(TODAY.year, TODAY.month, TODAY.day, 12, 0, tzinfo=UTC)
+        async with db.session() as session:
+            session.add(LedgerEntry(
+                transaction_id="payment-kept", account_id=account.account_id, booking_at=booked, value_at=booked,
+                status="Booked", credit_debit="Debit", amount="100.00", kind="payment",
+                information="Payment to a payee",
+            ))
+            await session.commit()
+        await seed_histories(db, today=TODAY + timedelta(days=1))
+        async with db.session() as session:
+            kept = await session.get(LedgerEntry, "payment-kept")
+            rows = (await session.exec(
+                select(LedgerEntry).where(LedgerEntry.account_id == account.account_id, LedgerEntry.status == "Booked")
+                .order_by(col(LedgerEntry.booking_at), col(LedgerEntry.transaction_id))
+            )).all()
+        assert kept is not None
+        # Every running balance follows from the one before it, the kept payment included.
+        for before, after in zip(rows, rows[1:], strict=False):
+            sign = 1 if after.credit_debit == "Credit" else -1
+            assert Decimal(after.balance_after) == Decimal(before.balance_after) + sign * Decimal(after.amount)
+    finally:
+        await db.dispose()
