@@ -95,7 +95,8 @@ class AisPipeline:
             validator=RequestValidator.build(
                 specs=services.specs, presence_header=rate_limits.unattended.presence_header
             ),
-            limiter=RateLimiter.create(policy=rate_limits, redis_url=services.settings.redis_url),
+            limiter=RateLimiter.create(policy=rate_limits, redis_url=services.settings.redis_url,
+                                       prefix=services.settings.redis_prefix),
             upstream=upstream or Upstream(base_url=services.settings.sandbox_url),
             recorder=audit.AccessRecorder(db=services.db),
         )

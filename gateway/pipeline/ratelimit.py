@@ -51,13 +51,15 @@ def tier_of(client: Client) -> str | None:
     return None
 
 
-def storage_for(redis_url: str) -> Storage:
-    """Counters in Redis when configured (shared by replicas), else in this process's memory."""
+def storage_for(redis_url: str, *, prefix: str = "obgw:") -> Storage:
+    """Counters in Redis when configured (shared by replicas), else in this process's memory. Redis is
+    reached through redis-py, the client the rest of obgw uses."""
     if redis_url:
         scheme, sep, rest = redis_url.partition("://")
         if not sep or scheme not in ("redis", "rediss"):
             raise ValueError("OBGW_REDIS_URL must be a redis:// or rediss:// URL")
-        storage = storage_from_string(f"async+{scheme}://{rest}")
+        storage = storage_from_string(f"async+{scheme}://{rest}", implementation="redispy",
+                                      key_prefix=f"{prefix}limits")
     else:
         storage = storage_from_string("async+memory://")
     assert isinstance(storage, Storage)
@@ -71,8 +73,8 @@ class RateLimiter:
         self._strategy: LimitsStrategy = STRATEGIES[policy.strategy](storage)
 
     @classmethod
-    def create(cls, *, policy: RateLimits, redis_url: str) -> RateLimiter:
-        return cls(policy=policy, storage=storage_for(redis_url))
+    def create(cls, *, policy: RateLimits, redis_url: str, prefix: str = "obgw:") -> RateLimiter:
+        return cls(policy=policy, storage=storage_for(redis_url, prefix=prefix))
 
     async def _consume(self, counted: list[_Counted], *, prefix: str) -> None:
         for entry in counted:

@@ -76,3 +76,32 @@ async def test_client_on_a_tier_the_rulebook_does_not_define_is_refused(limiter:
 def test_redis_url_must_be_a_redis_url() -> None:
     with pytest.raises(ValueError, match="redis"):
         storage_for("http://127.0.0.1:6379")
+
+
+
+async def test_unattended_budget_in_redis_is_shared_by_two_limiters(contract, balances) -> None:  # type: ignore[no-untyped-def]
+    # Two replicas are two limiters on one Redis: the four-a-day budget is counted once across both.
+    import os
+    import uuid
+
+    url = os.environ.get("OBGW_TEST_REDIS_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("OBGW_TEST_REDIS_URL is required in CI")
+        pytest.skip("set OBGW_TEST_REDIS_URL=redis://127.0.0.1:6379/0 to run against Redis")
+    _, policies = contract
+    prefix = f"obgw-test-{uuid.uuid4().hex[:8]}:"
+    a = RateLimiter.create(policy=policies.rate_limits, redis_url=url, prefix=prefix)
+    b = RateLimiter.create(policy=policies.rate_limits, redis_url=url, prefix=prefix)
+    consent = f"c-{uuid.uuid4().hex[:8]}"
+    for limiter in (a, b, a, b):
+        await _call(limiter, balances, consent=consent)
+    with pytest.raises(TooManyRequests):
+        await _call(b, balances, consent=consent)
+    import redis.asyncio as redis
+
+    r = redis.from_url(url)
+    keys = [k async for k in r.scan_iter(match=f"{prefix}*")]
+    assert keys, "counters live under the run's key prefix"
+    await r.delete(*keys)
+    await r.aclose()
