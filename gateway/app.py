@@ -34,6 +34,8 @@ from gateway.observability.middleware import ObservabilityMiddleware
 from gateway.openapi_specs import OpenApiSpecs
 from gateway.openapi_specs import load_specs
 from gateway.pipeline import ais
+from gateway.pipeline import cbpii
+from gateway.pipeline import pis
 from gateway.policies import Policies
 from gateway.policies import load_policies
 from gateway.services import Services
@@ -86,6 +88,8 @@ def create_app(
     )
     readiness = Readiness(settings=settings, db=db, bank_transport=bank_transport)
     pipeline = ais.AisPipeline.build(services)
+    payments = pis.PaymentsApi.build(services)
+    funds = cbpii.FundsConfirmations(services=services, bank=payments.bank)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -94,6 +98,7 @@ def create_app(
         yield
         # uvicorn returns from the lifespan only after in-flight requests finished: pools close last.
         await pipeline.close()
+        await payments.close()
         await readiness.close()
         await services.bank.close()
         await services.http.aclose()
@@ -110,6 +115,9 @@ def create_app(
             *consent_routes.routes(services),
             # After the consent endpoints, which share the /open-banking/v3.1/aisp prefix; fallback last.
             *ais.routes(pipeline),
+            # After the consent endpoints: /domestic-payment-consents/{ConsentId} is theirs.
+            *payments.routes(),
+            *funds.routes(),
             *ais.fallback_routes(),
         ],
         middleware=[Middleware(InteractionIdMiddleware), Middleware(ObservabilityMiddleware)],
@@ -119,5 +127,6 @@ def create_app(
     app.state.services = services
     app.state.readiness = readiness
     app.state.ais_pipeline = pipeline
+    app.state.payments_api = payments
     app.state.openapi_specs = specs
     return app

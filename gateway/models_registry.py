@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES = ("gateway.oauth.models", "consent.models")
+MODEL_MODULES = ("gateway.oauth.models", "consent.models", "gateway.pipeline.models")
 
 
 def import_models() -> None:

@@ -1,0 +1,100 @@
+"""Confirmation of funds for card-based payment instrument issuers (OBIE R/W API v3.1.11 Confirmation of Funds,
+NOTES sections 2.3 and 3.3).
+
+``POST /open-banking/v3.1/cbpii/funds-confirmations`` with the customer's token for an ``Authorised``
+funds-confirmation consent (authorization-code grant or its refresh, scope ``fundsconfirmations``): the body
+``{Data: {ConsentId, Reference, InstructedAmount}}`` is checked against the operation's schema, "the intent-id in
+the token must match the ConsentId in the message payload" (COF endpoint table), and the bank answers from the
+real available balance of the account the customer chose at approval. 201 ``OBFundsConfirmationResponse1``; no
+message signing and no idempotency key on this API (NOTES 2.3). Every answered check is recorded in the consent's
+audit trail (ARCHITECTURE section 3 step 8), before the answer, so none is lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Final
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+from starlette.routing import Route
+
+from consent import service as consent_service
+from consent.lifecycle import ConsentKind
+from gateway import consent_routes
+from gateway import errors
+from gateway.oauth.models import utcnow
+from gateway.payments import PaymentsBank
+from gateway.pipeline.pis import authorised_consent
+from gateway.pipeline.pis import check_json_content_type
+from gateway.pipeline.pis import dumps
+from gateway.pipeline.pis import json_response
+from gateway.pipeline.pis import mismatch
+from gateway.pipeline.pis import parse_json
+from gateway.pipeline.tokens import require_customer_token
+from gateway.pipeline.validation import check_accept
+from gateway.policies import RoutePolicy
+from gateway.services import Services
+
+CBPII_BASE: Final = "/open-banking/v3.1/cbpii"
+OPERATION: Final = "CreateFundsConfirmations"
+ENDPOINT: Final = "/funds-confirmations"
+
+
+def _iso(at: datetime) -> str:
+    return at.isoformat(timespec="seconds")
+
+
+class FundsConfirmations:
+    def __init__(self, *, services: Services, bank: PaymentsBank, clock: Callable[[], datetime] = utcnow) -> None:
+        self.services = services
+        self.bank = bank
+        self.clock = clock
+        self.policy: RoutePolicy = services.policies.by_operation_id[OPERATION]
+        self.public_base = services.settings.issuer.rstrip("/")
+        self._validate_body = consent_routes.body_validator(services)
+
+    async def create(self, request: Request) -> Response:
+        access = await require_customer_token(request, services=self.services, policy=self.policy)
+        check_json_content_type(request)
+        check_accept(request.headers)
+        raw = await request.body()
+        parse_json(raw)
+        await self._validate_body(request, OPERATION, raw)
+        data = parse_json(raw)["Data"]
+        now = self.clock()
+        consent, grant = await authorised_consent(services=self.services, access=access,
+                                                  consent_id=data["ConsentId"], endpoint=OPERATION, now=now)
+        if consent.kind != ConsentKind.FUNDS_CONFIRMATION:
+            raise mismatch("The consent is not a funds-confirmation consent", "Data.ConsentId",
+                           detail=consent.consent_id)
+        amount = data["InstructedAmount"]
+        result = await self.bank.funds(
+            purpose="cbpii", psu_id=grant.psu_id, account_id=grant.account_ids[0], amount=amount["Amount"],
+            currency=amount["Currency"], interaction_id=errors.interaction_id(request),
+        )
+        confirmation_id = uuid.uuid4().hex
+        async with self.services.db.session() as session:
+            await consent_service.record_access(
+                session=session, consent_id=consent.consent_id, client_id=grant.client_id, endpoint=ENDPOINT,
+                customer_present=request.headers.get("x-fapi-customer-ip-address") is not None, now=now,
+            )
+        document = {
+            "Data": {
+                "FundsConfirmationId": confirmation_id,
+                "ConsentId": consent.consent_id,
+                "CreationDateTime": _iso(now),
+                "FundsAvailable": result.available,
+                "Reference": data["Reference"],
+                "InstructedAmount": {"Amount": amount["Amount"], "Currency": amount["Currency"]},
+            },
+            "Links": {"Self": f"{self.public_base}{CBPII_BASE}{ENDPOINT}/{confirmation_id}"},
+            "Meta": {},
+        }
+        return json_response(dumps(document), status_code=201)
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route(CBPII_BASE + ENDPOINT, self.create, methods=["POST"], name="cbpii:funds-confirmations")]

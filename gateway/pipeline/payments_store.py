@@ -1,0 +1,302 @@
+"""Exactly-once payment orders: the gateway's idempotency record (``gateway.pipeline.models.PaymentOrderRecord``).
+
+R/W API v3.1.11 profile "Idempotency" (NOTES section 5) and PISP profile "Idempotent Payment Order" (NOTES
+section 9 step 4): the same ``x-idempotency-key`` from the same TPP within 24 hours returns the same payment
+(201, the same body) and never executes a second one; another body under the same key is refused and changes
+nothing.
+
+The protocol, for one (client, key):
+
+1. ``acquire``: insert the record ``pending`` with a lease before the bank is called (the unique constraint on
+   (client, key) decides, on every backend and every replica, who calls the bank). A duplicate that loses the
+   insert reads the record: a finished one is replayed, a pending one with a live lease is waited for, a pending
+   one whose lease ran out (its caller died, e.g. SIGKILL, or gave up on a bank timeout) is taken over by a
+   conditional update of the lease.
+2. The owner calls the bank. The bank executes at most once per consent (``sandbox.payments`` contract: 201
+   executed now, 200 the same payment again), so a takeover that asks again gets the same payment back.
+3. ``complete``: in one transaction, the record becomes ``done`` with the exact answer and the consent becomes
+   ``Consumed`` (``consent.service.consume``, conditional on ``Authorised``). Either both are stored or neither;
+   of two owners racing to complete, the second finds the record done and replays it.
+
+Safety never rests on the lease: two callers may both reach the bank, and the bank answers both with one
+payment; the lease only keeps duplicates from hammering the bank while the owner works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+from typing import Final
+from typing import TypeVar
+
+from sqlalchemy import delete
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import OperationalError
+from sqlmodel import col
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from consent import service as consent_service
+from consent.errors import ConsentError
+from gateway import errors
+from gateway.db import Database
+from gateway.pipeline.models import PaymentOrderRecord
+
+PENDING: Final = "pending"
+DONE: Final = "done"
+# R/W API "Idempotency": a replay is the same key from the same TPP within the preceding 24 hours.
+IDEMPOTENCY_WINDOW: Final = timedelta(hours=24)
+# Longer than the bank call may take (gateway.upstream total timeout 10 s), so a live owner keeps its lease.
+DEFAULT_LEASE: Final = timedelta(seconds=15)
+POLL_INTERVAL: Final = 0.05
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoredAnswer:
+    status: int
+    body: bytes
+    payment_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Claim:
+    """The outcome of ``acquire``: either the finished answer to replay, or the lease to call the bank under."""
+
+    record_id: str
+    lease_token: str | None
+    answer: StoredAnswer | None
+
+    @property
+    def owner(self) -> bool:
+        return self.answer is None
+
+
+def _conflict(client_id: str, key: str) -> errors.HeaderInvalid:
+    # The spec names no code (NOTES section 5); the consent endpoints answer the same (consent.errors).
+    return errors.HeaderInvalid(
+        "x-idempotency-key was already used with a different request",
+        path="x-idempotency-key",
+        detail=f"{client_id} key {key!r}",
+    )
+
+
+def _answer(record: PaymentOrderRecord) -> StoredAnswer:
+    assert record.response_status is not None and record.response_body is not None and record.payment_id
+    return StoredAnswer(status=record.response_status, body=record.response_body.encode(),
+                        payment_id=record.payment_id)
+
+
+async def _retrying(operation: Callable[[], Awaitable[T]]) -> T:
+    """SQLite refuses a writer at once when its snapshot went stale ("database is locked"): try again."""
+    for attempt in range(20):
+        try:
+            return await operation()
+        except OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 19:
+                raise
+            await asyncio.sleep(0.02 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+class PaymentOrderStore:
+    def __init__(self, *, db: Database, lease: timedelta = DEFAULT_LEASE, max_wait: float = 30.0) -> None:
+        self._db = db
+        self._lease = lease
+        self._max_wait = max_wait
+
+    async def find(self, *, client_id: str, key: str, now: datetime) -> PaymentOrderRecord | None:
+        """The client's live record for ``key`` (created within the last 24 hours)."""
+        async with self._db.session() as session:
+            return await self._by_key(session, client_id=client_id, key=key, now=now)
+
+    @staticmethod
+    async def _by_key(session: AsyncSession, *, client_id: str, key: str, now: datetime) -> PaymentOrderRecord | None:
+        found = await session.exec(
+            select(PaymentOrderRecord).where(
+                PaymentOrderRecord.client_id == client_id,
+                PaymentOrderRecord.idempotency_key == key,
+                col(PaymentOrderRecord.created_at) > now - IDEMPOTENCY_WINDOW,
+            )
+        )
+        return found.first()
+
+    async def by_payment(self, *, payment_id: str) -> PaymentOrderRecord | None:
+        async with self._db.session() as session:
+            found = await session.exec(select(PaymentOrderRecord).where(PaymentOrderRecord.payment_id == payment_id))
+            return found.first()
+
+    def replay_of(self, record: PaymentOrderRecord, *, request_hash: str) -> StoredAnswer | None:
+        """The stored answer when ``record`` is finished; refuses another body under the same key."""
+        if record.request_hash != request_hash:
+            raise _conflict(record.client_id, record.idempotency_key or "")
+        return _answer(record) if record.state == DONE else None
+
+    async def acquire(
+        self,
+        *,
+        client_id: str,
+        key: str,
+        request_hash: str,
+        kind: str,
+        consent_id: str,
+        psu_id: str,
+        account_id: str,
+        now: Callable[[], datetime],
+    ) -> Claim:
+        """Become the one caller of the bank for (client, key), or get the finished answer (module docstring)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._max_wait
+        while True:
+            claim = await _retrying(lambda: self._insert(
+                client_id=client_id, key=key, request_hash=request_hash, kind=kind, consent_id=consent_id,
+                psu_id=psu_id, account_id=account_id, at=now(),
+            ))
+            if claim is not None:
+                return claim
+            async with self._db.session() as session:
+                record = await self._by_key(session, client_id=client_id, key=key, now=now())
+                if record is None:
+                    # The insert lost on the consent, not the key: this consent already has an order under
+                    # another key (PISP: a consent yields one payment; NOTES 9 step 4, InvalidConsentStatus).
+                    other = (await session.exec(
+                        select(PaymentOrderRecord).where(PaymentOrderRecord.consent_id == consent_id)
+                    )).first()
+                    if other is not None:
+                        raise errors.InvalidConsentStatus(
+                            "The consent already has a payment order", detail=f"{consent_id} under another key"
+                        )
+                    continue  # the record went away meanwhile (a refused bank call): try again
+            answer = self.replay_of(record, request_hash=request_hash)
+            if answer is not None:
+                return Claim(record_id=record.record_id, lease_token=None, answer=answer)
+            if record.lease_until <= now():
+                token = await _retrying(lambda: self._take_over(record, at=now()))
+                if token is not None:
+                    return Claim(record_id=record.record_id, lease_token=token, answer=None)
+                continue
+            if loop.time() >= deadline:
+                raise errors.ObError("The payment order is still being processed; retry later", status_code=503,
+                                     detail=f"{record.record_id} pending")
+            await asyncio.sleep(POLL_INTERVAL)
+
+    async def _insert(
+        self, *, client_id: str, key: str, request_hash: str, kind: str, consent_id: str, psu_id: str,
+        account_id: str, at: datetime,
+    ) -> Claim | None:
+        token = uuid.uuid4().hex
+        record = PaymentOrderRecord(
+            record_id=uuid.uuid4().hex, client_id=client_id, idempotency_key=key, request_hash=request_hash,
+            kind=kind, consent_id=consent_id, psu_id=psu_id, account_id=account_id, state=PENDING,
+            lease_token=token, lease_until=at + self._lease, created_at=at,
+        )
+        async with self._db.session() as session:
+            try:
+                # A key older than 24 h may be reused: retire it from its old record so the unique key holds.
+                await session.exec(
+                    update(PaymentOrderRecord)
+                    .where(
+                        col(PaymentOrderRecord.client_id) == client_id,
+                        col(PaymentOrderRecord.idempotency_key) == key,
+                        col(PaymentOrderRecord.created_at) <= at - IDEMPOTENCY_WINDOW,
+                    )
+                    .values(idempotency_key=None)
+                    .execution_options(synchronize_session=False)
+                )
+                session.add(record)
+                await session.commit()
+            except IntegrityError:
+                await session.rollback()
+                return None
+        return Claim(record_id=record.record_id, lease_token=token, answer=None)
+
+    async def _take_over(self, record: PaymentOrderRecord, *, at: datetime) -> str | None:
+        token = uuid.uuid4().hex
+        async with self._db.session() as session:
+            result = await session.exec(
+                update(PaymentOrderRecord)
+                .where(
+                    col(PaymentOrderRecord.record_id) == record.record_id,
+                    col(PaymentOrderRecord.state) == PENDING,
+                    col(PaymentOrderRecord.lease_token) == record.lease_token,
+                )
+                .values(lease_token=token, lease_until=at + self._lease)
+                .execution_options(synchronize_session=False)
+            )
+            await session.commit()
+        return token if result.rowcount == 1 else None
+
+    async def release(self, claim: Claim, *, at: datetime) -> None:
+        """The bank's answer is unknown (timeout, 5xx): end the lease so the TPP's retry asks the bank again."""
+        async def run() -> None:
+            async with self._db.session() as session:
+                await session.exec(
+                    update(PaymentOrderRecord)
+                    .where(col(PaymentOrderRecord.record_id) == claim.record_id,
+                           col(PaymentOrderRecord.lease_token) == claim.lease_token,
+                           col(PaymentOrderRecord.state) == PENDING)
+                    .values(lease_until=at)
+                    .execution_options(synchronize_session=False)
+                )
+                await session.commit()
+
+        await _retrying(run)
+
+    async def abandon(self, claim: Claim) -> None:
+        """The bank refused the order outright (nothing executed): forget the record, the key is free again."""
+        async def run() -> None:
+            async with self._db.session() as session:
+                await session.exec(
+                    delete(PaymentOrderRecord)
+                    .where(col(PaymentOrderRecord.record_id) == claim.record_id,
+                           col(PaymentOrderRecord.lease_token) == claim.lease_token,
+                           col(PaymentOrderRecord.state) == PENDING)
+                    .execution_options(synchronize_session=False)
+                )
+                await session.commit()
+
+        await _retrying(run)
+
+    async def complete(
+        self, claim: Claim, *, answer: StoredAnswer, consent_id: str, client_id: str, at: datetime
+    ) -> StoredAnswer:
+        """Store ``answer`` and consume the consent in one transaction; the answer the TPP must get (ours, or the
+        one a racing owner stored first)."""
+        async def run() -> bool:
+            async with self._db.session() as session:
+                # The write comes first, so on SQLite this transaction holds the write lock from its start.
+                result = await session.exec(
+                    update(PaymentOrderRecord)
+                    .where(col(PaymentOrderRecord.record_id) == claim.record_id,
+                           col(PaymentOrderRecord.state) == PENDING)
+                    .values(state=DONE, payment_id=answer.payment_id, response_status=answer.status,
+                            response_body=answer.body.decode(), completed_at=at)
+                    .execution_options(synchronize_session=False)
+                )
+                if result.rowcount != 1:
+                    await session.rollback()
+                    return False
+                try:
+                    # DPC "State Model": Authorised -> Consumed when the payment order is created. consume()
+                    # commits this session's transaction: the record and the status change land together.
+                    await consent_service.consume(session=session, consent_id=consent_id, now=at,
+                                                  client_id=client_id)
+                except ConsentError:
+                    await session.rollback()
+                    return False
+                return True
+
+        if await _retrying(run):
+            return answer
+        async with self._db.session() as session:
+            record = await session.get(PaymentOrderRecord, claim.record_id)
+        if record is not None and record.state == DONE:
+            return _answer(record)
+        raise errors.InvalidConsentStatus("The consent can no longer be used for a payment order",
+                                          detail=f"{consent_id}: not Authorised at completion")

@@ -1,0 +1,385 @@
+"""The payment-order endpoints (OBIE R/W API v3.1.11 Payment Initiation, NOTES sections 2.2, 3.2, 9).
+
+* ``POST /domestic-payments``, ``/domestic-scheduled-payments``, ``/domestic-standing-orders``: the customer's
+  token for the consent (authorization-code grant or its refresh, scope ``payments``), ``x-jws-signature`` over
+  the raw body checked before anything else (R/W API "Message Signing"), ``x-idempotency-key`` (NOTES 5), the
+  body against the operation's schema, ``Data.ConsentId`` = the token's consent, the consent ``Authorised`` and
+  this client's and customer's, ``Initiation`` and ``Risk`` equal to the consent's (else 400
+  ``UK.OBIE.Resource.ConsentMismatch``, NOTES 9 step 4). The bank executes the order from the debtor account the
+  customer chose at approval; the gateway's idempotency record and the consent's ``Consumed`` status are stored
+  together (``payments_store``). 201 ``OBWriteDomesticResponse5`` (and siblings), a replay the same body.
+* ``GET /{collection}/{PaymentId}`` and ``.../payment-details``: the TPP's client-credentials token; the status
+  comes from the bank (Pending -> AcceptedSettlementInProcess -> AcceptedSettlementCompleted).
+* ``GET /domestic-payment-consents/{ConsentId}/funds-confirmation``: the customer's token (PISP profile: "AC"),
+  the consent ``Authorised`` (else 400 ``UK.OBIE.Resource.InvalidConsentStatus``, NOTES 9 step 3) ->
+  ``OBWriteFundsConfirmationResponse1`` from the debtor account's balance.
+
+Every answer with a body, refusals included, carries the gateway's ``x-jws-signature`` (PISP endpoint table:
+"Signed Response"; ``gateway.consent_routes.sign_responses``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+from typing import Final
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+from starlette.routing import Route
+
+from consent import api as consent_api
+from consent import service as consent_service
+from consent import wire
+from consent.lifecycle import ConsentKind
+from consent.lifecycle import ConsentStatus
+from consent.models import Consent
+from gateway import consent_routes
+from gateway import errors
+from gateway.oauth.access import AccessContext
+from gateway.oauth.models import utcnow
+from gateway.payments import BankRefused
+from gateway.payments import PaymentsBank
+from gateway.pipeline.payments_store import Claim
+from gateway.pipeline.payments_store import PaymentOrderStore
+from gateway.pipeline.payments_store import StoredAnswer
+from gateway.pipeline.tokens import require_customer_token
+from gateway.pipeline.validation import check_accept
+from gateway.policies import RoutePolicy
+from gateway.services import Services
+from gateway.upstream import Upstream
+from gateway.upstream import upstream_error
+
+PISP_BASE: Final = "/open-banking/v3.1/pisp"
+JSON_UTF8: Final = "application/json; charset=utf-8"
+_IDEMPOTENCY_KEY_MAX: Final = 40
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderKind:
+    """One payment-order collection and what it needs (NOTES 2.2 endpoint table)."""
+
+    collection: str
+    consent_kind: ConsentKind
+    id_field: str
+    create_operation: str
+    read_operation: str
+    details_operation: str
+    # Data members the 201/200 response schema declares (read from openapi/ at start-up; it forbids others).
+    data_fields: frozenset[str] = frozenset()
+
+
+KINDS: Final[tuple[OrderKind, ...]] = (
+    OrderKind(collection="domestic-payments", consent_kind=ConsentKind.DOMESTIC_PAYMENT,
+              id_field="DomesticPaymentId", create_operation="CreateDomesticPayments",
+              read_operation="GetDomesticPaymentsDomesticPaymentId",
+              details_operation="GetDomesticPaymentsDomesticPaymentIdPaymentDetails"),
+    OrderKind(collection="domestic-scheduled-payments", consent_kind=ConsentKind.DOMESTIC_SCHEDULED_PAYMENT,
+              id_field="DomesticScheduledPaymentId", create_operation="CreateDomesticScheduledPayments",
+              read_operation="GetDomesticScheduledPaymentsDomesticScheduledPaymentId",
+              details_operation="GetDomesticScheduledPaymentsDomesticScheduledPaymentIdPaymentDetails"),
+    OrderKind(collection="domestic-standing-orders", consent_kind=ConsentKind.DOMESTIC_STANDING_ORDER,
+              id_field="DomesticStandingOrderId", create_operation="CreateDomesticStandingOrders",
+              read_operation="GetDomesticStandingOrdersDomesticStandingOrderId",
+              details_operation="GetDomesticStandingOrdersDomesticStandingOrderIdPaymentDetails"),
+)
+FUNDS_OPERATION: Final = "GetDomesticPaymentConsentsConsentIdFundsConfirmation"
+
+
+def _resolve(document: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = schema.get("$ref")
+    while isinstance(ref, str):
+        node: Any = document
+        for part in ref.removeprefix("#/").split("/"):
+            node = node[part]
+        schema, ref = node, node.get("$ref")
+    return schema
+
+
+def response_data_fields(document: Mapping[str, Any], *, path: str, method: str, status: str) -> frozenset[str]:
+    """The ``Data`` members an operation's response schema declares (``additionalProperties: false`` there)."""
+    operation = document["paths"][path][method]
+    content = _resolve(document, operation["responses"][status])["content"]
+    schema = _resolve(document, next(iter(content.values()))["schema"])
+    data = _resolve(document, schema["properties"]["Data"])
+    return frozenset(data.get("properties", {}))
+
+
+def dumps(document: Mapping[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def json_response(body: bytes, *, status_code: int) -> Response:
+    # Payment data must not be stored by intermediaries (RFC 9111 section 5.2.2.5).
+    return Response(body, status_code=status_code, media_type=JSON_UTF8, headers={"cache-control": "no-store"})
+
+
+def check_idempotency_key(value: str | None) -> str:
+    """R/W API "Request Headers": x-idempotency-key, Max40Text, pattern ``^(?!\\s)(.*)(\\S)$``."""
+    if value is None or value == "":
+        raise errors.HeaderMissing("x-idempotency-key is required", path="x-idempotency-key")
+    if len(value) > _IDEMPOTENCY_KEY_MAX or value != value.strip() or not value.isprintable():
+        raise errors.HeaderInvalid("x-idempotency-key must be 1 to 40 characters without surrounding spaces",
+                                   path="x-idempotency-key")
+    return value
+
+
+def check_json_content_type(request: Request) -> None:
+    if not wire.is_json_content_type(request.headers.get("content-type")):
+        raise errors.UnsupportedMediaType("send application/json")
+
+
+def parse_json(raw: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise errors.ResourceInvalidFormat("The body is not JSON") from None
+    if not isinstance(body, dict):
+        raise errors.ResourceInvalidFormat("The body must be a JSON object")
+    return body
+
+
+def mismatch(message: str, path: str, *, detail: str | None = None) -> errors.ResourceConsentMismatch:
+    return errors.ResourceConsentMismatch(message, path=path, detail=detail)
+
+
+def not_found(what: str, *, detail: str) -> errors.ResourceNotFound:
+    # R/W API "HTTP Status Codes": an unknown resource id is 400, not 404.
+    return errors.ResourceNotFound(f"{what} not found", detail=detail)
+
+
+def another_clients(what: str, *, detail: str) -> errors.ObError:
+    # R/W API "403 (Forbidden)": the resource belongs to another TPP.
+    return errors.ObError(f"{what} belongs to another client", status_code=403, detail=detail,
+                          errors=[errors.ObErrorItem("UK.OBIE.Resource.NotFound", f"{what} belongs to another client")])
+
+
+async def authorised_consent(
+    *, services: Services, access: AccessContext, consent_id: str, endpoint: str, now: datetime
+) -> tuple[Consent, consent_service.ConsentGrant]:
+    """The token's consent, ``Authorised`` (else 400 InvalidConsentStatus, NOTES 6 and 9), this client's and
+    customer's, covering ``endpoint``; with the account the customer chose."""
+    token = access.token
+    if consent_id != token.consent_id:
+        raise mismatch("The ConsentId is not the consent this token was issued for", "Data.ConsentId",
+                       detail=f"{consent_id} with a token for {token.consent_id}")
+    async with services.db.session() as session:
+        consent = await consent_service.get_consent(session=session, consent_id=consent_id,
+                                                    client_id=access.client.client_id)
+        if consent.status != ConsentStatus.AUTHORISED:
+            raise errors.InvalidConsentStatus(f"The consent is {consent.status}", detail=consent_id)
+        assert token.psu_id is not None  # tokens.require_customer_token
+        grant = await consent_service.check_access(
+            session=session, consent_id=consent_id, client_id=access.client.client_id, psu_id=token.psu_id,
+            now=now, endpoint=endpoint,
+        )
+    if len(grant.account_ids) != 1:
+        # The customer chose exactly one debtor account at approval (consent.service.authorise): fail closed.
+        raise errors.InvalidConsentStatus("The consent names no single debtor account", detail=consent_id)
+    return consent, grant
+
+
+class PaymentsApi:
+    def __init__(
+        self, *, services: Services, bank: PaymentsBank, store: PaymentOrderStore, kinds: tuple[OrderKind, ...],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.services = services
+        self.bank = bank
+        self.store = store
+        self.kinds = MappingProxyType({k.collection: k for k in kinds})
+        self.clock = clock
+        self.public_base = services.settings.issuer.rstrip("/")
+        self._verify_signature = consent_routes.signature_verifier(services)
+        self._validate_body = consent_routes.body_validator(services)
+        policies = services.policies.by_operation_id
+        self.policies: Mapping[str, RoutePolicy] = MappingProxyType(
+            {op: policies[op] for k in kinds for op in (k.create_operation, k.read_operation, k.details_operation)}
+            | {FUNDS_OPERATION: policies[FUNDS_OPERATION]}
+        )
+
+    @classmethod
+    def build(cls, services: Services, *, upstream: Upstream | None = None) -> PaymentsApi:
+        """Everything prepared once (ARCHITECTURE section 3, hot-path rule)."""
+        document = services.specs.apis["payments"].document
+        kinds = tuple(
+            OrderKind(**{**k.__dict__, "data_fields": response_data_fields(
+                document, path=f"/{k.collection}", method="post", status="201")})
+            for k in KINDS
+        )
+        bank = PaymentsBank(upstream=upstream or Upstream(base_url=services.settings.sandbox_url),
+                            bank=services.bank)
+        return cls(services=services, bank=bank, store=PaymentOrderStore(db=services.db), kinds=kinds)
+
+    # ------------------------------------------------------------------ rendering
+
+    def _order_document(self, kind: OrderKind, data: Mapping[str, Any]) -> dict[str, Any]:
+        payment_id = data.get(kind.id_field)
+        if not isinstance(payment_id, str) or not payment_id:
+            raise upstream_error(502, "The payment service answered an unexpected document")
+        return {
+            "Data": {name: value for name, value in data.items() if name in kind.data_fields},
+            "Links": {"Self": f"{self.public_base}{PISP_BASE}/{kind.collection}/{payment_id}"},
+            "Meta": {},
+        }
+
+    # ------------------------------------------------------------------ POST a payment order
+
+    async def create(self, request: Request) -> Response:
+        kind = self.kinds[request.url.path.removeprefix(PISP_BASE + "/")]
+        access = await require_customer_token(request, services=self.services,
+                                              policy=self.policies[kind.create_operation])
+        check_json_content_type(request)
+        check_accept(request.headers)
+        raw = await request.body()
+        # Message Signing: verified on the raw bytes before anything is parsed or stored.
+        caller = consent_api.TppCaller(client_id=access.client.client_id, principal=access.client)
+        await self._verify_signature(request, caller, raw)
+        key = check_idempotency_key(request.headers.get("x-idempotency-key"))
+        body = parse_json(raw)
+        await self._validate_body(request, kind.create_operation, raw)
+        data, risk = body["Data"], body["Risk"]
+        consent_id = data["ConsentId"]
+        client_id = access.client.client_id
+        request_hash = wire.request_hash(body)
+
+        existing = await self.store.find(client_id=client_id, key=key, now=self.clock())
+        if existing is not None:
+            answer = self.store.replay_of(existing, request_hash=request_hash)
+            if answer is not None:
+                return json_response(answer.body, status_code=answer.status)
+
+        consent, grant = await authorised_consent(services=self.services, access=access, consent_id=consent_id,
+                                                  endpoint=kind.create_operation, now=self.clock())
+        if consent.kind != kind.consent_kind:
+            raise mismatch(f"The consent is not a {kind.consent_kind} consent", "Data.ConsentId", detail=consent_id)
+        # NOTES 9 step 4: Initiation and Risk must match the consent's exactly.
+        if data["Initiation"] != consent.data.get("Initiation"):
+            raise mismatch("The Initiation does not match the consent", "Data.Initiation", detail=consent_id)
+        if risk != consent.risk:
+            raise mismatch("The Risk does not match the consent", "Risk", detail=consent_id)
+
+        claim = await self.store.acquire(
+            client_id=client_id, key=key, request_hash=request_hash, kind=kind.collection, consent_id=consent_id,
+            psu_id=grant.psu_id, account_id=grant.account_ids[0], now=self.clock,
+        )
+        if claim.answer is not None:
+            return json_response(claim.answer.body, status_code=claim.answer.status)
+        answer = await self._execute(request, kind=kind, claim=claim, key=key, consent=consent, grant=grant)
+        return json_response(answer.body, status_code=answer.status)
+
+    async def _execute(
+        self, request: Request, *, kind: OrderKind, claim: Claim, key: str, consent: Consent,
+        grant: consent_service.ConsentGrant,
+    ) -> StoredAnswer:
+        try:
+            _, data = await self.bank.execute(
+                collection=kind.collection, consent_id=consent.consent_id, psu_id=grant.psu_id,
+                account_id=grant.account_ids[0], idempotency_key=key, initiation=consent.data["Initiation"],
+                interaction_id=errors.interaction_id(request),
+            )
+            document = self._order_document(kind, data)
+        except BankRefused as exc:
+            if exc.status == 409:
+                # The bank holds another payment for this consent: the outcome is not ours to decide, keep the
+                # record pending for an operator rather than free the key (fail closed).
+                await self.store.release(claim, at=self.clock())
+            else:
+                await self.store.abandon(claim)  # refused outright: nothing executed
+            raise upstream_error(502, "The payment service refused the order",
+                                 detail=f"bank answered {exc.status}") from None
+        except BaseException:
+            # Unknown outcome (timeout, 5xx, cancelled): the TPP's retry with the same key asks the bank again.
+            await self.store.release(claim, at=self.clock())
+            raise
+        # R/W API "Idempotency": a replay answers 201 too, with the resource as created.
+        answer = StoredAnswer(status=201, body=dumps(document), payment_id=document["Data"][kind.id_field])
+        return await self.store.complete(claim, answer=answer, consent_id=consent.consent_id,
+                                         client_id=grant.client_id, at=self.clock())
+
+    # ------------------------------------------------------------------ GET a payment order
+
+    async def read(self, request: Request, *, kind: OrderKind) -> Response:
+        return await self._read(request, kind=kind, details=False)
+
+    async def details(self, request: Request, *, kind: OrderKind) -> Response:
+        return await self._read(request, kind=kind, details=True)
+
+    async def _read(self, request: Request, *, kind: OrderKind, details: bool) -> Response:
+        payment_id = request.path_params["payment_id"]
+        caller = await consent_routes.authenticate(request, services=self.services, scope="payments")
+        check_accept(request.headers)
+        record = await self.store.by_payment(payment_id=payment_id)
+        if record is None or record.kind != kind.collection:
+            raise not_found("Payment order", detail=payment_id)
+        if record.client_id != caller.client_id:
+            raise another_clients("Payment order", detail=f"{payment_id} asked by {caller.client_id}")
+        data = await self.bank.read(collection=kind.collection, payment_id=payment_id, consent_id=record.consent_id,
+                                    psu_id=record.psu_id, details=details,
+                                    interaction_id=errors.interaction_id(request))
+        if data is None:
+            raise not_found("Payment order", detail=f"{payment_id}: unknown to the bank")
+        if details:
+            document = {"Data": data, "Links": {"Self": f"{self.public_base}{request.url.path}"}, "Meta": {}}
+        else:
+            document = self._order_document(kind, data)
+        return json_response(dumps(document), status_code=200)
+
+    # ------------------------------------------------------------------ funds confirmation on a payment consent
+
+    async def funds_confirmation(self, request: Request) -> Response:
+        access = await require_customer_token(request, services=self.services,
+                                              policy=self.policies[FUNDS_OPERATION])
+        check_accept(request.headers)
+        consent_id = request.path_params["ConsentId"]
+        if consent_id != access.token.consent_id:
+            raise another_clients("Consent", detail=f"{consent_id} with a token for {access.token.consent_id}")
+        consent, grant = await authorised_consent(services=self.services, access=access, consent_id=consent_id,
+                                                  endpoint=FUNDS_OPERATION, now=self.clock())
+        amount = consent.data.get("Initiation", {}).get("InstructedAmount", {})
+        result = await self.bank.funds(
+            purpose="pis", psu_id=grant.psu_id, account_id=grant.account_ids[0], amount=str(amount.get("Amount")),
+            currency=str(amount.get("Currency")), interaction_id=errors.interaction_id(request),
+        )
+        document = {
+            "Data": {"FundsAvailableResult": {"FundsAvailableDateTime": result.at,
+                                              "FundsAvailable": result.available}},
+            "Links": {"Self": f"{self.public_base}{request.url.path}"},
+            "Meta": {},
+        }
+        return json_response(dumps(document), status_code=200)
+
+    async def close(self) -> None:
+        await self.bank.close()
+
+    # ------------------------------------------------------------------ routes
+
+    def routes(self) -> list[BaseRoute]:
+        """Every payment-order route, each answer signed (module docstring). Methods outside the spec are 405
+        (Starlette answers them before the handler)."""
+        plain: list[Route] = []
+        for kind in self.kinds.values():
+            base = f"{PISP_BASE}/{kind.collection}"
+            plain += [
+                Route(base, self.create, methods=["POST"], name=f"pis:{kind.collection}"),
+                Route(base + "/{payment_id:str}", self._bound(kind, self.read), methods=["GET"],
+                      name=f"pis:{kind.collection}-item"),
+                Route(base + "/{payment_id:str}/payment-details", self._bound(kind, self.details), methods=["GET"],
+                      name=f"pis:{kind.collection}-details"),
+            ]
+        plain.append(Route(f"{PISP_BASE}/domestic-payment-consents/{{ConsentId:str}}/funds-confirmation",
+                           self.funds_confirmation, methods=["GET"], name="pis:funds-confirmation"))
+        return [consent_routes.sign_responses(route, self.services) for route in plain]
+
+    @staticmethod
+    def _bound(kind: OrderKind, endpoint: Callable[..., Any]) -> Callable[[Request], Any]:
+        async def bound(request: Request) -> Response:
+            return await endpoint(request, kind=kind)  # type: ignore[no-any-return]
+
+        return bound
