@@ -90,6 +90,28 @@ KINDS: Final[tuple[OrderKind, ...]] = (
               details_operation="GetDomesticStandingOrdersDomesticStandingOrderIdPaymentDetails"),
 )
 FUNDS_OPERATION: Final = "GetDomesticPaymentConsentsConsentIdFundsConfirmation"
+# OBWritePaymentDetailsResponse1 speaks the scheme's transfer statuses (ISO 20022 in OB names); scheduled payments
+# and standing orders carry initiation statuses (v3.1.11), so /payment-details translates those. The bank's own
+# word stays in StatusDetail.Status.
+_SCHEME_STATUS: Final[Mapping[str, str]] = MappingProxyType({
+    "InitiationPending": "Pending",
+    "InitiationCompleted": "Accepted",
+    "InitiationFailed": "Rejected",
+    "Cancelled": "Cancelled",
+})
+
+
+def scheme_statuses(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``/payment-details`` Data with every initiation status given as its scheme status."""
+    out = dict(data)
+    statuses = data.get("PaymentStatus")
+    if isinstance(statuses, list):
+        out["PaymentStatus"] = [
+            {**entry, "Status": _SCHEME_STATUS.get(entry.get("Status"), entry.get("Status"))}
+            if isinstance(entry, dict) else entry
+            for entry in statuses
+        ]
+    return out
 
 
 def _resolve(document: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -326,7 +348,8 @@ class PaymentsApi:
         if data is None:
             raise not_found("Payment order", detail=f"{payment_id}: unknown to the bank")
         if details:
-            document = {"Data": data, "Links": {"Self": f"{self.public_base}{request.url.path}"}, "Meta": {}}
+            document = {"Data": scheme_statuses(data), "Links": {"Self": f"{self.public_base}{request.url.path}"},
+                        "Meta": {}}
         else:
             document = self._order_document(kind, data)
         return json_response(dumps(document), status_code=200)
