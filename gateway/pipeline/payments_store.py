@@ -25,6 +25,7 @@ payment; the lease only keeps duplicates from hammering the bank while the owner
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Awaitable
 from collections.abc import Callable
@@ -177,7 +178,7 @@ class PaymentOrderStore:
             if answer is not None:
                 return Claim(record_id=record.record_id, lease_token=None, answer=answer)
             if record.lease_until <= now():
-                token = await _retrying(lambda: self._take_over(record, at=now()))
+                token = await _retrying(functools.partial(self._take_over_now, record, now))
                 if token is not None:
                     return Claim(record_id=record.record_id, lease_token=token, answer=None)
                 continue
@@ -215,6 +216,9 @@ class PaymentOrderStore:
                 await session.rollback()
                 return None
         return Claim(record_id=record.record_id, lease_token=token, answer=None)
+
+    async def _take_over_now(self, record: PaymentOrderRecord, now: Callable[[], datetime]) -> str | None:
+        return await self._take_over(record, at=now())
 
     async def _take_over(self, record: PaymentOrderRecord, *, at: datetime) -> str | None:
         token = uuid.uuid4().hex

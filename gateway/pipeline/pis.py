@@ -107,7 +107,7 @@ def scheme_statuses(data: Mapping[str, Any]) -> dict[str, Any]:
     statuses = data.get("PaymentStatus")
     if isinstance(statuses, list):
         out["PaymentStatus"] = [
-            {**entry, "Status": _SCHEME_STATUS.get(entry.get("Status"), entry.get("Status"))}
+            {**entry, "Status": _SCHEME_STATUS.get(str(entry.get("Status")), entry.get("Status"))}
             if isinstance(entry, dict) else entry
             for entry in statuses
         ]

@@ -22,9 +22,9 @@ from tests.helpers.payments import submit
 from tests.integration.consent.conftest import PISP
 from tests.integration.consent.conftest import Tpp
 from tests.integration.consent.conftest import assert_ob_error
+from tests.integration.gateway.conftest import live_bank  # noqa: F401  (fixture)
 from tests.integration.payments.test_payment_orders import CURRENT
 from tests.integration.payments.test_payment_orders import settings  # noqa: F401  (fixture)
-from tests.integration.gateway.conftest import live_bank  # noqa: F401  (fixture)
 
 
 async def funds_check(tpp: Tpp, consent_id: str, token: str) -> Any:
