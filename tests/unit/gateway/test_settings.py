@@ -56,6 +56,7 @@ def _production(tmp_path: Path, **changes: object) -> Settings:
         "headless_approval": False,
         "directory_jwks_file": jwks,
         "session_secret": "s" * 32,
+        "aspsp_org_id": "0015800001041REAAY",
         "var_dir": tmp_path,
     }
     values.update(changes)
@@ -69,8 +70,9 @@ def _production(tmp_path: Path, **changes: object) -> Settings:
         ({"headless_approval": True}, "HEADLESS"),
         ({"directory_jwks_file": None}, "DIRECTORY"),
         ({"session_secret": ""}, "SESSION_SECRET"),
+        ({"aspsp_org_id": "obgw-sandbox-aspsp"}, "ASPSP_ORG_ID"),
     ],
-    ids=["plain-http-issuer", "headless-approval", "sandbox-directory", "no-session-secret"],
+    ids=["plain-http-issuer", "headless-approval", "sandbox-directory", "no-session-secret", "sandbox-org-id"],
 )
 def test_production_refuses_to_start_with_sandbox_conveniences(
     tmp_path: Path, changes: dict[str, object], message: str
