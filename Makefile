@@ -25,8 +25,9 @@ run: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/obgw migrate
 
+# Two workers (the reference machine has two cores); one test file stays on one worker.
 test: $(DEVSTAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check gateway consent sandbox tests
