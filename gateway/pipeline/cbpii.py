@@ -8,6 +8,10 @@ the token must match the ConsentId in the message payload" (COF endpoint table),
 real available balance of the account the customer chose at approval. 201 ``OBFundsConfirmationResponse1``; no
 message signing and no idempotency key on this API (NOTES 2.3). Every answered check is recorded in the consent's
 audit trail (ARCHITECTURE section 3 step 8), before the answer, so none is lost.
+
+Rate limits (ARCHITECTURE section 3 step 5): counted right after the token, for the client's tier (rate class
+``funds-check``) and the token's consent, so a refused check asks the bank nothing and records nothing; 429 with
+``Retry-After``, ``RateLimit-*`` headers on a success. The unattended 4-a-day rule is AIS only (NOTES section 10).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from gateway import consent_routes
 from gateway import errors
 from gateway.oauth.models import utcnow
 from gateway.payments import PaymentsBank
+from gateway.pipeline.pis import PaymentLimits
 from gateway.pipeline.pis import authorised_consent
 from gateway.pipeline.pis import check_json_content_type
 from gateway.pipeline.pis import dumps
@@ -49,9 +54,14 @@ def _iso(at: datetime) -> str:
 
 
 class FundsConfirmations:
-    def __init__(self, *, services: Services, bank: PaymentsBank, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, *, services: Services, bank: PaymentsBank, limits: PaymentLimits | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.services = services
         self.bank = bank
+        # Pass the payment API's limits to share one counter storage; without them, limits of its own.
+        self.limits = limits or PaymentLimits.from_services(services)
         self.clock = clock
         self.policy: RoutePolicy = services.policies.by_operation_id[OPERATION]
         self.public_base = services.settings.issuer.rstrip("/")
@@ -59,6 +69,7 @@ class FundsConfirmations:
 
     async def create(self, request: Request) -> Response:
         access = await require_customer_token(request, services=self.services, policy=self.policy)
+        rate_headers = await self.limits.customer_call(request, access=access, route=self.policy)
         check_json_content_type(request)
         check_accept(request.headers)
         raw = await request.body()
@@ -94,7 +105,7 @@ class FundsConfirmations:
             "Links": {"Self": f"{self.public_base}{CBPII_BASE}{ENDPOINT}/{confirmation_id}"},
             "Meta": {},
         }
-        return json_response(dumps(document), status_code=201)
+        return json_response(dumps(document), status_code=201, headers=rate_headers)
 
     def routes(self) -> list[BaseRoute]:
         return [Route(CBPII_BASE + ENDPOINT, self.create, methods=["POST"], name="cbpii:funds-confirmations")]

@@ -16,6 +16,13 @@
 
 Every answer with a body, refusals included, carries the gateway's ``x-jws-signature`` (PISP endpoint table:
 "Signed Response"; ``gateway.consent_routes.sign_responses``).
+
+Rate limits (ARCHITECTURE section 3 step 5, ``policies/rate-limits.yaml``), counted right after the token so a
+refused call creates, executes and reads nothing: customer-token calls spend the client's tier budget of the
+route's rate class and the per-consent budget of the token's consent; client-token GETs spend the tier budget
+only (they name a payment, not a consent). The PSD2 RTS Art. 36(5)(b) unattended-access rule is an AIS rule
+(NOTES section 10); the rulebook's ``unattended.scopes`` keeps it off the ``payments`` scope. A refusal is 429
+with ``Retry-After`` (R/W API "429 (Too Many Requests)"); a success carries ``RateLimit-*`` headers.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import json
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -43,14 +51,20 @@ from consent.models import Consent
 from gateway import consent_routes
 from gateway import errors
 from gateway.oauth.access import AccessContext
+from gateway.oauth.models import Client
 from gateway.oauth.models import utcnow
 from gateway.payments import BankRefused
 from gateway.payments import PaymentsBank
 from gateway.pipeline.payments_store import Claim
 from gateway.pipeline.payments_store import PaymentOrderStore
 from gateway.pipeline.payments_store import StoredAnswer
+from gateway.pipeline.ratelimit import RateLimiter
+from gateway.pipeline.ratelimit import storage_for
+from gateway.pipeline.ratelimit import tier_of
 from gateway.pipeline.tokens import require_customer_token
 from gateway.pipeline.validation import check_accept
+from gateway.policies import Limit
+from gateway.policies import RateLimits
 from gateway.policies import RoutePolicy
 from gateway.services import Services
 from gateway.upstream import Upstream
@@ -137,9 +151,10 @@ def dumps(document: Mapping[str, Any]) -> bytes:
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def json_response(body: bytes, *, status_code: int) -> Response:
+def json_response(body: bytes, *, status_code: int, headers: Mapping[str, str] | None = None) -> Response:
     # Payment data must not be stored by intermediaries (RFC 9111 section 5.2.2.5).
-    return Response(body, status_code=status_code, media_type=JSON_UTF8, headers={"cache-control": "no-store"})
+    return Response(body, status_code=status_code, media_type=JSON_UTF8,
+                    headers={**(headers or {}), "cache-control": "no-store"})
 
 
 def check_idempotency_key(value: str | None) -> str:
@@ -165,6 +180,53 @@ def parse_json(raw: bytes) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise errors.ResourceInvalidFormat("The body must be a JSON object")
     return body
+
+
+@dataclass(frozen=True, kw_only=True)
+class PaymentLimits:
+    """The rate limits of the payment and funds routes: two limiters over one counter storage, so the tier
+    budget of a rate class is one budget whichever of them counts it (in Redis: across replicas too)."""
+
+    customer: RateLimiter
+    client: RateLimiter
+    # The customer-presence header the rulebook names (x-fapi-customer-ip-address, R/W API "Request Headers").
+    presence_header: str
+
+    @classmethod
+    def create(cls, *, policy: RateLimits, redis_url: str, prefix: str) -> PaymentLimits:
+        storage = storage_for(redis_url, prefix=prefix)
+        # A client-token call names no consent: the same rulebook without its per-consent budget, so only the
+        # tier is counted (an empty limit adds no counter; the tier lookup still fails closed on a gap).
+        tier_only = replace(policy, per_consent=Limit(text="", items=()))
+        return cls(customer=RateLimiter(policy=policy, storage=storage),
+                   client=RateLimiter(policy=tier_only, storage=storage),
+                   presence_header=policy.unattended.presence_header)
+
+    @classmethod
+    def from_services(cls, services: Services) -> PaymentLimits:
+        settings = services.settings
+        return cls.create(policy=services.policies.rate_limits, redis_url=settings.redis_url,
+                          prefix=settings.redis_prefix)
+
+    async def customer_call(self, request: Request, *, access: AccessContext, route: RoutePolicy) -> dict[str, str]:
+        """Tier and per-consent budgets of a customer-token call; its ``RateLimit-*`` headers, or 429."""
+        consent_id = access.token.consent_id
+        if not consent_id:
+            # tokens.require_customer_token already refuses such a token; never count it unkeyed.
+            raise errors.ObError("A customer token without a consent reached the rate limit")  # fail closed: 500
+        return await self.customer.check(
+            client_id=access.client.client_id, tier=tier_of(access.client), route=route, consent_id=consent_id,
+            account_id=None,
+            # The real presence signal: the rulebook, not this module, decides which scopes it limits.
+            customer_present=request.headers.get(self.presence_header) is not None,
+        )
+
+    async def client_call(self, *, client: Client, route: RoutePolicy) -> dict[str, str]:
+        """The tier budget of a client-token call; its ``RateLimit-*`` headers, or 429."""
+        if route.token != "client":
+            raise ValueError(f"{route.operation_id} is not a client-token route")
+        return await self.client.check(client_id=client.client_id, tier=tier_of(client), route=route,
+                                       consent_id="", account_id=None, customer_present=False)
 
 
 def mismatch(message: str, path: str, *, detail: str | None = None) -> errors.ResourceConsentMismatch:
@@ -210,11 +272,12 @@ async def authorised_consent(
 class PaymentsApi:
     def __init__(
         self, *, services: Services, bank: PaymentsBank, store: PaymentOrderStore, kinds: tuple[OrderKind, ...],
-        clock: Callable[[], datetime] = utcnow,
+        limits: PaymentLimits, clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.services = services
         self.bank = bank
         self.store = store
+        self.limits = limits
         self.kinds = MappingProxyType({k.collection: k for k in kinds})
         self.clock = clock
         self.public_base = services.settings.issuer.rstrip("/")
@@ -237,7 +300,8 @@ class PaymentsApi:
         )
         bank = PaymentsBank(upstream=upstream or Upstream(base_url=services.settings.sandbox_url),
                             bank=services.bank)
-        return cls(services=services, bank=bank, store=PaymentOrderStore(db=services.db), kinds=kinds)
+        return cls(services=services, bank=bank, store=PaymentOrderStore(db=services.db), kinds=kinds,
+                   limits=PaymentLimits.from_services(services))
 
     # ------------------------------------------------------------------ rendering
 
@@ -255,8 +319,9 @@ class PaymentsApi:
 
     async def create(self, request: Request) -> Response:
         kind = self.kinds[request.url.path.removeprefix(PISP_BASE + "/")]
-        access = await require_customer_token(request, services=self.services,
-                                              policy=self.policies[kind.create_operation])
+        policy = self.policies[kind.create_operation]
+        access = await require_customer_token(request, services=self.services, policy=policy)
+        rate_headers = await self.limits.customer_call(request, access=access, route=policy)
         check_json_content_type(request)
         check_accept(request.headers)
         raw = await request.body()
@@ -275,7 +340,7 @@ class PaymentsApi:
         if existing is not None:
             answer = self.store.replay_of(existing, request_hash=request_hash)
             if answer is not None:
-                return json_response(answer.body, status_code=answer.status)
+                return json_response(answer.body, status_code=answer.status, headers=rate_headers)
 
         consent, grant = await authorised_consent(services=self.services, access=access, consent_id=consent_id,
                                                   endpoint=kind.create_operation, now=self.clock())
@@ -292,9 +357,9 @@ class PaymentsApi:
             psu_id=grant.psu_id, account_id=grant.account_ids[0], now=self.clock,
         )
         if claim.answer is not None:
-            return json_response(claim.answer.body, status_code=claim.answer.status)
+            return json_response(claim.answer.body, status_code=claim.answer.status, headers=rate_headers)
         answer = await self._execute(request, kind=kind, claim=claim, key=key, consent=consent, grant=grant)
-        return json_response(answer.body, status_code=answer.status)
+        return json_response(answer.body, status_code=answer.status, headers=rate_headers)
 
     async def _execute(
         self, request: Request, *, kind: OrderKind, claim: Claim, key: str, consent: Consent,
@@ -336,6 +401,12 @@ class PaymentsApi:
     async def _read(self, request: Request, *, kind: OrderKind, details: bool) -> Response:
         payment_id = request.path_params["payment_id"]
         caller = await consent_routes.authenticate(request, services=self.services, scope="payments")
+        if not isinstance(caller.principal, Client):
+            raise errors.ObError("No registered client for the rate limit")  # fail closed: 500
+        rate_headers = await self.limits.client_call(
+            client=caller.principal,
+            route=self.policies[kind.details_operation if details else kind.read_operation],
+        )
         check_accept(request.headers)
         record = await self.store.by_payment(payment_id=payment_id)
         if record is None or record.kind != kind.collection:
@@ -352,13 +423,14 @@ class PaymentsApi:
                         "Meta": {}}
         else:
             document = self._order_document(kind, data)
-        return json_response(dumps(document), status_code=200)
+        return json_response(dumps(document), status_code=200, headers=rate_headers)
 
     # ------------------------------------------------------------------ funds confirmation on a payment consent
 
     async def funds_confirmation(self, request: Request) -> Response:
-        access = await require_customer_token(request, services=self.services,
-                                              policy=self.policies[FUNDS_OPERATION])
+        policy = self.policies[FUNDS_OPERATION]
+        access = await require_customer_token(request, services=self.services, policy=policy)
+        rate_headers = await self.limits.customer_call(request, access=access, route=policy)
         check_accept(request.headers)
         consent_id = request.path_params["ConsentId"]
         if consent_id != access.token.consent_id:
@@ -376,7 +448,7 @@ class PaymentsApi:
             "Links": {"Self": f"{self.public_base}{request.url.path}"},
             "Meta": {},
         }
-        return json_response(dumps(document), status_code=200)
+        return json_response(dumps(document), status_code=200, headers=rate_headers)
 
     async def close(self) -> None:
         await self.bank.close()
