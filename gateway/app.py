@@ -10,6 +10,7 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -20,6 +21,7 @@ from starlette.templating import Jinja2Templates
 from gateway import consent_routes
 from gateway import customer_routes
 from gateway import errors
+from gateway import sandbox_controls
 from gateway.bank import BankClient
 from gateway.db import Database
 from gateway.health import Readiness
@@ -29,6 +31,7 @@ from gateway.interaction import InteractionIdMiddleware
 from gateway.keys import KeyStore
 from gateway.oauth import routes as oauth_routes
 from gateway.oauth.clients import ClientKeyCache
+from gateway.observability import tracing
 from gateway.observability.metrics import metrics_endpoint
 from gateway.observability.middleware import ObservabilityMiddleware
 from gateway.openapi_specs import OpenApiSpecs
@@ -60,9 +63,11 @@ def create_app(
     keys: KeyStore | None = None,
     bank_transport: httpx.AsyncBaseTransport | None = None,
     single_use: SingleUseStore | None = None,
+    span_exporter: Any | None = None,
     create_schema: bool = False,
 ) -> Starlette:
-    """Build the gateway ASGI app. ``create_schema`` is for tests; real runs use ``obgw migrate``."""
+    """Build the gateway ASGI app. ``create_schema`` is for tests; real runs use ``obgw migrate``.
+    ``span_exporter`` replaces the OTLP exporter of ``OBGW_OTEL_ENDPOINT`` (tests)."""
     settings.check_production()
     specs, policies = _contract(settings.openapi_dir.resolve(), settings.policies_dir.resolve())
     policies.fapi.check_settings(settings)
@@ -91,6 +96,14 @@ def create_app(
     payments = pis.PaymentsApi.build(services)
     funds = cbpii.FundsConfirmations(services=services, bank=payments.bank)
 
+    middleware = [Middleware(InteractionIdMiddleware)]
+    provider = None
+    if settings.otel_endpoint or span_exporter is not None:
+        # Inside the interaction-id middleware, so each span carries the id the response will.
+        provider = tracing.tracer_provider(endpoint=settings.otel_endpoint, exporter=span_exporter)
+        middleware.append(Middleware(tracing.instrument, provider=provider))
+    middleware.append(Middleware(ObservabilityMiddleware))
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if create_schema:
@@ -104,6 +117,8 @@ def create_app(
         await services.http.aclose()
         await services.single_use.close()
         await db.dispose()
+        if provider is not None:
+            provider.shutdown()
 
     app = Starlette(
         routes=[
@@ -118,9 +133,10 @@ def create_app(
             # After the consent endpoints: /domestic-payment-consents/{ConsentId} is theirs.
             *payments.routes(),
             *funds.routes(),
+            *sandbox_controls.routes(settings),
             *ais.fallback_routes(),
         ],
-        middleware=[Middleware(InteractionIdMiddleware), Middleware(ObservabilityMiddleware)],
+        middleware=[*middleware, *sandbox_controls.middleware(settings)],
         exception_handlers=dict(errors.EXCEPTION_HANDLERS),  # type: ignore[arg-type]
         lifespan=lifespan,
     )

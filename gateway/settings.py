@@ -68,6 +68,8 @@ class Settings:
     jws_trust_anchor: str = "openbanking.org.uk"
     aspsp_org_id: str = "obgw-sandbox-aspsp"
     log_level: str = "info"
+    # OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces; empty = tracing off.
+    otel_endpoint: str = ""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
