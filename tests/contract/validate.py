@@ -56,6 +56,10 @@ MATCH_HOST: Final = "http://127.0.0.1:8000"
 # Required response headers a document declares that the system does not send yet, by document (none today).
 UNSIGNED_YET: Final[Mapping[str, frozenset[str]]] = {}
 
+# Operations whose success body is in a format the ASPSP chooses, whatever media types the document lists:
+# the statement file (Statements.md "Statement File": PDF or any ASPSP-defined format; NOTES section 2.1).
+OPAQUE_SUCCESS: Final = frozenset({"GetAccountsAccountIdStatementsStatementIdFile"})
+
 
 class SpecMismatch(AssertionError):
     """A response differs from what its operation declares."""
