@@ -25,6 +25,7 @@ from sandbox import directory
 from sandbox import docs
 from sandbox import payments
 from sandbox import portal
+from sandbox import scenarios
 from sandbox.ca import SandboxCa
 from sandbox.context import ContextVerifier
 from sandbox.customers import seed
@@ -96,6 +97,7 @@ def create_app(settings: SandboxSettings, *, create_schema: bool = False) -> Sta
             *portal.routes(),
             *docs.routes(),
             *payments.routes(),
+            *scenarios.routes(),
         ],
         middleware=[Middleware(SecurityHeadersMiddleware)],
         exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
