@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,7 +18,6 @@ import httpx
 import pytest
 import uvicorn
 
-from gateway.settings import REPO_ROOT
 from gateway.settings import Settings
 from tests.conftest import ISSUER
 from tests.conftest import SANDBOX_URL
@@ -32,6 +29,7 @@ from tests.contract.fuzzing import Run
 from tests.contract.fuzzing import depth_from
 from tests.contract.fuzzing import run_suite
 from tests.contract.partner import onboard
+from tests.contract.policies import roomy_policies
 from tests.live import free_port
 
 # Measured share of positive cases answered 2xx, per API, must stay above this: half the positive cases
@@ -60,22 +58,12 @@ async def live_bank(sandbox_app) -> AsyncIterator[str]:  # type: ignore[no-untyp
     await task
 
 
-def _roomy_policies(target: Path) -> Path:
-    """The shipped policies with every tier and per-consent window widened: a contract run sends a burst of
-    reads on one consent, and what it checks is the documents, not the budgets (their own tests do that). The
-    unattended-access rule stays as shipped."""
-    shutil.copytree(REPO_ROOT / "policies", target)
-    limits = target / "rate-limits.yaml"
-    text = re.sub(r'"\d+/second;\d+/minute"', '"100000/second;1000000/minute"', limits.read_text())
-    limits.write_text(text)
-    return target
-
-
 @pytest.fixture
 def settings(var_dir: Path, live_bank: str) -> Settings:
-    # Overrides the shared fixture: the gateway's upstream calls go to the served sandbox.
+    # Overrides the shared fixture: the gateway's upstream calls go to the served sandbox, under rate limits
+    # a burst of generated reads cannot reach (tests.contract.policies).
     return Settings(var_dir=var_dir, issuer=ISSUER, sandbox_url=live_bank,
-                    policies_dir=_roomy_policies(var_dir / "policies"))
+                    policies_dir=roomy_policies(target=var_dir / "policies"))
 
 
 def _api_report(run: Run) -> str:
