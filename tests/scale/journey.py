@@ -27,8 +27,8 @@ from tests.helpers.oauth import FapiClient
 from tests.helpers.oauth import pkce_pair
 from tests.helpers.oauth import query_of
 from tests.helpers.oauth import sign_in_and_decide
-from tests.helpers.tpp import app_request
 from tests.helpers.payments import CONSENTS as PAYMENT_CONSENTS
+from tests.helpers.tpp import app_request
 from tests.helpers.tpp import registration_request
 from tests.integration.consent.conftest import payment_body
 
