@@ -22,3 +22,17 @@ async def test_the_python_getting_started_example_reaches_a_customer_token(tmp_p
     assert "AwaitingAuthorisation" in done.stdout
     assert "customer token: DPoP" in done.stdout
     assert done.stdout.strip().endswith("OK")
+
+
+async def test_the_first_payment_example_settles_a_domestic_payment(tmp_path: Path) -> None:
+    with live_stack(tmp_path / "var") as stack:
+        env = {**stack.env, "OBGW_GATEWAY_URL": stack.gateway_url, "OBGW_SANDBOX_URL": stack.sandbox_url}
+        done = subprocess.run(
+            [sys.executable, str(EXAMPLES_DIR / "first_payment.py")],
+            env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr + stack.output()
+    assert "AwaitingAuthorisation" in done.stdout
+    assert "Pending" in done.stdout
+    assert "status AcceptedSettlementCompleted" in done.stdout
+    assert done.stdout.strip().endswith("OK")
