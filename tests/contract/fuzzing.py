@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -606,7 +607,7 @@ async def execute(
 
 
 async def run_suite(
-    *, documents: dict[str, Iterable[str]], ctx: Context, clients: dict[str, httpx.AsyncClient], depth: Depth,
+    *, documents: Mapping[str, Iterable[str]], ctx: Context, clients: dict[str, httpx.AsyncClient], depth: Depth,
 ) -> Run:
     """Positive then negative generation for each listed operation, in the listed order (POSTs first, so
     later operations can address what they created)."""
