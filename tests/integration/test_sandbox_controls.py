@@ -12,6 +12,7 @@ import pytest
 from consent.models import Consent
 from gateway.app import create_app
 from gateway.settings import Settings
+from tests.contract.validate import assert_conforms
 from tests.helpers.oauth import db_fixture  # noqa: F401  (the db fixture)
 from tests.helpers.payments import approve
 from tests.helpers.payments import approved_payment
@@ -38,7 +39,10 @@ def settings(var_dir, live_bank):  # type: ignore[no-untyped-def]  # noqa: F811
 
 
 async def control(tpp: Tpp, path: str, body: Any = None, *, method: str = "POST") -> httpx.Response:
-    return await tpp.call(method, f"{CONTROLS}{path}", body=body, check=False)
+    """A control call; every answer must be the one ``openapi/oauth.yaml`` documents."""
+    response = await tpp.call(method, f"{CONTROLS}{path}", body=body, check=False)
+    assert_conforms(response)
+    return response
 
 
 async def pending_payment(tpp: Tpp) -> tuple[str, Any]:
@@ -179,6 +183,7 @@ async def test_reset_revokes_the_tpps_consents_and_tokens(tpp: Tpp) -> None:
 
 async def test_controls_need_the_tpps_token(client: httpx.AsyncClient) -> None:
     refused = await client.post(f"{CONTROLS}/reset")
+    assert_conforms(refused)
     assert refused.status_code == 401
     assert refused.json()["error"] == "invalid_token"
 
