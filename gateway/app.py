@@ -94,7 +94,7 @@ def create_app(
     readiness = Readiness(settings=settings, db=db, bank_transport=bank_transport)
     pipeline = ais.AisPipeline.build(services)
     payments = pis.PaymentsApi.build(services)
-    funds = cbpii.FundsConfirmations(services=services, bank=payments.bank)
+    funds = cbpii.FundsConfirmations(services=services, bank=payments.bank, limits=payments.limits)
 
     middleware = [Middleware(InteractionIdMiddleware)]
     provider = None
