@@ -133,7 +133,7 @@ def idempotency_key(headers: Mapping[str, str]) -> str:
     space) is the domain's check, answered ``Header.Invalid``."""
     value = headers.get(IDEMPOTENCY_HEADER)
     if value is None:
-        raise MissingHeader("x-idempotency-key is required", path=IDEMPOTENCY_HEADER)
+        raise MissingHeader("x-idempotency-key is required: send a unique key (up to 40 characters) per new request", path=IDEMPOTENCY_HEADER)
     return value
 
 

@@ -61,7 +61,8 @@ async def authenticate_client(
     if client is None or client.status != "active":
         raise InvalidClient("unknown client", detail=f"client_id={client_id!r}")
     if client.token_endpoint_auth_method != "tls_client_auth":
-        raise InvalidClient("client authentication missing: this client uses private_key_jwt")
+        raise InvalidClient("client authentication missing: this client uses private_key_jwt, send client_assertion_type and a "
+                            "client_assertion JWT (RFC 7523 section 2.2)")
     if cert is None:
         raise InvalidClient("no client certificate presented")
     if not client.tls_client_auth_subject_dn or not same_dn(client.tls_client_auth_subject_dn, cert):
@@ -82,7 +83,7 @@ async def _private_key_jwt(form: Mapping[str, str], *, services: Services) -> Cl
         raise InvalidClient("client_assertion is not a JWT") from exc
     client_id = unverified.get("iss")
     if not isinstance(client_id, str) or unverified.get("sub") != client_id:
-        raise InvalidClient("client_assertion iss and sub must both be the client_id")
+        raise InvalidClient("client_assertion iss and sub must both be the client_id the registration answered")
     if "client_id" in form and form["client_id"] != client_id:
         raise InvalidClient("client_id does not match the client_assertion")
     async with services.db.session() as session:
@@ -127,7 +128,10 @@ async def _verify_with_client_keys(
             return jose.verify(assertion, key=key, verify_exp=False)
         except jose.JoseError as exc:
             raise InvalidClient(f"client_assertion rejected: {exc}") from exc
-    raise InvalidClient("no registered key matches the client_assertion")
+    raise InvalidClient(
+        "no registered key matches the client_assertion: sign it with a key of your registered jwks and name "
+        "its kid in the JWT header"
+    )
 
 
 def _check_assertion_claims(claims: Mapping[str, Any], *, issuer: str, skew_ahead: int, max_age: int) -> None:
@@ -135,7 +139,7 @@ def _check_assertion_claims(claims: Mapping[str, Any], *, issuer: str, skew_ahea
     aud = claims.get("aud")
     # FAPI 2.0 SP 5.3.2.1 (final): the issuer identifier is the sole accepted audience value.
     if not (aud == issuer or (isinstance(aud, list) and aud == [issuer])):
-        raise InvalidClient("client_assertion aud must be the issuer identifier")
+        raise InvalidClient(f"client_assertion aud must be the issuer identifier {issuer} (FAPI 2.0), not the token endpoint URL")
     exp = claims.get("exp")
     if not isinstance(exp, int):
         raise InvalidClient("client_assertion exp is required")

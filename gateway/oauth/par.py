@@ -177,12 +177,12 @@ def validate_authorization_params(params: dict[str, Any], *, client: Client) -> 
         # FAPI 2.0 SP section 5.3.2.2 / RFC 9126 section 2.4: required, compared exactly.
         raise InvalidRequest("redirect_uri is required")
     if redirect_uri not in client.redirect_uris:
-        raise InvalidRequest("redirect_uri is not registered for this client")
+        raise InvalidRequest("redirect_uri is not registered for this client: use one of the redirect_uris you registered")
 
     challenge = params.get("code_challenge")
     method = params.get("code_challenge_method")
     if not challenge:
-        raise InvalidRequest("code_challenge is required (PKCE, RFC 7636)")
+        raise InvalidRequest("code_challenge is required: PKCE with code_challenge_method=S256 (RFC 7636)")
     if method != "S256":
         # FAPI 2.0 SP section 5.3.2.2: S256 only; plain, or none given (which means plain), is refused.
         raise InvalidRequest("code_challenge_method must be S256")
@@ -255,7 +255,7 @@ async def check_intent(stored: dict[str, Any], *, client_id: str, services: Serv
             raise refusal("the consent named by the request is unknown", detail=exc.detail) from None
     if consent.status != ConsentStatus.AWAITING_AUTHORISATION:
         # NOTES section 3.1: terminal states allow no new authorization; re-authentication is not supported.
-        raise refusal(f"the consent is {consent.status}, not AwaitingAuthorisation", detail=intent_id)
+        raise refusal(f"the consent is {consent.status}, not AwaitingAuthorisation: create a new consent and push a request naming it", detail=intent_id)
     if consent.expires_at is not None and consent.expires_at <= utcnow():
         raise refusal("the consent has expired", detail=intent_id)
     expected = scope_for_kind(consent.kind)

@@ -179,7 +179,8 @@ def _redirect_uris(metadata: Mapping[str, Any], ssa: Mapping[str, Any], *, setti
     for uri in value:
         if uri not in allowed:
             # OBIE DCR v3.3 data dictionary: redirect_uris must be among the SSA's software_redirect_uris.
-            raise InvalidRedirectUri("every redirect_uri must be listed in the software statement")
+            raise InvalidRedirectUri("every redirect_uri must be listed in the software statement's software_redirect_uris: add it to your app "
+                                     "in the portal or leave it out")
         if "#" in uri:
             raise InvalidRedirectUri("a redirect_uri must not contain a fragment")  # RFC 6749 section 3.1.2
         if not settings.is_sandbox and not uri.startswith("https://"):
@@ -223,7 +224,7 @@ def validate_client_metadata(
     if method == "private_key_jwt":
         signing_alg = _fapi_alg(metadata, "token_endpoint_auth_signing_alg", default=None)
         if signing_alg is None:
-            raise InvalidClientMetadata("private_key_jwt requires token_endpoint_auth_signing_alg")
+            raise InvalidClientMetadata(f"private_key_jwt requires token_endpoint_auth_signing_alg: one of {', '.join(jose.FAPI_ALGORITHMS)}")
         if keys.jwks is None and keys.jwks_uri is None:
             raise InvalidClientMetadata("private_key_jwt requires the client's keys (jwks or jwks_uri)")
     else:

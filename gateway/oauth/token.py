@@ -108,7 +108,8 @@ async def sender_binding(request: Request, *, services: Services, authenticated:
     if thumbprint is not None:
         return SenderBinding(x5t_s256=thumbprint)
     # FAPI 2.0 SP section 5.3.2.1: only sender-constrained access tokens.
-    raise InvalidRequest("sender-constrained tokens only: send a DPoP proof or use mutual TLS")
+    raise InvalidRequest("sender-constrained tokens only: send a DPoP header with a proof JWT (RFC 9449) or present your client "
+                         "certificate over mutual TLS (RFC 8705)")
 
 
 async def token_endpoint(request: Request) -> JSONResponse:
@@ -153,10 +154,10 @@ async def _authorization_code(
             raise InvalidGrant("authorization code expired")
         if row.redirect_uri != redirect_uri:
             # RFC 6749 section 4.1.3: identical to the redirect_uri of the authorization request.
-            raise InvalidGrant("redirect_uri does not match the authorization request")
+            raise InvalidGrant("redirect_uri does not match the authorization request: send the redirect_uri you pushed")
         if not hmac.compare_digest(jose.sha256_b64url(verifier), row.code_challenge):
             # RFC 7636 section 4.6.
-            raise InvalidGrant("code_verifier does not match the code_challenge")
+            raise InvalidGrant("code_verifier does not match the code_challenge: send the verifier whose S256 hash you pushed")
         if row.dpop_jkt is not None and binding.jkt != row.dpop_jkt:
             # RFC 9449 section 10: the code is bound to the key used at PAR.
             raise InvalidGrant("the DPoP key differs from the one the authorization request was bound to")

@@ -160,7 +160,7 @@ def json_response(body: bytes, *, status_code: int, headers: Mapping[str, str] |
 def check_idempotency_key(value: str | None) -> str:
     """R/W API "Request Headers": x-idempotency-key, Max40Text, pattern ``^(?!\\s)(.*)(\\S)$``."""
     if value is None or value == "":
-        raise errors.HeaderMissing("x-idempotency-key is required", path="x-idempotency-key")
+        raise errors.HeaderMissing("x-idempotency-key is required: send a unique key (up to 40 characters) per new payment", path="x-idempotency-key")
     if len(value) > _IDEMPOTENCY_KEY_MAX or value != value.strip() or not value.isprintable():
         raise errors.HeaderInvalid("x-idempotency-key must be 1 to 40 characters without surrounding spaces",
                                    path="x-idempotency-key")
