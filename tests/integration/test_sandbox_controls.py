@@ -2,6 +2,8 @@
 or revokes its consents, settles or rejects its payments, arms 429/503 faults on its next calls and resets its
 data; never another TPP's; absent (404) outside sandbox mode or with the sandbox switch off."""
 
+# ruff: noqa: F811  (pytest fixtures imported by name are parameters of the tests below)
+
 from __future__ import annotations
 
 from typing import Any
@@ -10,6 +12,7 @@ import httpx
 import pytest
 
 from consent.models import Consent
+from gateway import sandbox_controls
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.contract.validate import assert_conforms
@@ -193,3 +196,10 @@ async def test_controls_do_not_exist_with_the_sandbox_switch_off(var_dir, gatewa
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ISSUER) as http:
         for path in ("/reset", "/faults", "/consents/x/expire", "/payments/x/settle"):
             assert (await http.post(f"{CONTROLS}{path}")).status_code == 404
+
+
+async def test_production_mode_mounts_no_control_and_no_fault_switch(var_dir) -> None:  # type: ignore[no-untyped-def]
+    # ARCHITECTURE section 5: scenario controls are sandbox only, whatever the other switches say.
+    production = Settings(var_dir=var_dir, issuer=ISSUER, mode="production", headless_approval=True)
+    assert sandbox_controls.routes(production) == []
+    assert sandbox_controls.middleware(production) == []
