@@ -110,5 +110,5 @@ tokens = oauth.fetch_token(meta["token_endpoint"], grant_type="authorization_cod
 print("customer token:", tokens["token_type"], "expires in", tokens["expires_in"], "s")
 
 # Next: call the accounts API with tokens["access_token"] and a fresh DPoP proof carrying its "ath".
-# FIRST PAYMENT: the domestic payment walkthrough goes here (payment consent, approval, payment order).
+# First payment: see first_payment.py (payment consent, approval, signed payment order, settlement).
 print("OK")

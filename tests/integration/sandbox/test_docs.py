@@ -97,3 +97,13 @@ async def test_getting_started_lists_the_test_customers(sandbox: httpx.AsyncClie
     assert psus
     for psu in psus:
         assert f"<td>{psu['username']}</td><td>{psu['password']}</td>" in page.text
+
+
+async def test_the_guide_shows_the_first_payment_example_verbatim(sandbox) -> None:  # type: ignore[no-untyped-def]
+    import html
+
+    from sandbox.docs import example
+
+    page = await sandbox.get("/portal/docs/getting-started")
+    assert page.status_code == 200
+    assert example("first_payment.py") in html.unescape(page.text)
