@@ -45,10 +45,13 @@ async def test_our_documents_are_valid_openapi(name: str) -> None:
 
 
 async def test_the_oauth_document_covers_the_authorization_server_endpoints() -> None:
+    from gateway import sandbox_controls
     from gateway.oauth.routes import routes
+    from gateway.settings import Settings
 
     documented = _documented("oauth.yaml")
-    assert documented <= _served(routes())
+    # The document also describes the sandbox-mode scenario controls (mounted in sandbox mode only).
+    assert documented <= _served(routes()) | _served(sandbox_controls.routes(Settings()))
     for path in ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/jwks"):
         assert ("GET", path) in documented
     for path in ("/par", "/token", "/introspect", "/revoke", "/register"):
