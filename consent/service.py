@@ -21,6 +21,7 @@ import uuid
 from collections.abc import AsyncIterator
 from collections.abc import Iterable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC
@@ -705,6 +706,41 @@ async def record_access(
             at=now,
             detail={"endpoint": endpoint, "customer_present": bool(customer_present)},
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Access:
+    """One served resource call, as ``record_access`` takes it."""
+
+    consent_id: str
+    client_id: str
+    endpoint: str
+    customer_present: bool
+    at: datetime
+
+
+async def record_accesses(*, session: AsyncSession, accesses: Sequence[Access]) -> None:
+    """``record_access`` for several calls in one transaction (one commit, one chain extension per call):
+    all are recorded or none is, so a caller can retry the batch or fall back to one call at a time."""
+    async with _transaction(session):
+        for access in accesses:
+            result = await session.exec(
+                update(Consent)
+                .where(col(Consent.consent_id) == access.consent_id, col(Consent.client_id) == access.client_id)
+                .values(last_accessed_at=access.at)
+                .execution_options(synchronize_session=False)
+            )
+            if result.rowcount != 1:
+                raise ConsentNotFound("Consent not found", detail=f"{access.consent_id} for {access.client_id}")
+            await append_event(
+                session=session,
+                consent_id=access.consent_id,
+                event=EventType.ACCESSED,
+                actor_type=ActorType.TPP,
+                actor_id=access.client_id,
+                at=access.at,
+                detail={"endpoint": access.endpoint, "customer_present": bool(access.customer_present)},
+            )
 
 
 # --------------------------------------------------------------------------- the customer's dashboard

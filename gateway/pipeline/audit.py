@@ -5,8 +5,9 @@ hash-chained ``ACCESSED`` event with ``customer_present``), off the response pat
 Why a queue: ``record_access`` is a write transaction that extends a hash chain; doing it before answering would
 add a database write to every read and, on SQLite, serialise all requests on the write lock. Calls are queued
 (``record`` waits only when the queue is full: back-pressure, never dropping) and one writer task stores them in
-order, retrying a failed write with back-off. ``close()`` drains the queue at shutdown. What a queue cannot
-survive is a hard kill of the process between answering and writing; the window is the queue's depth.
+order (a burst in one transaction), retrying a failed write with back-off. ``close()`` drains the queue at
+shutdown. What a queue cannot survive is a hard kill of the process between answering and writing; the window
+is the queue's depth.
 """
 
 from __future__ import annotations
@@ -18,12 +19,15 @@ from datetime import datetime
 from typing import Final
 
 from consent.errors import ConsentError
+from consent.service import Access
 from consent.service import record_access
+from consent.service import record_accesses
 from gateway.db import Database
 
 log = logging.getLogger("obgw.audit")
 
 QUEUE_SIZE: Final = 10_000
+BATCH_SIZE: Final = 200
 _RETRIES: Final = 5
 
 
@@ -83,13 +87,34 @@ class AccessRecorder:
         log.error("access to consent %s by %s at %s could not be recorded", event.consent_id, event.client_id, event.at)
         self.failed.append(event)
 
+    async def _store_batch(self, events: list[AccessEvent]) -> None:
+        """Everything queued so far in one transaction; on any failure, one event at a time (with retries)."""
+        if len(events) > 1:
+            try:
+                async with self._db.session() as session:
+                    await record_accesses(session=session, accesses=[
+                        Access(consent_id=e.consent_id, client_id=e.client_id, endpoint=e.endpoint,
+                               customer_present=e.customer_present, at=e.at)
+                        for e in events
+                    ])
+                return
+            except Exception:  # noqa: BLE001 - the batch rolled back whole: store each event on its own
+                log.warning("batched audit write of %d events failed; writing one by one", len(events),
+                            exc_info=True)
+        for event in events:
+            await self._store(event)
+
     async def _run(self, queue: asyncio.Queue[AccessEvent]) -> None:
         while True:
-            event = await queue.get()
+            events = [await queue.get()]
+            # Drain what is already waiting (no extra latency): one commit for a burst of calls.
+            while len(events) < BATCH_SIZE and not queue.empty():
+                events.append(queue.get_nowait())
             try:
-                await self._store(event)
+                await self._store_batch(events)
             finally:
-                queue.task_done()
+                for _ in events:
+                    queue.task_done()
 
     async def flush(self) -> None:
         """Wait until every queued access is stored (tests, shutdown)."""
