@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -98,18 +99,69 @@ def _row_hash(row: ConsentEvent) -> str:
     )
 
 
-async def _lock_head(session: AsyncSession) -> AuditHead:
-    """Advance the head's seq (taking the write lock) and return the head as this transaction sees it."""
-    bump = update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + 1)
+async def _lock_head(session: AsyncSession, *, count: int = 1) -> AuditHead:
+    """Advance the head's seq by ``count`` (taking the write lock) and return the head as this transaction sees
+    it: the events to append take the seqs ``head.seq - count + 1 .. head.seq``."""
+    bump = update(AuditHead).where(AuditHead.id == 1).values(seq=AuditHead.seq + count)
     result = await session.exec(bump.execution_options(synchronize_session=False))
     if result.rowcount == 0:
         # First event ever. A concurrent first appender makes one of the two inserts fail on the primary key:
         # that transaction rolls back rather than forking the chain.
-        session.add(AuditHead(id=1, seq=1, hash=GENESIS))
+        session.add(AuditHead(id=1, seq=count, hash=GENESIS))
         await session.flush()
     head = (await session.exec(select(AuditHead).where(AuditHead.id == 1))).one()
     await session.refresh(head)
     return head
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewEvent:
+    consent_id: str
+    event: EventType
+    actor_type: ActorType
+    actor_id: str
+    at: datetime
+    detail: Mapping[str, Any] | None = None
+
+
+async def append_events(*, session: AsyncSession, events: Sequence[NewEvent]) -> list[ConsentEvent]:
+    """Append several events in order in the caller's transaction, taking the chain's lock once."""
+    if not events:
+        return []
+    details = [dict(e.detail or {}) for e in events]
+    for detail in details:
+        canonical_json(detail)  # reject non-JSON detail before taking the lock
+    head = await _lock_head(session, count=len(events))
+    seq, prev_hash = head.seq - len(events) + 1, head.hash
+    rows: list[ConsentEvent] = []
+    for new, detail in zip(events, details, strict=True):
+        digest = event_hash(
+            prev_hash=prev_hash,
+            seq=seq,
+            consent_id=new.consent_id,
+            event=new.event,
+            actor_type=new.actor_type,
+            actor_id=new.actor_id,
+            at=new.at,
+            detail=detail,
+        )
+        rows.append(ConsentEvent(
+            seq=seq,
+            consent_id=new.consent_id,
+            event=new.event.value,
+            actor_type=new.actor_type.value,
+            actor_id=new.actor_id,
+            at=new.at,
+            detail=detail,
+            prev_hash=prev_hash,
+            hash=digest,
+        ))
+        seq, prev_hash = seq + 1, digest
+    session.add_all(rows)
+    head.hash = prev_hash
+    session.add(head)
+    await session.flush()
+    return rows
 
 
 async def append_event(
@@ -123,36 +175,8 @@ async def append_event(
     detail: Mapping[str, Any] | None = None,
 ) -> ConsentEvent:
     """Append one event in the caller's transaction (the caller commits, together with the state change)."""
-    detail = dict(detail or {})
-    canonical_json(detail)  # reject non-JSON detail before taking the lock
-    head = await _lock_head(session)
-    seq, prev_hash = head.seq, head.hash
-    digest = event_hash(
-        prev_hash=prev_hash,
-        seq=seq,
-        consent_id=consent_id,
-        event=event,
-        actor_type=actor_type,
-        actor_id=actor_id,
-        at=at,
-        detail=detail,
-    )
-    row = ConsentEvent(
-        seq=seq,
-        consent_id=consent_id,
-        event=event.value,
-        actor_type=actor_type.value,
-        actor_id=actor_id,
-        at=at,
-        detail=detail,
-        prev_hash=prev_hash,
-        hash=digest,
-    )
-    session.add(row)
-    head.hash = digest
-    session.add(head)
-    await session.flush()
-    return row
+    new = NewEvent(consent_id=consent_id, event=event, actor_type=actor_type, actor_id=actor_id, at=at, detail=detail)
+    return (await append_events(session=session, events=[new]))[0]
 
 
 BreakReason = Literal["altered", "removed", "reordered"]

@@ -39,7 +39,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from consent.audit import ActorType
 from consent.audit import EventType
+from consent.audit import NewEvent
 from consent.audit import append_event
+from consent.audit import append_events
 from consent.errors import AccountNotConsented
 from consent.errors import ConsentExpired
 from consent.errors import ConsentForbidden
@@ -720,20 +722,26 @@ class Access:
 
 
 async def record_accesses(*, session: AsyncSession, accesses: Sequence[Access]) -> None:
-    """``record_access`` for several calls in one transaction (one commit, one chain extension per call):
-    all are recorded or none is, so a caller can retry the batch or fall back to one call at a time."""
+    """``record_access`` for several calls in one transaction (one lock of the chain, one commit): all are
+    recorded or none is, so a caller can retry the batch or fall back to one call at a time."""
+    if not accesses:
+        return
     async with _transaction(session):
+        last_at: dict[tuple[str, str], datetime] = {}
         for access in accesses:
+            key = (access.consent_id, access.client_id)
+            last_at[key] = max(access.at, last_at.get(key, access.at))
+        for (consent_id, client_id), at in last_at.items():
             result = await session.exec(
                 update(Consent)
-                .where(col(Consent.consent_id) == access.consent_id, col(Consent.client_id) == access.client_id)
-                .values(last_accessed_at=access.at)
+                .where(col(Consent.consent_id) == consent_id, col(Consent.client_id) == client_id)
+                .values(last_accessed_at=at)
                 .execution_options(synchronize_session=False)
             )
             if result.rowcount != 1:
-                raise ConsentNotFound("Consent not found", detail=f"{access.consent_id} for {access.client_id}")
-            await append_event(
-                session=session,
+                raise ConsentNotFound("Consent not found", detail=f"{consent_id} for {client_id}")
+        await append_events(session=session, events=[
+            NewEvent(
                 consent_id=access.consent_id,
                 event=EventType.ACCESSED,
                 actor_type=ActorType.TPP,
@@ -741,6 +749,8 @@ async def record_accesses(*, session: AsyncSession, accesses: Sequence[Access]) 
                 at=access.at,
                 detail={"endpoint": access.endpoint, "customer_present": bool(access.customer_present)},
             )
+            for access in accesses
+        ])
 
 
 # --------------------------------------------------------------------------- the customer's dashboard
