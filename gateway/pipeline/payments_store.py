@@ -139,6 +139,23 @@ class PaymentOrderStore:
             raise _conflict(record.client_id, record.idempotency_key or "")
         return _answer(record) if record.state == DONE else None
 
+    async def settled_answer(
+        self, *, client_id: str, key: str, request_hash: str, now: Callable[[], datetime]
+    ) -> StoredAnswer | None:
+        """The finished answer under (client, key), waiting while a live caller is still at the bank; ``None``
+        when no submission used this key. A duplicate that arrives just after the first submission consumed the
+        consent must replay it, not be refused for the consent's new status."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._max_wait
+        while True:
+            record = await self.find(client_id=client_id, key=key, now=now())
+            if record is None:
+                return None
+            answer = self.replay_of(record, request_hash=request_hash)
+            if answer is not None or loop.time() >= deadline:
+                return answer
+            await asyncio.sleep(0.05)
+
     async def acquire(
         self,
         *,

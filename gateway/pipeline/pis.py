@@ -342,8 +342,16 @@ class PaymentsApi:
             if answer is not None:
                 return json_response(answer.body, status_code=answer.status, headers=rate_headers)
 
-        consent, grant = await authorised_consent(services=self.services, access=access, consent_id=consent_id,
-                                                  endpoint=kind.create_operation, now=self.clock())
+        try:
+            consent, grant = await authorised_consent(services=self.services, access=access, consent_id=consent_id,
+                                                      endpoint=kind.create_operation, now=self.clock())
+        except errors.InvalidConsentStatus:
+            # A duplicate racing the first submission: it may have consumed the consent since the lookup above.
+            settled = await self.store.settled_answer(client_id=client_id, key=key, request_hash=request_hash,
+                                                      now=self.clock)
+            if settled is None:
+                raise
+            return json_response(settled.body, status_code=settled.status, headers=rate_headers)
         if consent.kind != kind.consent_kind:
             raise mismatch(f"The consent is not a {kind.consent_kind} consent", "Data.ConsentId", detail=consent_id)
         # NOTES 9 step 4: Initiation and Risk must match the consent's exactly.
