@@ -157,6 +157,21 @@ def _is_expired(consent: Consent, now: datetime) -> bool:
     return consent.expires_at is not None and consent.expires_at <= now
 
 
+async def _add_created(session: AsyncSession, consent: Consent, *, detail: dict[str, Any]) -> None:
+    """Insert a new consent and its ``created`` event in the caller's transaction (the TPP is the actor)."""
+    session.add(consent)
+    await session.flush()
+    await append_event(
+        session=session,
+        consent_id=consent.consent_id,
+        event=EventType.CREATED,
+        actor_type=ActorType.TPP,
+        actor_id=consent.client_id,
+        at=consent.created_at,
+        detail=detail,
+    )
+
+
 async def _load(session: AsyncSession, consent_id: str) -> Consent | None:
     return await session.get(Consent, consent_id)
 
@@ -240,17 +255,7 @@ async def create_account_access_consent(
         status_updated_at=now,
     )
     async with _transaction(session):
-        session.add(consent)
-        await session.flush()
-        await append_event(
-            session=session,
-            consent_id=consent.consent_id,
-            event=EventType.CREATED,
-            actor_type=ActorType.TPP,
-            actor_id=client_id,
-            at=now,
-            detail={"kind": consent.kind, "permissions": list(permissions)},
-        )
+        await _add_created(session, consent, detail={"kind": consent.kind, "permissions": list(permissions)})
     return consent
 
 
@@ -356,17 +361,7 @@ async def create_payment_consent(
                 .values(idempotency_key=None)
                 .execution_options(synchronize_session=False)
             )
-            session.add(consent)
-            await session.flush()
-            await append_event(
-                session=session,
-                consent_id=consent.consent_id,
-                event=EventType.CREATED,
-                actor_type=ActorType.TPP,
-                actor_id=client_id,
-                at=now,
-                detail={"kind": consent.kind},
-            )
+            await _add_created(session, consent, detail={"kind": consent.kind})
     except IntegrityError:
         # A concurrent request with the same key won the unique constraint: answer as its replay.
         existing = await _replay(
@@ -403,17 +398,7 @@ async def create_funds_confirmation_consent(
         status_updated_at=now,
     )
     async with _transaction(session):
-        session.add(consent)
-        await session.flush()
-        await append_event(
-            session=session,
-            consent_id=consent.consent_id,
-            event=EventType.CREATED,
-            actor_type=ActorType.TPP,
-            actor_id=client_id,
-            at=now,
-            detail={"kind": consent.kind},
-        )
+        await _add_created(session, consent, detail={"kind": consent.kind})
     return consent
 
 
