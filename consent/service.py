@@ -176,6 +176,20 @@ async def _load(session: AsyncSession, consent_id: str) -> Consent | None:
     return await session.get(Consent, consent_id)
 
 
+async def _load_with_accounts(session: AsyncSession, consent_id: str) -> tuple[Consent | None, tuple[str, ...]]:
+    rows = (
+        await session.exec(
+            select(Consent, ConsentAccount.account_id)
+            .outerjoin(ConsentAccount, col(ConsentAccount.consent_id) == col(Consent.consent_id))
+            .where(col(Consent.consent_id) == consent_id)
+            .order_by(col(ConsentAccount.account_id))
+        )
+    ).all()
+    if not rows:
+        return None, ()
+    return rows[0][0], tuple(account for _, account in rows if account is not None)
+
+
 async def _account_ids(session: AsyncSession, consent_id: str) -> tuple[str, ...]:
     rows = await session.exec(
         select(ConsentAccount.account_id)
@@ -629,7 +643,8 @@ async def check_access(
     ``endpoint`` is the path template relative to the API base (``/accounts/{AccountId}/balances``) or the
     OpenAPI operationId. An expired consent is marked Expired (with its audit event) before refusing.
     """
-    consent = await _load(session, consent_id)
+    # Hot path (ARCHITECTURE section 3): the consent and its accounts in one round trip.
+    consent, accounts = await _load_with_accounts(session, consent_id)
     if consent is None or consent.status == S.DELETED:
         raise ConsentInactive("Consent not found", detail=consent_id)
     if consent.client_id != client_id:
@@ -646,7 +661,6 @@ async def check_access(
         raise ConsentExpired("Consent has expired", detail=consent_id)
     if not _covers(consent, endpoint):
         raise PermissionNotGranted("The consent does not permit this operation", detail=f"{consent_id}: {endpoint}")
-    accounts = await _account_ids(session, consent_id)
     if account_id is not None and account_id not in accounts:
         raise AccountNotConsented("Account is not part of the consent", detail=f"{consent_id}: {account_id}")
     return ConsentGrant(

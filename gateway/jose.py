@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import json
 import re
@@ -78,9 +79,19 @@ def public_jwks(keys: Iterable[Mapping[str, Any]]) -> dict[str, list[JWK]]:
 
 
 def thumbprint(key: Mapping[str, Any]) -> str:
-    """RFC 7638 SHA-256 JWK thumbprint, base64url (the DPoP ``jkt``)."""
+    """RFC 7638 SHA-256 JWK thumbprint, base64url (the DPoP ``jkt``). A client presents the same DPoP key on
+    every call, so the result is cached by the key's canonical JSON."""
     try:
-        return str(jwcrypto_jwk.JWK(**dict(key)).thumbprint())
+        canonical = json.dumps(dict(key), sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise JoseError("invalid JWK") from exc
+    return _thumbprint_of(canonical)
+
+
+@functools.lru_cache(maxsize=4096)
+def _thumbprint_of(canonical: str) -> str:
+    try:
+        return str(jwcrypto_jwk.JWK(**json.loads(canonical)).thumbprint())
     except Exception as exc:  # jwcrypto raises several types for bad keys
         raise JoseError("invalid JWK") from exc
 
