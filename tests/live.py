@@ -16,6 +16,40 @@ from pathlib import Path
 import httpx
 
 
+def start_obgw(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``obgw ARGV`` as a child process, its output in ``log``."""
+    with log.open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", "gateway.cli", *argv], env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+def wait_ready(process: subprocess.Popen[bytes], url: str, log: Path, *, timeout: float = 60.0) -> None:
+    """Until ``url`` answers 200; fails with the process's output if it exits or the time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: process exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url} not ready in {timeout} s:\n{log.read_text(errors='replace')}")
+        time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl-C (graceful shutdown), then kill after 15 s."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -78,10 +112,4 @@ def live_stack(var_dir: Path, *, extra_env: dict[str, str] | None = None, timeou
             time.sleep(0.2)
         yield stack
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop(process)

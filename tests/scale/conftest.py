@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
@@ -25,6 +22,9 @@ import httpx
 import pytest
 
 from tests.live import free_port
+from tests.live import start_obgw
+from tests.live import stop
+from tests.live import wait_ready
 from tests.postgres.services import POSTGRES_ENV
 from tests.postgres.services import REDIS_ENV
 from tests.postgres.services import fresh_database
@@ -57,37 +57,6 @@ class Replicas:
             yield a, b, sandbox
 
 
-def _start(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen([sys.executable, "-m", "gateway.cli", *argv], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)  # fmt: skip
-
-
-def _wait(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: process exited with {process.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} not ready in {START_TIMEOUT} s:\n{log.read_text(errors='replace')}")
-        time.sleep(0.2)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 @pytest.fixture(scope="module")
 def two_replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
     server = require(POSTGRES_ENV)
@@ -118,18 +87,18 @@ def two_replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]
             env=env,
         )  # fmt: skip
         try:
-            sandbox = _start(["serve", "--component", "sandbox"], env, var_dir / "sandbox.log")
+            sandbox = start_obgw(["serve", "--component", "sandbox"], env, var_dir / "sandbox.log")
             processes.append(sandbox)
-            _wait(sandbox, f"{replicas.sandbox_url}/healthz", var_dir / "sandbox.log")
+            wait_ready(sandbox, f"{replicas.sandbox_url}/healthz", var_dir / "sandbox.log", timeout=START_TIMEOUT)
             # A migrates the fresh database; B starts only once A is ready, and never migrates.
-            a = _start(["serve", "--component", "gateway"], {**env, "OBGW_PORT": str(a_port)}, var_dir / "a.log")
+            a = start_obgw(["serve", "--component", "gateway"], {**env, "OBGW_PORT": str(a_port)}, var_dir / "a.log")
             processes.append(a)
-            _wait(a, f"{replicas.a_url}/readyz", var_dir / "a.log")
-            b = _start(["serve", "--component", "gateway", "--no-migrate"], {**env, "OBGW_PORT": str(b_port)},
+            wait_ready(a, f"{replicas.a_url}/readyz", var_dir / "a.log", timeout=START_TIMEOUT)
+            b = start_obgw(["serve", "--component", "gateway", "--no-migrate"], {**env, "OBGW_PORT": str(b_port)},
                        var_dir / "b.log")  # fmt: skip
             processes.append(b)
-            _wait(b, f"{replicas.b_url}/readyz", var_dir / "b.log")
+            wait_ready(b, f"{replicas.b_url}/readyz", var_dir / "b.log", timeout=START_TIMEOUT)
             yield replicas
         finally:
             for process in reversed(processes):
-                _stop(process)
+                stop(process)

@@ -15,7 +15,6 @@ import dataclasses
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -43,40 +42,12 @@ from tests.integration.consent.conftest import ALL_SCOPES
 from tests.integration.consent.conftest import Tpp
 from tests.integration.consent.conftest import cc_token
 from tests.live import free_port
+from tests.live import start_obgw
+from tests.live import stop
+from tests.live import wait_ready
 
 N = 12
 DEBTOR = account_id(key="alice-current")
-
-
-def _start(component: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--component", component],
-                                env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def _wait(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: exited {process.returncode}:\n{log.read_text(errors='replace')}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{url} not ready:\n{log.read_text(errors='replace')}")
-        time.sleep(0.2)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 async def _bank_orders(bank: SandboxDatabase, consent_ids: list[str]) -> list[PaymentOrder]:
@@ -134,14 +105,14 @@ async def test_a_gateway_killed_mid_flight_finishes_every_payment_exactly_once_o
                OBGW_LOG_LEVEL="warning")
     settings = Settings(var_dir=tmp_path, port=port, sandbox_port=sandbox_port)
     log = tmp_path / "processes.log"
-    sandbox = _start("sandbox", env, log)
+    sandbox = start_obgw(["serve", "--component", "sandbox"], env, log)
     gateway: subprocess.Popen[bytes] | None = None
     db = Database(settings.database_url)
     bank = SandboxDatabase(SandboxSettings(var_dir=tmp_path).database_url)
     try:
-        _wait(sandbox, f"http://127.0.0.1:{sandbox_port}/portal/api/psus", log)
-        gateway = _start("gateway", env, log)
-        _wait(gateway, f"{settings.issuer}/healthz", log)
+        wait_ready(sandbox, f"http://127.0.0.1:{sandbox_port}/portal/api/psus", log)
+        gateway = start_obgw(["serve", "--component", "gateway"], env, log)
+        wait_ready(gateway, f"{settings.issuer}/healthz", log)
 
         fapi = await insert_client(db, scope=ALL_SCOPES, key=signing_key())
         fapi = dataclasses.replace(fapi, issuer=settings.issuer)
@@ -155,8 +126,8 @@ async def test_a_gateway_killed_mid_flight_finishes_every_payment_exactly_once_o
             await _fire_and_kill(tpp, approved, bank, gateway)
             caught = await _caught_mid_flight(db, bank, [a.consent_id for a in approved])
 
-            gateway = _start("gateway", env, log)
-            _wait(gateway, f"{settings.issuer}/healthz", log)
+            gateway = start_obgw(["serve", "--component", "gateway"], env, log)
+            wait_ready(gateway, f"{settings.issuer}/healthz", log)
             answers = await asyncio.gather(*(_retry_until_created(tpp, a, f"crash-{i}")
                                              for i, a in enumerate(approved)))
 
@@ -174,7 +145,7 @@ async def test_a_gateway_killed_mid_flight_finishes_every_payment_exactly_once_o
         assert sorted(states) == ["done"] * N
     finally:
         if gateway is not None:
-            _stop(gateway)
-        _stop(sandbox)
+            stop(gateway)
+        stop(sandbox)
         await db.dispose()
         await bank.dispose()
