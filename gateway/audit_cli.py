@@ -5,18 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from gateway.db import Database
-from gateway.settings import Settings
 
 
-async def verify(settings: Settings) -> dict[str, Any]:
+async def verify(*, db: Database) -> dict[str, Any]:
     from consent import audit
 
-    db = Database(settings.database_url)
-    try:
-        async with db.session() as session:
-            report = await audit.verify_chain(session=session)
-    finally:
-        await db.dispose()
+    async with db.session() as session:
+        report = await audit.verify_chain(session=session)
     return {
         "ok": report.ok,
         "events": report.events,

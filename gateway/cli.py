@@ -26,11 +26,40 @@ def _settings() -> Settings:
         raise SystemExit(f"obgw: {exc}") from None
 
 
+def _database_problem(exc: Exception) -> int:
+    print(f"obgw: {exc}", file=sys.stderr)
+    return 1
+
+
+def _checked(settings: Settings, work: Any) -> Any:
+    """Run ``work(db)`` on the gateway database after checking it is an obgw database at the current schema;
+    a database that cannot serve raises DatabaseProblem with the operator's message (gateway/db_check.py)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.db_check import explain
+    from gateway.db_check import require_current_schema
+
+    async def run() -> Any:
+        await require_current_schema(url=settings.database_url)
+        try:
+            return await _with_db(settings, work)
+        except (SQLAlchemyError, OSError) as exc:
+            raise explain(url=settings.database_url, error=exc) from None
+
+    return asyncio.run(run())
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from gateway.db_check import explain
     from gateway.migrate import upgrade
 
     settings = _settings()
-    upgrade(settings.database_url)
+    try:
+        upgrade(settings.database_url)
+    except (SQLAlchemyError, OSError) as exc:
+        return _database_problem(explain(url=settings.database_url, error=exc))
     print(f"database at head: {settings.database_url}")
     return 0
 
@@ -51,8 +80,12 @@ def cmd_keys_rotate(args: argparse.Namespace) -> int:
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from gateway.audit_cli import verify
+    from gateway.db_check import DatabaseProblem
 
-    report = asyncio.run(verify(_settings()))
+    try:
+        report = _checked(_settings(), lambda db: verify(db=db))
+    except DatabaseProblem as exc:
+        return _database_problem(exc)
     if args.json:
         print(json.dumps(report))
     else:
@@ -75,11 +108,12 @@ async def _with_db(settings: Settings, work: Any) -> Any:
 
 def cmd_clients(args: argparse.Namespace) -> int:
     from gateway import operators
+    from gateway.db_check import DatabaseProblem
 
     settings = _settings()
     try:
         if args.clients_command == "list":
-            rows = asyncio.run(_with_db(settings, lambda db: operators.list_clients(db=db)))
+            rows = _checked(settings, lambda db: operators.list_clients(db=db))
             if args.json:
                 print(json.dumps(rows))
             else:
@@ -88,10 +122,9 @@ def cmd_clients(args: argparse.Namespace) -> int:
                 print(f"{len(rows)} client(s)")
             return 0
         status = "suspended" if args.clients_command == "suspend" else "active"
-        row = asyncio.run(
-            _with_db(settings, lambda db: operators.set_client_status(db=db, client_id=args.client_id, status=status))
-        )
-    except operators.OperatorError as exc:
+        row = _checked(settings, lambda db: operators.set_client_status(db=db, client_id=args.client_id,
+                                                                         status=status))
+    except (operators.OperatorError, DatabaseProblem) as exc:
         print(f"obgw: {exc}", file=sys.stderr)
         return 1
     if args.json:
@@ -103,11 +136,12 @@ def cmd_clients(args: argparse.Namespace) -> int:
 
 def cmd_consents(args: argparse.Namespace) -> int:
     from gateway import operators
+    from gateway.db_check import DatabaseProblem
 
     settings = _settings()
     try:
         if args.consents_command == "list":
-            rows = asyncio.run(_with_db(settings, lambda db: operators.list_consents(db=db, client_id=args.client)))
+            rows = _checked(settings, lambda db: operators.list_consents(db=db, client_id=args.client))
             if args.json:
                 print(json.dumps(rows))
             else:
@@ -115,10 +149,8 @@ def cmd_consents(args: argparse.Namespace) -> int:
                     print(f"{row['consent_id']}  {row['status']:<22}  client {row['client_id']}")
                 print(f"{len(rows)} consent(s)")
             return 0
-        result = asyncio.run(
-            _with_db(settings, lambda db: operators.revoke_consent(db=db, consent_id=args.consent_id))
-        )
-    except operators.OperatorError as exc:
+        result = _checked(settings, lambda db: operators.revoke_consent(db=db, consent_id=args.consent_id))
+    except (operators.OperatorError, DatabaseProblem) as exc:
         print(f"obgw: {exc}", file=sys.stderr)
         return 1
     if args.json:
@@ -172,7 +204,22 @@ async def _serve(settings: Settings, *, components: Sequence[str], migrate: bool
         servers.append(_server(sandbox_app, settings.sandbox_host, settings.sandbox_port, settings.log_level))
     if "gateway" in components:
         if migrate:
-            await upgrade_async(settings.database_url)
+            from sqlalchemy.exc import SQLAlchemyError
+
+            from gateway.db_check import explain
+
+            try:
+                await upgrade_async(settings.database_url)
+            except (SQLAlchemyError, OSError) as exc:
+                raise SystemExit(f"obgw: {explain(url=settings.database_url, error=exc)}") from None
+        else:
+            from gateway.db_check import DatabaseProblem
+            from gateway.db_check import require_current_schema
+
+            try:
+                await require_current_schema(url=settings.database_url)
+            except DatabaseProblem as exc:
+                raise SystemExit(f"obgw: {exc}") from None
         try:
             app = create_app(settings)
         except SettingsError as exc:

@@ -24,6 +24,9 @@ from pathlib import Path
 from typing import Any
 from typing import TextIO
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
 from sandbox.app import build_services
 from sandbox.app import prepare_database
 from sandbox.customers import psu_listing
@@ -137,12 +140,20 @@ def main(argv: list[str], *, environ: dict[str, str] | None = None, out: TextIO 
     """Run one sandbox command; returns the process exit status (0 ok, 1 refused, 2 usage)."""
     stdout = out or sys.stdout
     as_json = "--json" in argv
+    settings: SandboxSettings | None = None
     try:
         args = build_parser().parse_args(argv)
         settings = SandboxSettings.from_env(environ)
         result = asyncio.run(_run(args, settings))
     except SystemExit as exc:  # --help prints and exits through argparse
         return exc.code if isinstance(exc.code, int) else 0
+    except (SQLAlchemyError, OSError) as exc:
+        # A sandbox database that cannot be reached or used: one line naming it, no traceback.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0] if str(exc) else type(exc).__name__
+        where = make_url(settings.database_url).render_as_string(hide_password=True) if settings else "(unset)"
+        print(f"obgw sandbox: the sandbox database {where} failed: {reason}; check "
+              "OBGW_SANDBOX_DATABASE_URL", file=sys.stderr)
+        return 1
     except SandboxError as exc:
         if as_json:
             stdout.write(json.dumps(exc.as_json()) + "\n")
