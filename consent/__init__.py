@@ -1,6 +1,6 @@
 """The consent domain: what each bank customer allowed each TPP to do (OBIE R/W API v3.1.11).
 
-Imports nothing of the gateway or the sandbox (ARCHITECTURE section 2); the gateway calls ``consent.service``
+Imports nothing of the gateway or the sandbox (docs/architecture.md section 2); the gateway calls ``consent.service``
 and renders ``consent.errors`` as OBIE errors.
 """
 

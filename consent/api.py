@@ -1,10 +1,10 @@
-"""The TPP-facing consent endpoints of OBIE R/W API v3.1.11 (NOTES sections 2.1-2.3, 3).
+"""The TPP-facing consent endpoints of OBIE R/W API v3.1.11 (docs/obie-notes.md sections 2.1-2.3, 3).
 
 ``POST/GET/DELETE /aisp/account-access-consents``, ``POST/GET /pisp/domestic-payment-consents``,
 ``/pisp/domestic-scheduled-payment-consents``, ``/pisp/domestic-standing-order-consents`` and
 ``POST/GET/DELETE /cbpii/funds-confirmation-consents``, all under ``/open-banking/v3.1``.
 
-The consent package imports nothing of the gateway (ARCHITECTURE section 2): the gateway passes in how to
+The consent package imports nothing of the gateway (docs/architecture.md section 2): the gateway passes in how to
 authenticate the caller (a client-credentials token with the API's scope), how to open a database session, the
 public base URL for ``Links.Self``, and optionally a schema validator for request bodies. Refusals are
 ``consent.errors`` (rendered as ``OBErrorResponse1`` by the gateway) or, for 405/406/415 which carry no body in

@@ -1,10 +1,10 @@
 """The consent domain's errors, each carrying the HTTP status and OBIE error code it maps to.
 
-The consent package imports nothing of the gateway (ARCHITECTURE section 2), so it cannot raise
+The consent package imports nothing of the gateway (docs/architecture.md section 2), so it cannot raise
 ``gateway.errors``; the gateway renders these to ``OBErrorResponse1`` (OBIE R/W API v3.1.11, "Error Response
 Structure") in one place from ``status_code``, ``ob_code``, ``message`` and ``path``.
 
-Codes follow NOTES section 6: unknown resource ids are 400 ``UK.OBIE.Resource.NotFound``; a consent in the wrong
+Codes follow docs/obie-notes.md section 6: unknown resource ids are 400 ``UK.OBIE.Resource.NotFound``; a consent in the wrong
 status for an action is 400 ``UK.OBIE.Resource.InvalidConsentStatus``; resource-access refusals (another TPP's
 consent, permission not granted, account outside the consent) are 403, for which v3.1.11 defines no dedicated
 code, so they carry the closest namespaced one.
@@ -85,7 +85,7 @@ class InvalidIdempotencyKey(ConsentError):
 class IdempotencyConflict(ConsentError):
     """Same idempotency key within 24 h with a different body: the resource is not modified.
 
-    The spec names no code (NOTES section 5, ``x-idempotency-key``). The v3.1.11 documents declare no 409 on
+    The spec names no code (docs/obie-notes.md section 5, ``x-idempotency-key``). The v3.1.11 documents declare no 409 on
     these POSTs, so the refusal is a 400 naming the header: the TPP reused a key for another request.
     """
 

@@ -1,7 +1,7 @@
 """Consent statuses and the transitions allowed between them, per consent kind.
 
 Sources: R/W API v3.1.11 account-access-consents "Account Access Consent Status", domestic-payment-consents
-"State Model", funds-confirmation-consent "Status", and the AISP/PISP/CoF profiles (NOTES section 3).
+"State Model", funds-confirmation-consent "Status", and the AISP/PISP/CoF profiles (docs/obie-notes.md section 3).
 
 Decisions where v3.1.11 leaves a gap or where our product differs:
 

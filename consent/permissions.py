@@ -1,7 +1,7 @@
 """The OBIE AIS permission vocabulary and what each permission gates.
 
 Sources: R/W API v3.1.11 Account and Transaction API profile, "Permissions" and "Detail Permissions"
-(OBExternalPermissions1Code, 21 values), and the per-resource "Permission Codes" sections (NOTES section 4).
+(OBExternalPermissions1Code, 21 values), and the per-resource "Permission Codes" sections (docs/obie-notes.md section 4).
 Everything here is data plus pure functions: no I/O.
 """
 
@@ -62,7 +62,7 @@ def _any(*permissions: Permission) -> Requirement:
 
 _TRANSACTIONS: Final[Requirement] = (TRANSACTIONS_LEVEL, TRANSACTIONS_DIRECTION)
 
-# Path templates relative to /open-banking/v3.1/aisp (NOTES section 2.1). Consent endpoints are not here: they
+# Path templates relative to /open-banking/v3.1/aisp (docs/obie-notes.md section 2.1). Consent endpoints are not here: they
 # take a client-credentials token and no consent.
 ENDPOINT_PERMISSIONS: Final[Mapping[str, Requirement]] = {
     "/accounts": _any(*ACCOUNTS),
@@ -143,7 +143,7 @@ LEVELLED_RESOURCES: Final[Mapping[str, tuple[Permission, Permission]]] = {
     "statements": (P.READ_STATEMENTS_BASIC, P.READ_STATEMENTS_DETAIL),
 }
 
-# Fields of each record that only the Detail permission may see (NOTES section 4, from Accounts.md,
+# Fields of each record that only the Detail permission may see (docs/obie-notes.md section 4, from Accounts.md,
 # Beneficiaries.md, standing-orders.md, scheduled-payments.md, Transactions.md, Statements.md).
 DETAIL_FIELDS: Final[Mapping[str, frozenset[str]]] = {
     "accounts": frozenset({"Account", "Servicer"}),

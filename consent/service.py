@@ -1,8 +1,8 @@
 """The consent service: every operation on a consent, each one database transaction with its audit event.
 
 OBIE R/W API v3.1.11: account-access-consents, domestic(-scheduled)-payment and standing-order consents,
-funds-confirmation-consents (NOTES section 3), idempotency (section 5), and the consent checks of the resource
-pipeline (ARCHITECTURE section 3, step 4).
+funds-confirmation-consents (docs/obie-notes.md section 3), idempotency (section 5), and the consent checks of the resource
+pipeline (docs/architecture.md section 3, step 4).
 
 Contract for callers: pass a session whose factory has ``expire_on_commit=False`` (the gateway's has). Each
 mutating function commits on success and rolls back on failure, so the state change and its audit event are
@@ -638,12 +638,12 @@ async def check_access(
     endpoint: str,
     account_id: str | None = None,
 ) -> ConsentGrant:
-    """The consent checks of the resource pipeline (ARCHITECTURE section 3, step 4), every one fail-closed.
+    """The consent checks of the resource pipeline (docs/architecture.md section 3, step 4), every one fail-closed.
 
     ``endpoint`` is the path template relative to the API base (``/accounts/{AccountId}/balances``) or the
     OpenAPI operationId. An expired consent is marked Expired (with its audit event) before refusing.
     """
-    # Hot path (ARCHITECTURE section 3): the consent and its accounts in one round trip.
+    # Hot path (docs/architecture.md section 3): the consent and its accounts in one round trip.
     consent, accounts = await _load_with_accounts(session, consent_id)
     if consent is None or consent.status == S.DELETED:
         raise ConsentInactive("Consent not found", detail=consent_id)

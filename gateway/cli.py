@@ -1,4 +1,4 @@
-"""``obgw``: run, migrate and operate the gateway (ARCHITECTURE section 5).
+"""``obgw``: run, migrate and operate the gateway (docs/architecture.md section 5).
 
 Every command that prints JSON (``--json``) prints exactly one JSON document, so it can be scripted.
 """

@@ -1,17 +1,17 @@
 """The gateway side of the TPP consent endpoints (``consent.api``): token check, OBIE error shape, schema check.
 
 * Token: a sender-constrained access token from the ``client_credentials`` grant with the API's scope
-  (NOTES section 2 legend: consent endpoints take the TPP's own token, "CC"). A customer's token is refused
+  (docs/obie-notes.md section 2 legend: consent endpoints take the TPP's own token, "CC"). A customer's token is refused
   with 401 like a missing one (the FCS expects 401 for a token of the wrong grant).
 * Shape: R/W API v3.1.11 "HTTP Status Codes": 401 carries no body on OBIE paths, so token failures keep their
   RFC 6750 / RFC 9449 ``WWW-Authenticate`` challenge but lose the OAuth JSON body. A token without the scope is
   403 with ``OBErrorResponse1`` (v3.1.11 names no code for it: we answer ``UK.OBIE.Header.Invalid`` on
   ``Authorization``) and keeps its ``insufficient_scope`` challenge (RFC 6750 section 3.1).
 * Schema: request bodies are validated against the operation's schema in ``openapi/`` with openapi-core
-  (ARCHITECTURE section 3 step 6); each violation becomes one ``Errors`` item with its JSON path.
+  (docs/architecture.md section 3 step 6); each violation becomes one ``Errors`` item with its JSON path.
 * Message signing (``gateway.jws``; R/W API "Message Signing"): payment-consent POSTs must carry the TPP's
   ``x-jws-signature``, and every answer of a payment-consent endpoint that has a body, errors included, carries
-  the gateway's own (the payment-initiation endpoint table: "Signed Response"; NOTES section 5: "should be on
+  the gateway's own (the payment-initiation endpoint table: "Signed Response"; docs/obie-notes.md section 5: "should be on
   error bodies of such endpoints"). Bodyless answers (401, 405, 406, 415) have nothing to sign.
 """
 
@@ -176,7 +176,7 @@ def ob_path(parts: Iterable[Any]) -> str:
 
 
 def _items(error: Any) -> list[errors.ObErrorItem]:
-    """One jsonschema ``ValidationError`` as OBIE error items (NOTES section 6 codes)."""
+    """One jsonschema ``ValidationError`` as OBIE error items (docs/obie-notes.md section 6 codes)."""
     location = list(error.absolute_path)
     if error.validator == "required":
         found = _REQUIRED.match(error.message)

@@ -2,7 +2,7 @@
 (``gateway.oauth.psu_session``), the database, the bank's account directory, the TPPs' registered names and the
 token store, offered to the consent package as its ``CustomerPortal``.
 
-Mounted by ``gateway.app`` with ``routes(services)``: ``/consents`` (the dashboard, ARCHITECTURE section 1
+Mounted by ``gateway.app`` with ``routes(services)``: ``/consents`` (the dashboard, docs/architecture.md section 1
 journey 6). Page headers are the customer pages' own (``page_headers``: CSP with ``frame-ancestors 'none'``,
 no caching, no referrer).
 """

@@ -25,7 +25,7 @@ from starlette.responses import Response
 from consent.errors import ConsentError
 
 INTERACTION_HEADER = "x-fapi-interaction-id"
-# The conformance suite expects exactly this on OBIE responses (NOTES section 5, Content-Type).
+# The conformance suite expects exactly this on OBIE responses (docs/obie-notes.md section 5, Content-Type).
 OB_JSON = "application/json; charset=utf-8"
 
 

@@ -189,7 +189,7 @@ def verify(
         raise JoseError(f"alg {header.get('alg')!r} not allowed")
     pyjwk = key if isinstance(key, jwt.PyJWK) else load_key(key)
     # verify_exp=False hands every time check (exp, iat, nbf) to the caller, which applies the profile's own
-    # skew rules (ARCHITECTURE section 6: 10 s ahead, 60 s old).
+    # skew rules (docs/architecture.md section 6: 10 s ahead, 60 s old).
     options: dict[str, Any] = {
         "require": list(require),
         "verify_exp": verify_exp,

@@ -1,12 +1,12 @@
 """OBIE message signing: the ``x-jws-signature`` detached JWS on payment requests and responses.
 
-Read/Write API v3.1.11 profile, "Message Signing" (NOTES section 5, "JWS details"): a JWS over the raw HTTP body
+Read/Write API v3.1.11 profile, "Message Signing" (docs/obie-notes.md section 5, "JWS details"): a JWS over the raw HTTP body
 with the payload detached (RFC 7515 appendix F, ``header..signature``). From v3.1.4 on there is no ``b64``
 header (Waiver 7): the signing input is ``b64url(header) "." b64url(body)``, and a ``b64`` header is refused.
 The protected header carries ``alg`` (PS256), ``kid``, ``crit`` and exactly the three critical claims
 ``http://openbanking.org.uk/iat``, ``/iss`` and ``/tan``; ``typ`` (``JOSE``) and ``cty`` (JSON) are optional.
 
-Checks run in the order of the error codes (NOTES section 6), so a request gets the first failure:
+Checks run in the order of the error codes (docs/obie-notes.md section 6), so a request gets the first failure:
 ``UK.OBIE.Signature.Missing`` -> ``Malformed`` -> ``MissingClaim`` -> ``InvalidClaim`` -> ``Invalid``.
 
 The TPP's ``iss`` must be ``{org_id}/{software_id}`` of the registered client (profile: "the TPP's
@@ -131,7 +131,7 @@ def verify_request_signature(
         raise _invalid_claim("http://openbanking.org.uk/iat must be a NumericDate")
     current = _seconds(now)
     if iat > current + clock_skew:
-        # Profile: iat "must be a time before the current time"; ARCHITECTURE section 6 allows 10 s of skew.
+        # Profile: iat "must be a time before the current time"; docs/architecture.md section 6 allows 10 s of skew.
         raise _invalid_claim("http://openbanking.org.uk/iat is in the future")
     if header[CLAIM_ISS] != expected_issuer(client):
         raise _invalid_claim("http://openbanking.org.uk/iss does not name the registered software")

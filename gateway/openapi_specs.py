@@ -1,6 +1,6 @@
 """The OBIE OpenAPI documents the gateway serves, loaded and checked once at start-up.
 
-Implements the "route" half of ARCHITECTURE section 3 step 1: a request's (method, path) is matched to one
+Implements the "route" half of docs/architecture.md section 3 step 1: a request's (method, path) is matched to one
 operation of the OBIE Read/Write API v3.1.11 documents in ``openapi/`` (account-info, payment-initiation,
 confirmation-funds). Paths are the document ``servers`` entry plus the path template (R/W API profile,
 "Resource URI Path Structure": ``/open-banking/v3.1/aisp|pisp|cbpii/...``).
@@ -40,7 +40,7 @@ API_FILES: Final[Mapping[str, str]] = MappingProxyType(
 
 HTTP_METHODS: Final = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
-# OBIE OAS security scheme names -> the token kind the route needs (NOTES section 2 legend:
+# OBIE OAS security scheme names -> the token kind the route needs (docs/obie-notes.md section 2 legend:
 # TPPOAuth2Security = client-credentials token, PSUOAuth2Security = authorization-code token).
 SECURITY_TOKEN_KIND: Final[Mapping[str, str]] = MappingProxyType(
     {"TPPOAuth2Security": "client", "PSUOAuth2Security": "customer"}

@@ -1,4 +1,4 @@
-"""Operator commands' logic (ARCHITECTURE section 1, journey 7): list, suspend and resume TPPs; list and
+"""Operator commands' logic (docs/architecture.md section 1, journey 7): list, suspend and resume TPPs; list and
 revoke consents. ``gateway.cli`` prints what these return.
 
 Suspension takes effect at once on every replica: client authentication and every access-token check read

@@ -1,13 +1,13 @@
 """The rulebook in ``policies/``, checked and resolved into lookup tables once at start-up.
 
-ARCHITECTURE section 3 step 1: "route -> policy (from policies/routes.yaml, resolved once at start-up into a
+docs/architecture.md section 3 step 1: "route -> policy (from policies/routes.yaml, resolved once at start-up into a
 dict, not per request)". Three files:
 
-* ``routes.yaml``: per OBIE v3.1.11 operation (NOTES section 2) the token kind, scope, AIS permissions
-  (NOTES section 4), rate class, idempotency (NOTES section 5, "x-idempotency-key"), message signing
-  (NOTES section 5, "x-jws-signature") and whether the path carries an ``{AccountId}``;
+* ``routes.yaml``: per OBIE v3.1.11 operation (docs/obie-notes.md section 2) the token kind, scope, AIS permissions
+  (docs/obie-notes.md section 4), rate class, idempotency (docs/obie-notes.md section 5, "x-idempotency-key"), message signing
+  (docs/obie-notes.md section 5, "x-jws-signature") and whether the path carries an ``{AccountId}``;
 * ``rate-limits.yaml``: limits per TPP tier and rate class, per consent, and the PSD2 RTS Art. 36(5)(b)
-  unattended-access rule (NOTES section 10);
+  unattended-access rule (docs/obie-notes.md section 10);
 * ``fapi.yaml``: accepted algorithms (FAPI 2.0 Security Profile section 5.4), clock skew and lifetimes.
 
 Every file is checked strictly and the loader fails closed: an unknown key, a missing key, a value of the
@@ -45,7 +45,7 @@ SUPPORTED_VERSION: Final = 1
 
 TokenKind = Literal["client", "customer"]
 TOKEN_KINDS: Final = frozenset({"client", "customer"})
-# OBIE scopes (NOTES section 7): one per API.
+# OBIE scopes (docs/obie-notes.md section 7): one per API.
 SCOPES: Final = frozenset({"accounts", "payments", "fundsconfirmations"})
 # Who an unattended-access budget is counted for; see rate-limits.yaml `unattended.per`.
 UNATTENDED_KEYS: Final = frozenset({"client", "consent", "account", "operation"})
@@ -287,7 +287,7 @@ def _read(policies_dir: Path, name: str) -> _Entry:
 
 def ais_permissions(specs: OpenApiSpecs) -> frozenset[str]:
     """The 21 OBIE AIS permission codes, as the account-info document enumerates them
-    (OBReadConsent1.Data.Permissions, OBExternalPermissions1Code; NOTES section 4)."""
+    (OBReadConsent1.Data.Permissions, OBExternalPermissions1Code; docs/obie-notes.md section 4)."""
     schemas = specs.apis["accounts"].document["components"]["schemas"]
     return frozenset(
         schemas["OBReadConsent1"]["properties"]["Data"]["properties"]["Permissions"]["items"]["enum"]
@@ -439,7 +439,7 @@ def _load_routes(
         if op.key in routes:
             entry.fail(f"{op.operation_id} ({op.method} {op.full_path}) is listed twice")
         token = entry.string("token", choices=TOKEN_KINDS)
-        # The OBIE document's security requirement decides the token kind (NOTES section 2 legend).
+        # The OBIE document's security requirement decides the token kind (docs/obie-notes.md section 2 legend).
         if token != SECURITY_TOKEN_KIND[op.security_scheme]:
             entry.fail(
                 f"token {token} contradicts the OpenAPI security scheme {op.security_scheme} "
@@ -450,17 +450,17 @@ def _load_routes(
             entry.fail(
                 f"scope {scope} is not the scope the OpenAPI document declares ({', '.join(op.scopes)})"
             )
-        # NOTES section 4: AIS data endpoints are gated by consent permissions; nothing else is.
+        # docs/obie-notes.md section 4: AIS data endpoints are gated by consent permissions; nothing else is.
         needs_permissions = op.api == "accounts" and token == "customer"
         if needs_permissions and "permissions" not in entry.value:
-            entry.fail("permissions are required on account-information customer routes (NOTES section 4)")
+            entry.fail("permissions are required on account-information customer routes (docs/obie-notes.md section 4)")
         if not needs_permissions and "permissions" in entry.value:
             entry.fail("permissions apply only to account-information customer routes")
         permissions = _permissions(entry, permission_names) if needs_permissions else ()
         rate_class = entry.string("rate_class", choices=rate_classes)
         idempotent = entry.boolean("idempotent")
         if idempotent and op.method != "POST":
-            entry.fail("idempotent applies to POST only (x-idempotency-key, NOTES section 5)")
+            entry.fail("idempotent applies to POST only (x-idempotency-key, docs/obie-notes.md section 5)")
         signed_request = entry.boolean("signed_request")
         if signed_request and op.method not in ("POST", "PUT"):
             entry.fail("signed_request needs a request body (POST or PUT)")

@@ -1,4 +1,4 @@
-"""Scenario controls for a partner's own tests (ARCHITECTURE sections 1 and 5: sandbox mode only).
+"""Scenario controls for a partner's own tests (docs/architecture.md sections 1 and 5: sandbox mode only).
 
 Mounted only when ``mode == "sandbox"`` and the sandbox switch ``headless_approval`` is on: in production, or
 with the switch off, these paths do not exist (404). Every control is authenticated as the TPP with its own

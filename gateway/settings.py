@@ -127,7 +127,7 @@ class Settings:
         return cls(**values)  # type: ignore[arg-type]
 
     def check_production(self) -> None:
-        """Production refuses sandbox conveniences (ARCHITECTURE 5): raise ``SettingsError`` on any."""
+        """Production refuses sandbox conveniences (docs/architecture.md section 5): raise ``SettingsError`` on any."""
         if self.mode != "production":
             return
         problems = []

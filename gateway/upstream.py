@@ -1,6 +1,6 @@
 """The gateway's HTTP client to account backends (the sandbox bank, or a real bank's adapter).
 
-ARCHITECTURE section 3 step 7: pooled keep-alive connections (aiohttp: on this machine a proxy built on it
+docs/architecture.md section 3 step 7: pooled keep-alive connections (aiohttp: on this machine a proxy built on it
 handled about 2,000 requests/s against about 230 with httpx), a connect and a total timeout, bounded retries for
 safe methods only (RFC 9110 section 9.2.2: GET is idempotent, so repeating it after a connection failure or a
 502/503/504 changes nothing), and a circuit breaker so that a failing backend is not hammered and callers fail

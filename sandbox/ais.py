@@ -1,4 +1,4 @@
-"""The bank's account-information API: every OBIE Read/Write API v3.1.11 AIS resource (NOTES section 2.1) under
+"""The bank's account-information API: every OBIE Read/Write API v3.1.11 AIS resource (docs/obie-notes.md section 2.1) under
 ``/bank/v1/aisp/...``, answered only to the gateway.
 
 Trust (fail closed): every call carries ``x-obgw-context`` (``sandbox.context``) with ``purpose`` ``ais``,

@@ -1,6 +1,6 @@
 """The sandbox's composition root: ``create_app(settings)`` wires its database, directory, CA and routes.
 
-A separate ASGI app from the gateway (ARCHITECTURE section 2): the two meet only over HTTP and the shared
+A separate ASGI app from the gateway (docs/architecture.md section 2): the two meet only over HTTP and the shared
 ``var/`` folder (the gateway's public JWKS, the directory's public JWKS).
 """
 

@@ -1,6 +1,6 @@
 """``obgw sandbox ...``: the sandbox's command line, working directly on its database and directory keys.
 
-ARCHITECTURE section 5: every JSON-printing command is scriptable: with ``--json`` exactly one JSON document is
+docs/architecture.md section 5: every JSON-printing command is scriptable: with ``--json`` exactly one JSON document is
 printed on stdout (an error too, as ``{"error", "error_description", ...}``, with exit status 1).
 
 * ``psus [--json]``: the documented test customers, their passwords and accounts;

@@ -1,6 +1,6 @@
 """The documented test customers of the sandbox bank, and the idempotent seed that puts them in the database.
 
-Sandbox only (ARCHITECTURE section 5): these passwords are published on purpose so developers can walk through
+Sandbox only (docs/architecture.md section 5): these passwords are published on purpose so developers can walk through
 an authorisation. Production mode refuses to start with the sandbox.
 
 | username | password         | name            | what they have                                                   |

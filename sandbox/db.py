@@ -1,6 +1,6 @@
 """The sandbox bank's own database: engine, sessions and a table registry kept apart from the gateway's.
 
-The sandbox is a separate system (ARCHITECTURE section 2): its tables live in their own ``MetaData`` so that a
+The sandbox is a separate system (docs/architecture.md section 2): its tables live in their own ``MetaData`` so that a
 process importing both the gateway and the sandbox never creates one's tables in the other's database.
 Datetimes are timezone-aware UTC on every backend.
 """

@@ -1,6 +1,6 @@
 """The sandbox software-statement directory: its signing key, the SSAs it issues and the JWKS it publishes.
 
-Mirrors the Open Banking Directory (NOTES section 8, "SSA issued by the OB Directory"): a software statement
+Mirrors the Open Banking Directory (docs/obie-notes.md section 8, "SSA issued by the OB Directory"): a software statement
 is a JWT with header ``typ: JWT``, ``alg: PS256``, ``kid``, and the OBIE ``software_*`` / ``org_*`` claims.
 ``software_jwks_endpoint`` points at this sandbox; the inline ``software_jwks`` lets registration work offline.
 
@@ -94,7 +94,7 @@ class Directory:
         return f"{self.software_base_url}/{software_id}/jwks"
 
     def issue_software_statement(self, *, app: SoftwareApp, now: int | None = None) -> str:
-        """A signed SSA for ``app`` (NOTES section 8 claim set; ``software_mode`` Test: this is a sandbox)."""
+        """A signed SSA for ``app`` (docs/obie-notes.md section 8 claim set; ``software_mode`` Test: this is a sandbox)."""
         key = self.signing_keys()[-1]
         issued = int(time.time()) if now is None else now
         claims: dict[str, Any] = {

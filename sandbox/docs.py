@@ -10,7 +10,7 @@
 
 Swagger UI runs script, so these pages get their own Content-Security-Policy: scripts and styles from this
 origin only (no inline script), ``connect-src 'self'`` for the spec fetch, ``img-src data:`` for its icons,
-and still ``frame-ancestors 'none'`` (CSP Level 2; ARCHITECTURE section 6).
+and still ``frame-ancestors 'none'`` (CSP Level 2; docs/architecture.md section 6).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from sandbox.services import services
 PACKAGE_DIR: Final = Path(__file__).parent
 STATIC_DIR: Final = PACKAGE_DIR / "static"
 EXAMPLES_DIR: Final = PACKAGE_DIR / "docs"
-# The public contract lives at the repository root (ARCHITECTURE section 2, ``openapi/``).
+# The public contract lives at the repository root (docs/architecture.md section 2, ``openapi/``).
 OPENAPI_DIR: Final = PACKAGE_DIR.parent / "openapi"
 
 SPECS: Final = {

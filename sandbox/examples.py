@@ -1,6 +1,6 @@
 """Copy-paste examples shown after an app is created: register at the gateway and get a first token.
 
-Journey 1 then 2 (ARCHITECTURE section 1): discover ``registration_endpoint`` from
+Journey 1 then 2 (docs/architecture.md section 1): discover ``registration_endpoint`` from
 ``{issuer}/.well-known/openid-configuration`` (RFC 8414 section 3), register with the SSA (RFC 7591 section 3.1
 JSON with ``software_statement``), then a ``client_credentials`` token with DPoP (RFC 9449 section 4) and
 ``private_key_jwt`` (RFC 7523 section 2.2; FAPI 2.0: ``aud`` is the issuer) or ``tls_client_auth``

@@ -33,7 +33,7 @@ class Customer(SandboxBase, table=True):
 
     psu_id: str = Field(primary_key=True, max_length=64)
     username: str = Field(unique=True, index=True, max_length=64)
-    # argon2id (ARCHITECTURE section 6); the plain sandbox passwords are documented in sandbox.customers.
+    # argon2id (docs/architecture.md section 6); the plain sandbox passwords are documented in sandbox.customers.
     password_hash: str = Field(max_length=255)
     name: str = Field(max_length=255)
     created_at: datetime = _ts()

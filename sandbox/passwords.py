@@ -1,4 +1,4 @@
-"""Customer password hashing: argon2id (RFC 9106; ARCHITECTURE section 6).
+"""Customer password hashing: argon2id (RFC 9106; docs/architecture.md section 6).
 
 Parameters are the OWASP Password Storage Cheat Sheet minimum for argon2id (m=19 MiB, t=2, p=1): verifying
 takes milliseconds, so signing in stays quick, while the stored hashes are the real thing. Verification runs

@@ -1,6 +1,6 @@
 """The sandbox bank's payments ledger: executing payment orders at most once and settling them on a clock.
 
-R/W API v3.1.11 payment initiation (NOTES section 9): a domestic payment is created ``Pending`` (or ``Rejected``),
+R/W API v3.1.11 payment initiation (docs/obie-notes.md section 9): a domestic payment is created ``Pending`` (or ``Rejected``),
 then moves ``AcceptedSettlementInProcess`` -> ``AcceptedSettlementCompleted`` (the debtor-side statuses of
 ``OBTransactionIndividualStatus1Code``). Scheduled payments and standing orders use ``InitiationPending`` ->
 ``InitiationCompleted`` | ``InitiationFailed``.
@@ -63,7 +63,7 @@ INITIATION_COMPLETED: Final = "InitiationCompleted"
 INITIATION_FAILED: Final = "InitiationFailed"
 FINAL: Final = frozenset({COMPLETED, REJECTED, INITIATION_COMPLETED, INITIATION_FAILED})
 
-# Rejection reasons: the v3.1.11 namespaced code that fits, and v4.0's ISO AM04 for want of funds (NOTES 6).
+# Rejection reasons: the v3.1.11 namespaced code that fits, and v4.0's ISO AM04 for want of funds (docs/obie-notes.md section 6).
 INSUFFICIENT_FUNDS: Final = "UK.OBIE.InsufficientFunds"
 OVER_LIMIT: Final = "UK.OBIE.Rules.FailsControlParameters"
 AFTER_CUT_OFF: Final = "UK.OBIE.Rules.AfterCutOffDateTime"

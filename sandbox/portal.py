@@ -1,6 +1,6 @@
 """The partner portal: an HTML form and a JSON API to create sandbox apps and list the test customers.
 
-HTML (``/portal``): plain accessible pages (ARCHITECTURE section 5), forms protected by ``sandbox.csrf``,
+HTML (``/portal``): plain accessible pages (docs/architecture.md section 5), forms protected by ``sandbox.csrf``,
 every page under the CSP of ``sandbox.security_headers``; the page that shows a private key is ``no-store``.
 JSON (``/portal/api``):
 

@@ -1,4 +1,4 @@
-"""Bank-side scenario controls a partner's tests reach through the gateway (ARCHITECTURE sections 1 and 5).
+"""Bank-side scenario controls a partner's tests reach through the gateway (docs/architecture.md sections 1 and 5).
 
 Sandbox only, answered only to the gateway: every call needs a gateway-signed context with
 ``purpose="scenario"`` (``sandbox.context``). The gateway's ``/sandbox/v1/...`` controls check that the payment
@@ -7,7 +7,7 @@ is the calling TPP's before they come here.
 * ``POST /bank/v1/sandbox/payments/{PaymentId}/reject`` turns a payment that has not started settling
   (``Pending``, or ``InitiationPending`` for scheduled payments and standing orders) into ``Rejected``
   (``InitiationFailed``) with ``StatusReason`` ``UK.OBIE.Rules.FailsControlParameters``, and releases its pending
-  debit, as a bank's own risk control would (R/W API v3.1.11 payment status model, NOTES section 9). A payment
+  debit, as a bank's own risk control would (R/W API v3.1.11 payment status model, docs/obie-notes.md section 9). A payment
   already settling or final answers 409 ``payment_not_pending``.
 
 Settling now is ``sandbox.payments`` (``POST /bank/v1/sandbox/payments/{PaymentId}/settle``).

@@ -1,4 +1,4 @@
-"""Response headers every sandbox page carries (ARCHITECTURE section 6: CSP, ``frame-ancestors 'none'``).
+"""Response headers every sandbox page carries (docs/architecture.md section 6: CSP, ``frame-ancestors 'none'``).
 
 The pages need no script and no third-party content, so the policy allows nothing but same-origin styles,
 images and form posts; ``frame-ancestors 'none'`` (CSP Level 2) and ``X-Frame-Options: DENY`` stop framing.

@@ -17,10 +17,10 @@ class SandboxSettings:
     gateway_issuer: str = "http://127.0.0.1:8000"
     var_dir: Path = Path("var")
     database_url: str = ""
-    # Who the directory says issued a software statement (NOTES section 8: SSA ``iss``).
+    # Who the directory says issued a software statement (docs/obie-notes.md section 8: SSA ``iss``).
     directory_issuer: str = "obgw sandbox directory"
     # Context tokens the gateway signs for the bank API: accepted algorithms, longest allowed lifetime
-    # (``exp - iat``) and clock skew, in seconds (ARCHITECTURE section 6).
+    # (``exp - iat``) and clock skew, in seconds (docs/architecture.md section 6).
     context_algorithms: tuple[str, ...] = ("PS256",)
     context_max_lifetime: int = 300
     clock_skew: int = 10

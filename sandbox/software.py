@@ -1,12 +1,12 @@
 """Partner apps in the sandbox directory: validate a request, make keys if asked, store the public parts, issue the SSA.
 
-One implementation behind the portal's HTML form, its JSON API and the CLI (ARCHITECTURE section 1, journey 1).
+One implementation behind the portal's HTML form, its JSON API and the CLI (docs/architecture.md section 1, journey 1).
 Rules checked here, each failing with ``InvalidRequest`` naming the field and the rule:
 
 * ``redirect_uris``: absolute ``http``/``https`` URLs without a fragment (RFC 6749 section 3.1.2);
-* ``roles``: AISP, PISP, CBPII (NOTES section 8, ``software_roles``);
+* ``roles``: AISP, PISP, CBPII (docs/obie-notes.md section 8, ``software_roles``);
 * ``token_endpoint_auth_method``: ``private_key_jwt`` or ``tls_client_auth``, the two FAPI-compliant methods
-  (NOTES section 8);
+  (docs/obie-notes.md section 8);
 * ``jwks``: public keys only (RFC 7517 section 9.2: a pasted private key is refused, not silently trimmed),
   each with a ``kid``, RSA >= 2048 bits or P-256, at least one usable for signing.
 

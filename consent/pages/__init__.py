@@ -1,5 +1,5 @@
 """The customer's pages of the consent domain: the consent page shown during authorisation and the consent
-dashboard (ARCHITECTURE section 1, journeys 3 and 6). The host implements ``CustomerPortal``."""
+dashboard (docs/architecture.md section 1, journeys 3 and 6). The host implements ``CustomerPortal``."""
 
 from __future__ import annotations
 

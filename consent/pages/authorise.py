@@ -1,4 +1,4 @@
-"""The consent page: what the customer sees before pressing Approve or Deny (ARCHITECTURE section 1, journey 3).
+"""The consent page: what the customer sees before pressing Approve or Deny (docs/architecture.md section 1, journey 3).
 
 OBIE R/W API v3.1.11, AISP profile "Consent Authorisation": the PSU accepts or rejects the consent as a whole and
 chooses the accounts (the AISP cannot pre-select them). PISP profile: the PSU picks the debtor account of a payment

@@ -1,4 +1,4 @@
-"""The customer's consent dashboard at ``/consents`` (ARCHITECTURE section 1, journey 6).
+"""The customer's consent dashboard at ``/consents`` (docs/architecture.md section 1, journey 6).
 
 The customer signs in with the bank sign-in, sees every consent grouped by TPP (active and past, permissions in
 plain words, accounts, dates, and each access: when, which endpoint, whether they were present), revokes one

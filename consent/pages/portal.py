@@ -1,4 +1,4 @@
-"""The seam between the customer pages and whoever hosts them (ARCHITECTURE section 2: consent imports nothing of
+"""The seam between the customer pages and whoever hosts them (docs/architecture.md section 2: consent imports nothing of
 the gateway). The gateway implements ``CustomerPortal`` with its signed session cookie, CSRF tokens, database,
 bank client and token store; the pages only call these methods.
 """

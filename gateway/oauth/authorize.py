@@ -154,7 +154,7 @@ async def _pending_consent(db: AsyncSession, pending: _Pending) -> Consent | Non
     if consent is None or consent.client_id != pending.client.client_id:
         raise InvalidRequest("the consent of this request no longer exists")
     if consent.status != ConsentStatus.AWAITING_AUTHORISATION:
-        # NOTES section 3.1: a decided consent takes no new authorization.
+        # docs/obie-notes.md section 3.1: a decided consent takes no new authorization.
         raise InvalidRequest("this consent has already been decided")
     if consent.expires_at is not None and consent.expires_at <= utcnow():
         raise InvalidRequest("this consent has expired")
@@ -385,7 +385,7 @@ def _authorise_step(pending: _Pending, consent: Consent, *, psu_id: str, chosen:
 
 def _reject_step(pending: _Pending, consent: Consent, *, psu_id: str | None) -> ConsentStep:
     async def step(db: AsyncSession) -> None:
-        # NOTES section 7: a declined authorisation leaves the consent Rejected.
+        # docs/obie-notes.md section 7: a declined authorisation leaves the consent Rejected.
         await consent_service.reject(session=db, consent_id=consent.consent_id, client_id=pending.client.client_id,
                                      psu_id=psu_id, now=utcnow(), reason="customer declined")
     return step

@@ -3,7 +3,7 @@
 Section 4.3 checks, in order: one ``DPoP`` header; a JWS with ``typ: dpop+jwt``, an allowed ``alg``
 (FAPI 2.0: PS256, ES256, EdDSA) and a public ``jwk`` whose signature verifies; ``jti``, ``htm`` (the
 request method), ``htu`` (the public URL without query and fragment), ``iat`` within 10 s ahead / 60 s old
-(ARCHITECTURE section 6), ``ath`` when an access token is presented; ``jti`` single use within the
+(docs/architecture.md section 6), ``ath`` when an access token is presented; ``jti`` single use within the
 window (section 11.1); server nonces (section 8) when ``OBGW_DPOP_NONCE_REQUIRED`` is on.
 """
 

@@ -9,7 +9,7 @@ SP section 5.3.2.2), ``scope`` within the client's registration, ``claims`` (OID
 ``authorization_details`` (RFC 9396) well formed. A DPoP proof or ``dpop_jkt`` binds the future code to a key
 (RFC 9449 section 10).
 
-OBIE R/W API "Consent Authorisation" (NOTES sections 3 and 7): a request for an OBIE scope (``accounts``,
+OBIE R/W API "Consent Authorisation" (docs/obie-notes.md sections 3 and 7): a request for an OBIE scope (``accounts``,
 ``payments``, ``fundsconfirmations``) must name the consent it authorises, by
 ``claims.id_token.openbanking_intent_id`` or an RFC 9396 ``openbanking_intent`` authorization detail. The
 consent must exist, belong to the client, still be ``AwaitingAuthorisation`` and be of the scope's kind;
@@ -60,7 +60,7 @@ _S256_CHALLENGE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 _JKT = re.compile(r"^[A-Za-z0-9_-]{43}$")
 # Client authentication members; they are about the HTTP request, not the authorization request.
 _AUTH_PARAMS = frozenset({"client_assertion", "client_assertion_type"})
-# NOTES section 7: the scope each consent kind is authorised under.
+# docs/obie-notes.md section 7: the scope each consent kind is authorised under.
 OBIE_SCOPES = frozenset({"accounts", "payments", "fundsconfirmations"})
 INTENT_DETAIL_TYPE = "openbanking_intent"
 
@@ -254,7 +254,7 @@ async def check_intent(stored: dict[str, Any], *, client_id: str, services: Serv
             # Unknown and foreign consents are refused alike: the answer must not reveal other clients' ids.
             raise refusal("the consent named by the request is unknown", detail=exc.detail) from None
     if consent.status != ConsentStatus.AWAITING_AUTHORISATION:
-        # NOTES section 3.1: terminal states allow no new authorization; re-authentication is not supported.
+        # docs/obie-notes.md section 3.1: terminal states allow no new authorization; re-authentication is not supported.
         raise refusal(f"the consent is {consent.status}, not AwaitingAuthorisation: create a new consent and push a request naming it", detail=intent_id)
     if consent.expires_at is not None and consent.expires_at <= utcnow():
         raise refusal("the consent has expired", detail=intent_id)

@@ -1,7 +1,7 @@
 """Structured logs: one JSON object per line, one line per request, keyed by ``x-fapi-interaction-id``
 (OBIE R/W API v3.1.11 "Request Headers"), with ``client_id`` and ``consent_id`` when known.
 
-ARCHITECTURE section 6: secrets and keys never in logs. Two layers make sure of it: our own lines carry
+docs/architecture.md section 6: secrets and keys never in logs. Two layers make sure of it: our own lines carry
 identifiers only (route templates, never raw query strings such as ``?code=`` or ``?request_uri=``), and a
 redaction filter on the handler scrubs every record from any library: JWTs (access tokens, client
 assertions, DPoP proofs, request objects, ID tokens), ``Bearer``/``DPoP`` credentials, secret-bearing

@@ -1,6 +1,6 @@
 """Prometheus metrics (exposition format 0.0.4, served at ``/metrics``).
 
-What an operator watches (ARCHITECTURE section 1, journey 7): requests by route template, method, status and
+What an operator watches (docs/architecture.md section 1, journey 7): requests by route template, method, status and
 client; latency histograms per route; enforcement-pipeline rejections by reason; upstream errors and circuit
 state; consents by status (a gauge computed at scrape time with one grouped count).
 

@@ -1,1 +1,1 @@
-"""The resource enforcement pipeline (ARCHITECTURE section 3): one small module per step, composed in ``ais``."""
+"""The resource enforcement pipeline (docs/architecture.md section 3): one small module per step, composed in ``ais``."""

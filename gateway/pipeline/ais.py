@@ -1,6 +1,6 @@
-"""The account-information resource API (OBIE R/W API v3.1.11 Account and Transaction API, NOTES section 2.1):
+"""The account-information resource API (OBIE R/W API v3.1.11 Account and Transaction API, docs/obie-notes.md section 2.1):
 every customer operation of ``policies/routes.yaml`` under ``/open-banking/v3.1/aisp``, through the enforcement
-pipeline of ARCHITECTURE section 3, one step per module:
+pipeline of docs/architecture.md section 3, one step per module:
 
 1. ``routing``        route -> policy (404/405);
 2-3. ``tokens``       customer access token, sender constraint, scope (401/403);
@@ -10,7 +10,7 @@ pipeline of ARCHITECTURE section 3, one step per module:
 7. ``proxy``          the bank call with the signed consent context (502/503/504 via ``gateway.upstream``);
 8. ``shaping``/``audit``  the response cut to the consent, the access recorded.
 
-Validation runs after the consent check and before the rate limits (ARCHITECTURE lists it after them) so that a
+Validation runs after the consent check and before the rate limits (docs/architecture.md section 3 lists it after them) so that a
 malformed request never spends one of the customer's four unattended accesses a day.
 
 Wiring (``gateway.app``): ``AisPipeline.build(services)`` at start-up, stored as ``app.state.ais_pipeline``;
@@ -87,7 +87,7 @@ class AisPipeline:
 
     @classmethod
     def build(cls, services: Services, *, upstream: Upstream | None = None) -> AisPipeline:
-        """Everything the pipeline needs per request, prepared once (ARCHITECTURE section 3, hot-path rule)."""
+        """Everything the pipeline needs per request, prepared once (docs/architecture.md section 3, hot-path rule)."""
         rate_limits = services.policies.rate_limits
         return cls(
             services=services,

@@ -1,4 +1,4 @@
-"""Step 8 (end) of the enforcement pipeline (ARCHITECTURE section 3): record every served call in the consent's
+"""Step 8 (end) of the enforcement pipeline (docs/architecture.md section 3): record every served call in the consent's
 audit trail (``consent.service.record_access``: the dashboard's "when last used and by what call", and the
 hash-chained ``ACCESSED`` event with ``customer_present``), off the response path.
 

@@ -1,17 +1,17 @@
 """Confirmation of funds for card-based payment instrument issuers (OBIE R/W API v3.1.11 Confirmation of Funds,
-NOTES sections 2.3 and 3.3).
+docs/obie-notes.md sections 2.3 and 3.3).
 
 ``POST /open-banking/v3.1/cbpii/funds-confirmations`` with the customer's token for an ``Authorised``
 funds-confirmation consent (authorization-code grant or its refresh, scope ``fundsconfirmations``): the body
 ``{Data: {ConsentId, Reference, InstructedAmount}}`` is checked against the operation's schema, "the intent-id in
 the token must match the ConsentId in the message payload" (COF endpoint table), and the bank answers from the
 real available balance of the account the customer chose at approval. 201 ``OBFundsConfirmationResponse1``; no
-message signing and no idempotency key on this API (NOTES 2.3). Every answered check is recorded in the consent's
-audit trail (ARCHITECTURE section 3 step 8), before the answer, so none is lost.
+message signing and no idempotency key on this API (docs/obie-notes.md section 2.3). Every answered check is recorded in the consent's
+audit trail (docs/architecture.md section 3 step 8), before the answer, so none is lost.
 
-Rate limits (ARCHITECTURE section 3 step 5): counted right after the token, for the client's tier (rate class
+Rate limits (docs/architecture.md section 3 step 5): counted right after the token, for the client's tier (rate class
 ``funds-check``) and the token's consent, so a refused check asks the bank nothing and records nothing; 429 with
-``Retry-After``, ``RateLimit-*`` headers on a success. The unattended 4-a-day rule is AIS only (NOTES section 10).
+``Retry-After``, ``RateLimit-*`` headers on a success. The unattended 4-a-day rule is AIS only (docs/obie-notes.md section 10).
 """
 
 from __future__ import annotations

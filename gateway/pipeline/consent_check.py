@@ -1,4 +1,4 @@
-"""Step 4 of the enforcement pipeline (ARCHITECTURE section 3): the consent behind the token.
+"""Step 4 of the enforcement pipeline (docs/architecture.md section 3): the consent behind the token.
 
 ``consent.service.check_access`` refuses, each with its OBIE status and code (rendered by ``gateway.errors``):
 a consent that is unknown, deleted, not Authorised, expired, another client's or another customer's, whose

@@ -1,6 +1,6 @@
 """The gateway's record of each payment order it submitted to the bank, keyed by the TPP's idempotency key.
 
-R/W API v3.1.11 profile "Idempotency" (NOTES section 5): the same ``x-idempotency-key`` from the same TPP within
+R/W API v3.1.11 profile "Idempotency" (docs/obie-notes.md section 5): the same ``x-idempotency-key`` from the same TPP within
 24 hours is a replay and must not create a second resource; PISP profile "Idempotent Payment Order". One row per
 (client, key): inserted ``pending`` before the bank is called, completed with the answer the TPP got, so a replay
 returns that answer byte for byte and a crash between the bank call and the completion is finished by the next

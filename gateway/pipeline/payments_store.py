@@ -1,7 +1,7 @@
 """Exactly-once payment orders: the gateway's idempotency record (``gateway.pipeline.models.PaymentOrderRecord``).
 
-R/W API v3.1.11 profile "Idempotency" (NOTES section 5) and PISP profile "Idempotent Payment Order" (NOTES
-section 9 step 4): the same ``x-idempotency-key`` from the same TPP within 24 hours returns the same payment
+R/W API v3.1.11 profile "Idempotency" (docs/obie-notes.md section 5) and PISP profile "Idempotent Payment Order"
+(docs/obie-notes.md section 9 step 4): the same ``x-idempotency-key`` from the same TPP within 24 hours returns the same payment
 (201, the same body) and never executes a second one; another body under the same key is refused and changes
 nothing.
 
@@ -80,7 +80,7 @@ class Claim:
 
 
 def _conflict(client_id: str, key: str) -> errors.HeaderInvalid:
-    # The spec names no code (NOTES section 5); the consent endpoints answer the same (consent.errors).
+    # The spec names no code (docs/obie-notes.md section 5); the consent endpoints answer the same (consent.errors).
     return errors.HeaderInvalid(
         "x-idempotency-key was already used with a different request",
         path="x-idempotency-key",
@@ -182,7 +182,7 @@ class PaymentOrderStore:
                 record = await self._by_key(session, client_id=client_id, key=key, now=now())
                 if record is None:
                     # The insert lost on the consent, not the key: this consent already has an order under
-                    # another key (PISP: a consent yields one payment; NOTES 9 step 4, InvalidConsentStatus).
+                    # another key (PISP: a consent yields one payment; docs/obie-notes.md section 9 step 4, InvalidConsentStatus).
                     other = (await session.exec(
                         select(PaymentOrderRecord).where(PaymentOrderRecord.consent_id == consent_id)
                     )).first()

@@ -1,27 +1,27 @@
-"""The payment-order endpoints (OBIE R/W API v3.1.11 Payment Initiation, NOTES sections 2.2, 3.2, 9).
+"""The payment-order endpoints (OBIE R/W API v3.1.11 Payment Initiation, docs/obie-notes.md sections 2.2, 3.2, 9).
 
 * ``POST /domestic-payments``, ``/domestic-scheduled-payments``, ``/domestic-standing-orders``: the customer's
   token for the consent (authorization-code grant or its refresh, scope ``payments``), ``x-jws-signature`` over
-  the raw body checked before anything else (R/W API "Message Signing"), ``x-idempotency-key`` (NOTES 5), the
+  the raw body checked before anything else (R/W API "Message Signing"), ``x-idempotency-key`` (docs/obie-notes.md section 5), the
   body against the operation's schema, ``Data.ConsentId`` = the token's consent, the consent ``Authorised`` and
   this client's and customer's, ``Initiation`` and ``Risk`` equal to the consent's (else 400
-  ``UK.OBIE.Resource.ConsentMismatch``, NOTES 9 step 4). The bank executes the order from the debtor account the
+  ``UK.OBIE.Resource.ConsentMismatch``, docs/obie-notes.md section 9 step 4). The bank executes the order from the debtor account the
   customer chose at approval; the gateway's idempotency record and the consent's ``Consumed`` status are stored
   together (``payments_store``). 201 ``OBWriteDomesticResponse5`` (and siblings), a replay the same body.
 * ``GET /{collection}/{PaymentId}`` and ``.../payment-details``: the TPP's client-credentials token; the status
   comes from the bank (Pending -> AcceptedSettlementInProcess -> AcceptedSettlementCompleted).
 * ``GET /domestic-payment-consents/{ConsentId}/funds-confirmation``: the customer's token (PISP profile: "AC"),
-  the consent ``Authorised`` (else 400 ``UK.OBIE.Resource.InvalidConsentStatus``, NOTES 9 step 3) ->
+  the consent ``Authorised`` (else 400 ``UK.OBIE.Resource.InvalidConsentStatus``, docs/obie-notes.md section 9 step 3) ->
   ``OBWriteFundsConfirmationResponse1`` from the debtor account's balance.
 
 Every answer with a body, refusals included, carries the gateway's ``x-jws-signature`` (PISP endpoint table:
 "Signed Response"; ``gateway.consent_routes.sign_responses``).
 
-Rate limits (ARCHITECTURE section 3 step 5, ``policies/rate-limits.yaml``), counted right after the token so a
+Rate limits (docs/architecture.md section 3 step 5, ``policies/rate-limits.yaml``), counted right after the token so a
 refused call creates, executes and reads nothing: customer-token calls spend the client's tier budget of the
 route's rate class and the per-consent budget of the token's consent; client-token GETs spend the tier budget
 only (they name a payment, not a consent). The PSD2 RTS Art. 36(5)(b) unattended-access rule is an AIS rule
-(NOTES section 10); the rulebook's ``unattended.scopes`` keeps it off the ``payments`` scope. A refusal is 429
+(docs/obie-notes.md section 10); the rulebook's ``unattended.scopes`` keeps it off the ``payments`` scope. A refusal is 429
 with ``Retry-After`` (R/W API "429 (Too Many Requests)"); a success carries ``RateLimit-*`` headers.
 """
 
@@ -77,7 +77,7 @@ _IDEMPOTENCY_KEY_MAX: Final = 40
 
 @dataclass(frozen=True, kw_only=True)
 class OrderKind:
-    """One payment-order collection and what it needs (NOTES 2.2 endpoint table)."""
+    """One payment-order collection and what it needs (docs/obie-notes.md section 2.2 endpoint table)."""
 
     collection: str
     consent_kind: ConsentKind
@@ -247,7 +247,7 @@ def another_clients(what: str, *, detail: str) -> errors.ObError:
 async def authorised_consent(
     *, services: Services, access: AccessContext, consent_id: str, endpoint: str, now: datetime
 ) -> tuple[Consent, consent_service.ConsentGrant]:
-    """The token's consent, ``Authorised`` (else 400 InvalidConsentStatus, NOTES 6 and 9), this client's and
+    """The token's consent, ``Authorised`` (else 400 InvalidConsentStatus, docs/obie-notes.md section 6 and 9), this client's and
     customer's, covering ``endpoint``; with the account the customer chose."""
     token = access.token
     if consent_id != token.consent_id:
@@ -291,7 +291,7 @@ class PaymentsApi:
 
     @classmethod
     def build(cls, services: Services, *, upstream: Upstream | None = None) -> PaymentsApi:
-        """Everything prepared once (ARCHITECTURE section 3, hot-path rule)."""
+        """Everything prepared once (docs/architecture.md section 3, hot-path rule)."""
         document = services.specs.apis["payments"].document
         kinds = tuple(
             OrderKind(**{**k.__dict__, "data_fields": response_data_fields(
@@ -354,7 +354,7 @@ class PaymentsApi:
             return json_response(settled.body, status_code=settled.status, headers=rate_headers)
         if consent.kind != kind.consent_kind:
             raise mismatch(f"The consent is not a {kind.consent_kind} consent", "Data.ConsentId", detail=consent_id)
-        # NOTES 9 step 4: Initiation and Risk must match the consent's exactly.
+        # docs/obie-notes.md section 9 step 4: Initiation and Risk must match the consent's exactly.
         if data["Initiation"] != consent.data.get("Initiation"):
             raise mismatch("The Initiation does not match the consent", "Data.Initiation", detail=consent_id)
         if risk != consent.risk:

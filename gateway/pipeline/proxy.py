@@ -1,4 +1,4 @@
-"""Step 7 of the enforcement pipeline (ARCHITECTURE section 3): forward the checked call to the account backend.
+"""Step 7 of the enforcement pipeline (docs/architecture.md section 3): forward the checked call to the account backend.
 
 Bank contract (``sandbox`` implements it): the same sub-path as the public API under ``/bank/v1/aisp``, the
 consent context in ``x-obgw-context`` (a short-lived JWT the gateway signs, ``gateway.bank``: ``purpose`` "ais",

@@ -1,12 +1,12 @@
-"""Step 5 of the enforcement pipeline (ARCHITECTURE section 3): rate limits from ``policies/rate-limits.yaml``.
+"""Step 5 of the enforcement pipeline (docs/architecture.md section 3): rate limits from ``policies/rate-limits.yaml``.
 
 Counted with ``limits`` (the storage layer slowapi uses): in memory by default, in Redis when
-``OBGW_REDIS_URL`` is set so that every replica shares the counters (ARCHITECTURE section 4). Three budgets, in
+``OBGW_REDIS_URL`` is set so that every replica shares the counters (docs/architecture.md section 4). Three budgets, in
 this order, every one of which must hold:
 
 1. per client (TPP) tier and rate class;
 2. per consent, whatever the tier;
-3. PSD2 RTS Art. 36(5)(b) (NOTES section 10): without the customer present, signalled by the absence of
+3. PSD2 RTS Art. 36(5)(b) (docs/obie-notes.md section 10): without the customer present, signalled by the absence of
    ``x-fapi-customer-ip-address`` (R/W API "Request Headers"), at most four accesses in 24 hours per consent,
    account and endpoint.
 

@@ -1,4 +1,4 @@
-"""Step 1 of the enforcement pipeline (ARCHITECTURE section 3): request -> operation -> route policy.
+"""Step 1 of the enforcement pipeline (docs/architecture.md section 3): request -> operation -> route policy.
 
 Everything is resolved at start-up: ``RouteTable.build`` walks the OBIE account-information operations of
 ``policies/routes.yaml`` once and keeps, per operation, the policy, the path template relative to the API base

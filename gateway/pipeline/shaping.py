@@ -1,8 +1,8 @@
-"""Step 8 of the enforcement pipeline (ARCHITECTURE section 3): cut the backend's full view to the consent.
+"""Step 8 of the enforcement pipeline (docs/architecture.md section 3): cut the backend's full view to the consent.
 
 The backend answers the Detail view of every record; this module removes what the consent does not grant, from
 the rules in ``consent.permissions`` (AISP profile "Permissions", "Detail Permissions", "Reversing Entries";
-NOTES section 4):
+docs/obie-notes.md section 4):
 
 * records of accounts outside the consent are dropped (bulk endpoints; fail closed: a record of an account-level
   resource without ``AccountId`` is dropped too);

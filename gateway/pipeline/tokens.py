@@ -1,4 +1,4 @@
-"""Steps 2-3 of the enforcement pipeline (ARCHITECTURE section 3): the customer's access token.
+"""Steps 2-3 of the enforcement pipeline (docs/architecture.md section 3): the customer's access token.
 
 ``gateway.oauth.access.require_access_token`` does the lookup, expiry, revocation and sender-constraint checks
 (RFC 9449 section 7 DPoP, RFC 8705 section 3 certificate binding) in one database round trip. This step adds

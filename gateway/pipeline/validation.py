@@ -1,4 +1,4 @@
-"""Request checks of the enforcement pipeline (ARCHITECTURE section 3, step 6) for account-information GETs.
+"""Request checks of the enforcement pipeline (docs/architecture.md section 3, step 6) for account-information GETs.
 
 Targeted checks prepared at start-up from the OBIE v3.1.11 account-info document, not openapi-core per request:
 openapi-core request validation measured about 10 ms per call on this machine, more than the rest of the

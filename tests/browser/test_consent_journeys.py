@@ -1,4 +1,4 @@
-"""The customer's consent journeys in a real browser against ``obgw up`` (ARCHITECTURE section 1, journeys 3
+"""The customer's consent journeys in a real browser against ``obgw up`` (docs/architecture.md section 1, journeys 3
 and 6): grant with one of two accounts chosen, deny, revoke on the dashboard (the token goes inactive at once,
 RFC 7662), and a cross-site form post without the CSRF token refused.
 

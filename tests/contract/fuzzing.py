@@ -88,7 +88,7 @@ def depth_from(environ: dict[str, str] | None = None) -> Depth:
 
 # --------------------------------------------------------------------------- the operations under test
 
-# Every operation the running system serves today that the documents declare (ARCHITECTURE section 5).
+# Every operation the running system serves today that the documents declare (docs/architecture.md section 5).
 OBIE_OPERATIONS: Final = {
     "accounts": (
         "CreateAccountAccessConsents",

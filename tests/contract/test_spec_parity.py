@@ -138,7 +138,7 @@ async def test_an_official_operation_is_either_served_or_listed_as_omitted(
 async def test_the_served_payment_paths_are_the_domestic_ones(
     documents: dict[str, tuple[dict[str, Any], dict[str, Any]]],
 ) -> None:
-    # NOTES 2.2: domestic payments, scheduled payments and standing orders, their consents and status.
+    # docs/obie-notes.md section 2.2: domestic payments, scheduled payments and standing orders, their consents and status.
     ours, _ = documents["payments"]
     assert all(path.startswith("/domestic-") for path in ours["paths"])
     assert len(list(operations(ours))) == 16

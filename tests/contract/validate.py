@@ -57,7 +57,7 @@ MATCH_HOST: Final = "http://127.0.0.1:8000"
 UNSIGNED_YET: Final[Mapping[str, frozenset[str]]] = {}
 
 # Operations whose success body is in a format the ASPSP chooses, whatever media types the document lists:
-# the statement file (Statements.md "Statement File": PDF or any ASPSP-defined format; NOTES section 2.1).
+# the statement file (Statements.md "Statement File": PDF or any ASPSP-defined format; docs/obie-notes.md section 2.1).
 OPAQUE_SUCCESS: Final = frozenset({"GetAccountsAccountIdStatementsStatementIdFile"})
 
 

@@ -51,7 +51,7 @@ def amount_body(collection: str, amount: str) -> dict[str, Any]:
 
 
 def order_body(approved: Approved) -> dict[str, Any]:
-    """The payment order for a consent: its ConsentId, Initiation and Risk exactly (NOTES 9 step 4)."""
+    """The payment order for a consent: its ConsentId, Initiation and Risk exactly (docs/obie-notes.md section 9 step 4)."""
     consent = copy.deepcopy(approved.consent_body)
     return {"Data": {"ConsentId": approved.consent_id, "Initiation": consent["Data"]["Initiation"]},
             "Risk": consent["Risk"]}

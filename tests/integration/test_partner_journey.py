@@ -1,4 +1,4 @@
-"""Journey 1-3 of ARCHITECTURE section 1, driven by a standards-following client that nobody on the team
+"""Journey 1-3 of docs/architecture.md section 1, driven by a standards-following client that nobody on the team
 wrote: authlib's OAuth 2 client for the grants and client authentication, joserfc (authlib's JOSE
 library) for DPoP proofs and ID-token checks. Everything starts from the discovery document and a
 software statement issued by the sandbox portal; nothing is inserted behind the gateway's back."""

@@ -1,4 +1,4 @@
-"""Sandbox scenario controls (ARCHITECTURE sections 1 and 5): a TPP, with its own client-credentials token, expires
+"""Sandbox scenario controls (docs/architecture.md sections 1 and 5): a TPP, with its own client-credentials token, expires
 or revokes its consents, settles or rejects its payments, arms 429/503 faults on its next calls and resets its
 data; never another TPP's; absent (404) outside sandbox mode or with the sandbox switch off."""
 
@@ -199,7 +199,7 @@ async def test_controls_do_not_exist_with_the_sandbox_switch_off(var_dir, gatewa
 
 
 async def test_production_mode_mounts_no_control_and_no_fault_switch(var_dir) -> None:  # type: ignore[no-untyped-def]
-    # ARCHITECTURE section 5: scenario controls are sandbox only, whatever the other switches say.
+    # docs/architecture.md section 5: scenario controls are sandbox only, whatever the other switches say.
     production = Settings(var_dir=var_dir, issuer=ISSUER, mode="production", headless_approval=True)
     assert sandbox_controls.routes(production) == []
     assert sandbox_controls.middleware(production) == []

@@ -1,4 +1,4 @@
-"""The real services the scale-out tests need (ARCHITECTURE section 4): a fresh PostgreSQL database per run
+"""The real services the scale-out tests need (docs/architecture.md section 4): a fresh PostgreSQL database per run
 on ``OBGW_TEST_POSTGRES_URL`` and a Redis key prefix per run on ``OBGW_TEST_REDIS_URL``.
 
 Without the variables the tests skip and say how to run them; in CI (``CI=true``) a missing service is a

@@ -1,4 +1,4 @@
-"""The scale-out topology of ARCHITECTURE section 4 as real processes: two gateway replicas (``obgw serve
+"""The scale-out topology of docs/architecture.md section 4 as real processes: two gateway replicas (``obgw serve
 --component gateway``; B with ``--no-migrate``) sharing one fresh PostgreSQL database, one Redis key prefix,
 one issuer, one session secret and one key directory, plus the sandbox bank (``obgw serve --component
 sandbox``), all on free 127.0.0.1 ports.

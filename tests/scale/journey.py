@@ -1,4 +1,4 @@
-"""One TPP's whole way in, over HTTP only (ARCHITECTURE section 1, journeys 1-3): onboard at the sandbox
+"""One TPP's whole way in, over HTTP only (docs/architecture.md section 1, journeys 1-3): onboard at the sandbox
 portal, register with the software statement (RFC 7591), a client-credentials token (private_key_jwt, DPoP),
 an account-access consent, PAR, the customer's sign-in and approval in the bank's pages, and the code
 redeemed for tokens. ``payment_journey`` is the PISP's way to an authorised domestic-payment consent and the
@@ -166,7 +166,7 @@ class PaymentGrant:
         return sign_body(content, key=self.app["private_jwk"], issuer=f"{self.app['org_id']}/{self.app['software_id']}")
 
     def order_content(self) -> bytes:
-        """The payment order for the consent: its ConsentId, Initiation and Risk exactly (NOTES 9 step 4)."""
+        """The payment order for the consent: its ConsentId, Initiation and Risk exactly (docs/obie-notes.md section 9 step 4)."""
         data = self.consent_body["Data"]
         return json.dumps({"Data": {"ConsentId": self.consent_id, "Initiation": data["Initiation"]},
                            "Risk": self.consent_body["Risk"]}).encode()

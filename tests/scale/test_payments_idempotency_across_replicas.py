@@ -1,4 +1,4 @@
-"""One payment order sent to two replicas at once (ARCHITECTURE section 4; R/W API v3.1.11 "Idempotency": the
+"""One payment order sent to two replicas at once (docs/architecture.md section 4; R/W API v3.1.11 "Idempotency": the
 same ``x-idempotency-key`` and body within 24 hours is the same request and gets the same answer): the record
 in the shared PostgreSQL database makes it one execution at the bank, whichever replica each call reaches, and
 every answer names the same ``DomesticPaymentId``."""

@@ -1,5 +1,5 @@
-"""Rate-limit counters shared by every replica through one Redis (ARCHITECTURE section 4): the PSD2 RTS Art.
-36(5)(b) budget of four unattended accesses a day per consent, account and endpoint (NOTES section 10; no
+"""Rate-limit counters shared by every replica through one Redis (docs/architecture.md section 4): the PSD2 RTS Art.
+36(5)(b) budget of four unattended accesses a day per consent, account and endpoint (docs/obie-notes.md section 10; no
 ``x-fapi-customer-ip-address``, R/W API "Request Headers") is one budget whichever replica counts it, and the
 fifth call is 429 with ``Retry-After`` on either (R/W API "429 (Too Many Requests)")."""
 

@@ -1,8 +1,8 @@
-"""Two gateway replicas over one PostgreSQL and one Redis (ARCHITECTURE section 4): whatever is single use or
+"""Two gateway replicas over one PostgreSQL and one Redis (docs/architecture.md section 4): whatever is single use or
 revoked on A is so on B at once, because the state lives in the shared stores and there are no per-replica
 caches: revoked tokens (RFC 7009), DPoP proof ``jti`` (RFC 9449 section 11.1), authorization codes (RFC 6749
 section 4.1.2), ``request_uri`` handles (RFC 9126 section 2.2) and consents revoked by the customer
-(ARCHITECTURE journey 6: "from that moment every replica refuses the TPP's tokens for it")."""
+(docs/architecture.md journey 6: "from that moment every replica refuses the TPP's tokens for it")."""
 
 from __future__ import annotations
 

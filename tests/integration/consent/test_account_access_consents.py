@@ -1,5 +1,5 @@
 """POST/GET/DELETE /aisp/account-access-consents (R/W API v3.1.11 account-access-consents, AISP profile
-"Permissions", NOTES sections 2.1 and 3.1); every response checked against account-info-openapi."""
+"Permissions", docs/obie-notes.md sections 2.1 and 3.1); every response checked against account-info-openapi."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Who may call the consent endpoints and in what media type (NOTES section 2 legend "CC", sections 5 and 6):
+"""Who may call the consent endpoints and in what media type (docs/obie-notes.md section 2 legend "CC", sections 5 and 6):
 a sender-constrained client-credentials token with the API's scope; 401 without a body for any token problem,
 403 for a missing scope, 406 for an unacceptable Accept, 415 for a non-JSON body, 405 for an undefined method."""
 
@@ -57,7 +57,7 @@ async def test_dpop_token_without_a_proof_is_401_invalid_dpop_proof(tpp: Tpp) ->
 
 
 async def test_a_customer_token_is_401_on_a_consent_endpoint(client, db, obie_specs) -> None:  # type: ignore[no-untyped-def]
-    # NOTES section 2: consent endpoints take the TPP's client-credentials token; the FCS expects 401 for the
+    # docs/obie-notes.md section 2: consent endpoints take the TPP's client-credentials token; the FCS expects 401 for the
     # wrong grant.
     tpp = await new_tpp(client, db, obie_specs)
     consent_id = (await tpp.create(AISP, account_access_body())).json()["Data"]["ConsentId"]

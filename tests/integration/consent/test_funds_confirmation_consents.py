@@ -1,5 +1,5 @@
-"""POST/GET/DELETE /cbpii/funds-confirmation-consents (R/W API v3.1.11 funds-confirmation-consent, NOTES
-sections 2.3 and 3.3, FCS OB-301-CBPII-000001..000012); every response checked against confirmation-funds-openapi."""
+"""POST/GET/DELETE /cbpii/funds-confirmation-consents (R/W API v3.1.11 funds-confirmation-consent,
+docs/obie-notes.md sections 2.3 and 3.3, FCS OB-301-CBPII-000001..000012); every response checked against confirmation-funds-openapi."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """POST/GET /pisp/domestic-payment-consents, domestic-scheduled-payment-consents and
 domestic-standing-order-consents (R/W API v3.1.11 domestic-payment-consents and siblings, "Idempotency";
-NOTES sections 2.2, 3.2, 5); every response checked against payment-initiation-openapi."""
+docs/obie-notes.md sections 2.2, 3.2, 5); every response checked against payment-initiation-openapi."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The customer's consent dashboard (ARCHITECTURE section 1, journey 6): sign in, every consent by TPP, revoke
+"""The customer's consent dashboard (docs/architecture.md section 1, journey 6): sign in, every consent by TPP, revoke
 one or all of a TPP's after a confirmation step (tokens inactive at once, RFC 7662), JSON export, CSRF."""
 
 from __future__ import annotations

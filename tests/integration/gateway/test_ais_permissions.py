@@ -26,7 +26,7 @@ from tests.integration.gateway.conftest import make_grant
 OFFICIAL = Path(__file__).resolve().parents[4] / "shared/reference/obie/account-and-transaction/v3.1.11/account-info-openapi.yaml"
 
 # Path (relative to the AIS base) -> (what the consent needs: every set must share one permission, Data key).
-# From the v3.1.11 resource pages' "Permission Codes" sections (NOTES section 4).
+# From the v3.1.11 resource pages' "Permission Codes" sections (docs/obie-notes.md section 4).
 A = "{AccountId}"
 S = "{StatementId}"
 TX = ({"ReadTransactionsBasic", "ReadTransactionsDetail"}, {"ReadTransactionsCredits", "ReadTransactionsDebits"})

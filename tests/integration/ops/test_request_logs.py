@@ -1,4 +1,4 @@
-"""Structured request logs (ARCHITECTURE section 6: secrets and keys never in logs): one JSON line per request
+"""Structured request logs (docs/architecture.md section 6: secrets and keys never in logs): one JSON line per request
 keyed by ``x-fapi-interaction-id``; a whole journey (registration, token, PAR, sign-in, approval, token) leaves
 none of the secrets it used in the captured log: software statement, private key material, client
 assertions, DPoP proofs, request_uri, code, code_verifier, tokens, ID token, the customer's credentials."""

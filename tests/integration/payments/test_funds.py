@@ -1,5 +1,5 @@
-"""Confirmation of funds through the gateway: on a payment consent (PISP profile, NOTES 9 step 3: the customer's
-token, the consent Authorised else 400 InvalidConsentStatus) and for a CBPII (NOTES 2.3: the token's consent must
+"""Confirmation of funds through the gateway: on a payment consent (PISP profile, docs/obie-notes.md section 9 step 3: the customer's
+token, the consent Authorised else 400 InvalidConsentStatus) and for a CBPII (docs/obie-notes.md section 2.3: the token's consent must
 be the body's ConsentId), both answered from the bank's real available balance and checked against the official
 v3.1.11 documents."""
 

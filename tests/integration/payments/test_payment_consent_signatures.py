@@ -1,5 +1,5 @@
 """``x-jws-signature`` on the payment-consent endpoints (R/W API v3.1.11 "Message Signing", the PISP endpoint
-table: "Signed Request" and "Signed Response"; NOTES sections 5 and 6): a POST without a valid TPP signature is a
+table: "Signed Request" and "Signed Response"; docs/obie-notes.md sections 5 and 6): a POST without a valid TPP signature is a
 400 with the signature code and creates nothing; every answer with a body, refusals too, is signed by the gateway
 with a key published at ``/jwks``."""
 

@@ -1,4 +1,4 @@
-"""Payment orders through the gateway (R/W API v3.1.11 Payment Initiation, NOTES sections 2.2, 3.2, 5, 6, 9):
+"""Payment orders through the gateway (R/W API v3.1.11 Payment Initiation, docs/obie-notes.md sections 2.2, 3.2, 5, 6, 9):
 the customer's token, the TPP's signature, the consent's Initiation and Risk, exactly once per idempotency key,
 status from the bank. The sandbox bank runs on a real loopback port (the gateway's upstream client is aiohttp);
 every answer is checked against the official v3.1.11 documents and its ``x-jws-signature`` against ``/jwks``."""

@@ -1,8 +1,8 @@
-"""Rate limits on the payment and funds routes (ARCHITECTURE section 3 step 5, ``policies/rate-limits.yaml``):
+"""Rate limits on the payment and funds routes (docs/architecture.md section 3 step 5, ``policies/rate-limits.yaml``):
 customer-token calls spend the client's tier budget and the consent's budget, client-token GETs the tier budget
 only; a throttled call is 429 with ``Retry-After`` (R/W API "429 (Too Many Requests)") and creates, executes and
-records nothing; the PSD2 RTS Art. 36(5)(b) unattended 4-a-day rule is for account information only (NOTES
-section 10). Each test runs the real rulebook with test-sized limits, given through ``Settings.policies_dir``."""
+records nothing; the PSD2 RTS Art. 36(5)(b) unattended 4-a-day rule is for account information only
+(docs/obie-notes.md section 10). Each test runs the real rulebook with test-sized limits, given through ``Settings.policies_dir``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The sandbox bank's AIS resources (OBIE Read/Write API v3.1.11, NOTES 2.1): every route answers in the official
+"""The sandbox bank's AIS resources (OBIE Read/Write API v3.1.11, docs/obie-notes.md section 2.1): every route answers in the official
 v3.1.11 shape, only for consented accounts the customer holds, and only to a valid gateway context."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The bank's payments ledger (NOTES section 9): a consent's payment executes at most once however often and however
+"""The bank's payments ledger (docs/obie-notes.md section 9): a consent's payment executes at most once however often and however
 concurrently it is asked for; statuses move Pending -> AcceptedSettlementInProcess -> AcceptedSettlementCompleted on
 the bank's clock; settlement books a debit the AIS endpoints show; insufficient funds, the amount limit and the
 cut-off reject with a reason; funds checks count pending debits; nothing answers without the gateway's context."""

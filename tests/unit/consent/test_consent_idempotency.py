@@ -1,4 +1,4 @@
-"""Payment-consent idempotency (R/W API "Idempotency": same key within 24 h is a replay; NOTES section 5)."""
+"""Payment-consent idempotency (R/W API "Idempotency": same key within 24 h is a replay; docs/obie-notes.md section 5)."""
 
 from __future__ import annotations
 

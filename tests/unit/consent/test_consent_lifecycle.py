@@ -1,4 +1,4 @@
-"""Consent status transitions (R/W API v3.1.11 consent state models; NOTES section 3)."""
+"""Consent status transitions (R/W API v3.1.11 consent state models; docs/obie-notes.md section 3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""AIS permissions (AISP profile "Permissions", "Detail Permissions"; NOTES section 4)."""
+"""AIS permissions (AISP profile "Permissions", "Detail Permissions"; docs/obie-notes.md section 4)."""
 
 from __future__ import annotations
 

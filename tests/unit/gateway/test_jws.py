@@ -1,4 +1,4 @@
-"""OBIE message signing (R/W API v3.1.11 "Message Signing"; NOTES section 5 "JWS details"): every refusal of a
+"""OBIE message signing (R/W API v3.1.11 "Message Signing"; docs/obie-notes.md section 5 "JWS details"): every refusal of a
 TPP's ``x-jws-signature`` in the order the error codes are checked, and the gateway's response signature."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Settings come from OBGW_* variables only, and production refuses sandbox conveniences
-(ARCHITECTURE section 5)."""
+(docs/architecture.md section 5)."""
 
 from __future__ import annotations
 

@@ -59,7 +59,7 @@ async def test_an_endpoint_we_do_not_serve_is_404(specs: OpenApiSpecs) -> None:
 
 
 async def test_a_method_the_resource_does_not_define_is_405(specs: OpenApiSpecs) -> None:
-    # No DELETE exists on any payment consent (NOTES 2.2).
+    # No DELETE exists on any payment consent (docs/obie-notes.md section 2.2).
     assert specs.allowed_methods("/open-banking/v3.1/pisp/domestic-payment-consents/c-1") == {"GET"}
     with pytest.raises(errors.MethodNotAllowed) as refused:
         specs.resolve("DELETE", "/open-banking/v3.1/pisp/domestic-payment-consents/c-1")

@@ -1,4 +1,4 @@
-"""The policies we ship load, cover every operation we publish, and say what NOTES sections 2, 4, 5 and 10 say."""
+"""The policies we ship load, cover every operation we publish, and say what docs/obie-notes.md sections 2, 4, 5 and 10 say."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ async def test_every_published_operation_has_exactly_one_policy(
 ) -> None:
     published = {op.key for op in specs.operations()}
     assert set(policies.routes) == published
-    # NOTES 2.1 (29 AIS operations), 2.2 domestic consents and orders (16), 2.3 (4).
+    # docs/obie-notes.md section 2.1 (29 AIS operations), 2.2 domestic consents and orders (16), 2.3 (4).
     assert len(published) == 49
 
 
@@ -79,7 +79,7 @@ async def test_account_scoped_routes_are_exactly_those_with_an_account_id(polici
 
 
 async def test_payment_posts_are_signed_both_ways_and_idempotent(policies: Policies) -> None:
-    # NOTES 2.2: every consent and payment-order POST needs x-jws-signature and x-idempotency-key, and
+    # docs/obie-notes.md section 2.2: every consent and payment-order POST needs x-jws-signature and x-idempotency-key, and
     # every PIS response is signed.
     pis = [rule for rule in policies.routes.values() if rule.api == "payments"]
     assert len(pis) == 16
@@ -89,7 +89,7 @@ async def test_payment_posts_are_signed_both_ways_and_idempotent(policies: Polic
 
 
 async def test_ais_and_cbpii_use_no_signing_and_no_idempotency_keys(policies: Policies) -> None:
-    # NOTES 2.1 and 2.3: "No AIS endpoint uses message signing or idempotency keys"; CBPII likewise.
+    # docs/obie-notes.md section 2.1 and 2.3: "No AIS endpoint uses message signing or idempotency keys"; CBPII likewise.
     for rule in policies.routes.values():
         if rule.api in ("accounts", "funds"):
             assert not (rule.signed_request or rule.signed_response or rule.idempotent), rule.path

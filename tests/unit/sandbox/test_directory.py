@@ -1,4 +1,4 @@
-"""The sandbox directory (NOTES section 8): SSAs signed PS256 with ``typ: JWT`` and ``kid``, verifiable with the
+"""The sandbox directory (docs/obie-notes.md section 8): SSAs signed PS256 with ``typ: JWT`` and ``kid``, verifiable with the
 public JWKS the gateway trusts, carrying the OBIE claims; the private key file is 0600 and never published."""
 
 from __future__ import annotations

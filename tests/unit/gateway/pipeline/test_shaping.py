@@ -1,4 +1,4 @@
-"""Response shaping reads like the AISP profile rules it implements (consent.permissions, NOTES section 4)."""
+"""Response shaping reads like the AISP profile rules it implements (consent.permissions, docs/obie-notes.md section 4)."""
 
 from __future__ import annotations
 
