@@ -123,13 +123,9 @@ def _kid_of(header_value: str | None) -> str | None:
 
 
 def _render_refusal(request: Request, exc: Exception) -> Response:
-    interaction = errors.interaction_id(request)
-    if isinstance(exc, errors.GatewayError):
-        return errors.render(exc, interaction=interaction)
-    if isinstance(exc, ConsentError):
-        return errors.render_ob_error(errors.from_consent_error(exc), interaction=interaction)
-    _log.exception("unexpected error on a payment-consent endpoint", exc_info=exc)
-    return errors.render_ob_error(errors.ObError(), interaction=interaction)
+    if not isinstance(exc, errors.GatewayError | ConsentError):
+        _log.exception("unexpected error on a payment-consent endpoint", exc_info=exc)
+    return errors.respond(request, exc)
 
 
 def sign_responses(route: Route, services: Services) -> Route:

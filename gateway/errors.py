@@ -3,7 +3,12 @@
 Two wire shapes exist:
 
 * OBIE resource APIs answer ``OBErrorResponse1`` (Read/Write API v3.1.11, "Error Response Structure") with
-  ``UK.OBIE.*`` codes; 401/404/405/406/415/429 carry no body there.
+  ``UK.OBIE.*`` codes; 401/404/405/406/415 carry no body there. A 429 carries ``OBErrorResponse1`` too, naming
+  the budget that tripped and when it resets (the OAS documents only its headers, so a body is allowed, and a TPP
+  needs to know which budget to wait for); its code is in obgw's own namespace (the codes are
+  ``x-namespaced-enum``: ``UK.OBIE.*`` names no rate-limit code).
+* Every answer of a rate-limited route carries the ``RateLimit-*`` headers of the budgets it was counted against,
+  errors included: the pipeline leaves them in ``request.state.rate_headers`` and the handlers here add them.
 * OAuth endpoints (token, PAR, registration, introspection, revocation) answer RFC 6749 section 5.2 /
   RFC 7591 section 3.2.2 JSON ``{"error", "error_description"}``; resource-server token failures add
   RFC 6750 / RFC 9449 ``WWW-Authenticate`` challenges.
@@ -200,11 +205,15 @@ class UnsupportedMediaType(ObError):
 
 
 class TooManyRequests(ObError):
-    status_code = 429
-    has_body = False
+    """429: a budget is spent. ``budget`` names it (``tier``, ``consent``, ``unattended``, ``sign-in``, ...)."""
 
-    def __init__(self, message: str = "Too many requests", *, retry_after: int) -> None:
-        super().__init__(message)
+    status_code = 429
+    code = "UK.OBGW.RateLimit.Exceeded"
+
+    def __init__(self, message: str = "Too many requests", *, retry_after: int, budget: str = "") -> None:
+        code = f"UK.OBGW.RateLimit.{budget.title().replace('-', '')}" if budget else self.code
+        super().__init__(message, errors=[ObErrorItem(code, message)])
+        self.budget = budget
         self.headers["Retry-After"] = str(max(1, retry_after))
 
 
@@ -375,11 +384,6 @@ def render(exc: GatewayError, *, interaction: str) -> Response:
     return render_ob_error(ObError(), interaction=interaction)
 
 
-async def handle_gateway_error(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, GatewayError)
-    return render(exc, interaction=interaction_id(request))
-
-
 def from_consent_error(exc: ConsentError) -> ObError:
     """The consent domain's refusals carry their OBIE status and code; render them like ours."""
     error = ObError(exc.message, path=exc.path, detail=exc.detail, status_code=exc.status_code,
@@ -387,13 +391,36 @@ def from_consent_error(exc: ConsentError) -> ObError:
     return error
 
 
+def respond(request: Request, exc: Exception) -> Response:
+    """The one answer to a refusal: ours, the consent domain's or an unexpected one (500, nothing leaked), with
+    the ``RateLimit-*`` headers of the budgets the call was counted against (``request.state.rate_headers``)."""
+    interaction = interaction_id(request)
+    if isinstance(exc, GatewayError):
+        response = render(exc, interaction=interaction)
+    elif isinstance(exc, ConsentError):
+        response = render_ob_error(from_consent_error(exc), interaction=interaction)
+    else:
+        response = render_ob_error(ObError(), interaction=interaction)
+    counted = getattr(request.state, "rate_headers", None)
+    if counted:
+        for name, value in counted.items():
+            if name not in response.headers:
+                response.headers[name] = value
+    return response
+
+
+async def handle_gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return respond(request, exc)
+
+
 async def handle_consent_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ConsentError)
-    return render_ob_error(from_consent_error(exc), interaction=interaction_id(request))
+    return respond(request, exc)
 
 
 async def handle_unexpected(request: Request, exc: Exception) -> Response:
-    return render_ob_error(ObError(), interaction=interaction_id(request))
+    return respond(request, exc)
 
 
 EXCEPTION_HANDLERS: Mapping[type[Exception], object] = {

@@ -123,6 +123,7 @@ class AisPipeline:
             account_id=match.account_id,
             customer_present=checked.customer_present,
         )
+        request.state.rate_headers = rate_headers  # on this call's answer, errors included (gateway.errors)
         answer = await forward(
             upstream=self.upstream,
             bank=self.services.bank,

@@ -117,6 +117,20 @@ class PaymentOrderStore:
         async with self._db.session() as session:
             return await self._by_key(session, client_id=client_id, key=key, now=now)
 
+    async def appears(
+        self, *, client_id: str, key: str, now: Callable[[], datetime], within: float
+    ) -> bool:
+        """Whether a record for (client, ``key``) exists, or is created within ``within`` seconds by a concurrent
+        first call that is on its way to claim the key."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while True:
+            if await self.find(client_id=client_id, key=key, now=now()) is not None:
+                return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+
     @staticmethod
     async def _by_key(session: AsyncSession, *, client_id: str, key: str, now: datetime) -> PaymentOrderRecord | None:
         found = await session.exec(

@@ -31,7 +31,6 @@ import json
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
-from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -61,9 +60,9 @@ from gateway.pipeline.payments_store import StoredAnswer
 from gateway.pipeline.ratelimit import RateLimiter
 from gateway.pipeline.ratelimit import storage_for
 from gateway.pipeline.ratelimit import tier_of
+from gateway.pipeline.ratelimit import tier_only
 from gateway.pipeline.tokens import require_customer_token
 from gateway.pipeline.validation import check_accept
-from gateway.policies import Limit
 from gateway.policies import RateLimits
 from gateway.policies import RoutePolicy
 from gateway.services import Services
@@ -157,6 +156,11 @@ def json_response(body: bytes, *, status_code: int, headers: Mapping[str, str] |
                     headers={**(headers or {}), "cache-control": "no-store"})
 
 
+# How long a retry waits for a concurrent first call with the same key to claim it (that call is past its token
+# and signature checks, so a few milliseconds; generous for a loaded replica).
+_IN_FLIGHT_WAIT: Final = 2.0
+
+
 def check_idempotency_key(value: str | None) -> str:
     """R/W API "Request Headers": x-idempotency-key, Max40Text, pattern ``^(?!\\s)(.*)(\\S)$``."""
     if value is None or value == "":
@@ -195,11 +199,8 @@ class PaymentLimits:
     @classmethod
     def create(cls, *, policy: RateLimits, redis_url: str, prefix: str) -> PaymentLimits:
         storage = storage_for(redis_url, prefix=prefix)
-        # A client-token call names no consent: the same rulebook without its per-consent budget, so only the
-        # tier is counted (an empty limit adds no counter; the tier lookup still fails closed on a gap).
-        tier_only = replace(policy, per_consent=Limit(text="", items=()))
         return cls(customer=RateLimiter(policy=policy, storage=storage),
-                   client=RateLimiter(policy=tier_only, storage=storage),
+                   client=RateLimiter(policy=tier_only(policy), storage=storage),
                    presence_header=policy.unattended.presence_header)
 
     @classmethod
@@ -208,25 +209,46 @@ class PaymentLimits:
         return cls.create(policy=services.policies.rate_limits, redis_url=settings.redis_url,
                           prefix=settings.redis_prefix)
 
-    async def customer_call(self, request: Request, *, access: AccessContext, route: RoutePolicy) -> dict[str, str]:
-        """Tier and per-consent budgets of a customer-token call; its ``RateLimit-*`` headers, or 429."""
+    async def customer_call(
+        self, request: Request, *, access: AccessContext, route: RoutePolicy, counted: bool = True
+    ) -> dict[str, str]:
+        """Tier and per-consent budgets of a customer-token call; its ``RateLimit-*`` headers, or 429.
+        ``counted=False`` (an idempotent replay) reads the budgets without spending them."""
         consent_id = access.token.consent_id
         if not consent_id:
             # tokens.require_customer_token already refuses such a token; never count it unkeyed.
             raise errors.ObError("A customer token without a consent reached the rate limit")  # fail closed: 500
-        return await self.customer.check(
-            client_id=access.client.client_id, tier=tier_of(access.client), route=route, consent_id=consent_id,
-            account_id=None,
-            # The real presence signal: the rulebook, not this module, decides which scopes it limits.
-            customer_present=request.headers.get(self.presence_header) is not None,
-        )
+        if counted:
+            headers = await self.customer.check(
+                client_id=access.client.client_id, tier=tier_of(access.client), route=route, consent_id=consent_id,
+                account_id=None,
+                # The real presence signal: the rulebook, not this module, decides which scopes it limits.
+                customer_present=request.headers.get(self.presence_header) is not None,
+            )
+        else:
+            headers = await self.customer.peek(client_id=access.client.client_id, tier=tier_of(access.client),
+                                               route=route, consent_id=consent_id)
+        request.state.rate_headers = headers  # on this call's answer, errors included (gateway.errors)
+        return headers
 
-    async def client_call(self, *, client: Client, route: RoutePolicy) -> dict[str, str]:
+    async def client_call(self, request: Request, *, client: Client, route: RoutePolicy) -> dict[str, str]:
         """The tier budget of a client-token call; its ``RateLimit-*`` headers, or 429."""
         if route.token != "client":
             raise ValueError(f"{route.operation_id} is not a client-token route")
-        return await self.client.check(client_id=client.client_id, tier=tier_of(client), route=route,
-                                       consent_id="", account_id=None, customer_present=False)
+        headers = await self.client.check(client_id=client.client_id, tier=tier_of(client), route=route,
+                                          consent_id="", account_id=None, customer_present=False)
+        request.state.rate_headers = headers
+        return headers
+
+    async def first_submission(self, *, client_id: str, key: str) -> bool:
+        """Whether this is the first time (client, ``x-idempotency-key``) is seen within the idempotency window,
+        atomically across concurrent calls and, in Redis, across replicas. Later calls with the key are
+        replays, in flight or done, and are not counted against the submit budget."""
+        return await self.customer.first_sighting(client_id=client_id, key=key)
+
+    async def forget_submission(self, *, client_id: str, key: str) -> None:
+        """The first call with this key was refused before it claimed the key: its retry is a first call."""
+        await self.customer.forget_sighting(client_id=client_id, key=key)
 
 
 def mismatch(message: str, path: str, *, detail: str | None = None) -> errors.ResourceConsentMismatch:
@@ -321,7 +343,38 @@ class PaymentsApi:
         kind = self.kinds[request.url.path.removeprefix(PISP_BASE + "/")]
         policy = self.policies[kind.create_operation]
         access = await require_customer_token(request, services=self.services, policy=policy)
-        rate_headers = await self.limits.customer_call(request, access=access, route=policy)
+        client_id = access.client.client_id
+        first = False
+        replay = False
+        try:
+            presented: str | None = check_idempotency_key(request.headers.get("x-idempotency-key"))
+        except errors.ObError:
+            presented = None  # refused below, in the order the error codes are checked
+        if presented is not None:
+            # R/W API "Idempotency": a retry with a known key answers the original outcome, so it spends no
+            # submit budget and is never refused by it, whether the first call is done or still in flight.
+            if await self.store.find(client_id=client_id, key=presented, now=self.clock()) is not None:
+                replay = True
+            elif await self.limits.first_submission(client_id=client_id, key=presented):
+                first = True
+            else:
+                # A concurrent call with this key is ahead of us: it becomes visible once it claims the key.
+                replay = await self.store.appears(client_id=client_id, key=presented, now=self.clock,
+                                                  within=_IN_FLIGHT_WAIT)
+        try:
+            return await self._create(request, kind=kind, policy=policy, access=access, replay=replay)
+        except BaseException:
+            if first and presented and await self.store.find(client_id=client_id, key=presented,
+                                                             now=self.clock()) is None:
+                # Refused before it claimed the key (429, bad signature, bad body): nothing was submitted under
+                # it, so the TPP's corrected retry is a first submission and is counted as one.
+                await self.limits.forget_submission(client_id=client_id, key=presented)
+            raise
+
+    async def _create(
+        self, request: Request, *, kind: OrderKind, policy: RoutePolicy, access: AccessContext, replay: bool
+    ) -> Response:
+        rate_headers = await self.limits.customer_call(request, access=access, route=policy, counted=not replay)
         check_json_content_type(request)
         check_accept(request.headers)
         raw = await request.body()
@@ -412,7 +465,7 @@ class PaymentsApi:
         if not isinstance(caller.principal, Client):
             raise errors.ObError("No registered client for the rate limit")  # fail closed: 500
         rate_headers = await self.limits.client_call(
-            client=caller.principal,
+            request, client=caller.principal,
             route=self.policies[kind.details_operation if details else kind.read_operation],
         )
         check_accept(request.headers)

@@ -21,9 +21,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from dataclasses import replace
+from datetime import UTC
+from datetime import datetime
 from typing import Final
 
 from limits import RateLimitItem
+from limits import RateLimitItemPerDay
 from limits.aio.storage import Storage
 from limits.aio.strategies import STRATEGIES
 from limits.aio.strategies import RateLimiter as LimitsStrategy
@@ -36,6 +40,7 @@ from gateway.policies import RateLimits
 from gateway.policies import RoutePolicy
 
 UNATTENDED_PREFIX: Final = "x-obgw-unattended-"
+_SIGHTING: Final = RateLimitItemPerDay(1)
 _ALL_ACCOUNTS: Final = "*"
 
 
@@ -43,6 +48,9 @@ _ALL_ACCOUNTS: Final = "*"
 class _Counted:
     item: RateLimitItem
     keys: tuple[str, ...]
+    # Which budget this counter is (tier, consent, unattended) and how a TPP reads it, for the 429 body.
+    budget: str
+    described: str
 
 
 def tier_of(client: Client) -> str | None:
@@ -66,6 +74,12 @@ def storage_for(redis_url: str, *, prefix: str = "obgw:") -> Storage:
     return storage
 
 
+def tier_only(policy: RateLimits) -> RateLimits:
+    """The rulebook without its per-consent budget, for client-token calls, which name no consent: only the tier
+    is counted (an empty limit adds no counter; the tier lookup still fails closed on a gap)."""
+    return replace(policy, per_consent=Limit(text="", items=()))
+
+
 class RateLimiter:
     def __init__(self, *, policy: RateLimits, storage: Storage) -> None:
         self._policy = policy
@@ -76,12 +90,18 @@ class RateLimiter:
     def create(cls, *, policy: RateLimits, redis_url: str, prefix: str = "obgw:") -> RateLimiter:
         return cls(policy=policy, storage=storage_for(redis_url, prefix=prefix))
 
-    async def _consume(self, counted: list[_Counted], *, prefix: str) -> None:
+    async def _consume(self, counted: list[_Counted], *, prefix: str, counted_so_far: dict[str, str]) -> None:
         for entry in counted:
             if not await self._strategy.hit(entry.item, *entry.keys):
                 stats = await self._strategy.get_window_stats(entry.item, *entry.keys)
                 retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-                refusal = TooManyRequests(retry_after=retry_after)
+                resets_at = datetime.fromtimestamp(time.time() + retry_after, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                refusal = TooManyRequests(
+                    f"Rate limit: {entry.described} ({entry.item.amount} per {_period(entry.item)}) is spent; "
+                    f"it resets in {retry_after} s, at {resets_at}",
+                    retry_after=retry_after, budget=entry.budget,
+                )
+                refusal.headers.update(counted_so_far)
                 refusal.headers.update(
                     {
                         f"{prefix}limit": str(entry.item.amount),
@@ -107,9 +127,39 @@ class RateLimiter:
             f"{prefix}reset": str(max(0, math.ceil(reset - time.time()))),
         }
 
+    async def first_sighting(self, *, client_id: str, key: str) -> bool:
+        """True the first time (client, idempotency key) is seen in 24 hours (the R/W API idempotency window),
+        atomically: one hit of a one-a-day counter in the same storage as the budgets."""
+        return await self._strategy.hit(_SIGHTING, "obgw", "idempotency", client_id, key)
+
+    async def forget_sighting(self, *, client_id: str, key: str) -> None:
+        await self._strategy.clear(_SIGHTING, "obgw", "idempotency", client_id, key)
+
     @staticmethod
-    def _counted(limit: Limit, *keys: str) -> list[_Counted]:
-        return [_Counted(item=item, keys=("obgw", *keys)) for item in limit.items]
+    def _counted(limit: Limit, *keys: str, budget: str, described: str) -> list[_Counted]:
+        return [_Counted(item=item, keys=("obgw", *keys), budget=budget, described=described) for item in limit.items]
+
+    def _budgets(
+        self, *, client_id: str, tier: str | None, route: RoutePolicy, consent_id: str
+    ) -> list[_Counted]:
+        try:
+            tier_limit = self._policy.for_client(tier=tier, rate_class=route.rate_class)
+        except KeyError:
+            # Fail closed: a client on a tier (or a route in a class) the rulebook does not define is refused.
+            raise TooManyRequests("Rate limit: no budget is defined for this client", retry_after=60,
+                                  budget="tier") from None
+        tier_name = tier or self._policy.default_tier
+        budget = self._counted(tier_limit, "client", client_id, route.rate_class, budget="tier",
+                               described=f"the client's {route.rate_class} budget on the {tier_name} tier")
+        budget += self._counted(self._policy.per_consent, "consent", consent_id, budget="consent",
+                                described="the budget of one consent")
+        return budget
+
+    async def peek(self, *, client_id: str, tier: str | None, route: RoutePolicy, consent_id: str) -> dict[str, str]:
+        """The ``RateLimit-*`` headers of a call that is not counted (an idempotent replay), counting nothing."""
+        return await self._headers(
+            self._budgets(client_id=client_id, tier=tier, route=route, consent_id=consent_id), prefix="ratelimit-"
+        )
 
     async def check(
         self,
@@ -121,15 +171,10 @@ class RateLimiter:
         account_id: str | None,
         customer_present: bool,
     ) -> dict[str, str]:
-        """Count this call against every budget that applies; the response headers, or ``TooManyRequests``."""
-        try:
-            tier_limit = self._policy.for_client(tier=tier, rate_class=route.rate_class)
-        except KeyError:
-            # Fail closed: a client on a tier (or a route in a class) the rulebook does not define is refused.
-            raise TooManyRequests("no rate limit defined for this client", retry_after=60) from None
-        budget = self._counted(tier_limit, "client", client_id, route.rate_class)
-        budget += self._counted(self._policy.per_consent, "consent", consent_id)
-        await self._consume(budget, prefix="ratelimit-")
+        """Count this call against every budget that applies; the response headers, or ``TooManyRequests``
+        naming the budget that is spent (with the headers of every budget counted, on the 429 too)."""
+        budget = self._budgets(client_id=client_id, tier=tier, route=route, consent_id=consent_id)
+        await self._consume(budget, prefix="ratelimit-", counted_so_far={})
         headers = await self._headers(budget, prefix="ratelimit-")
 
         rule = self._policy.unattended
@@ -140,7 +185,17 @@ class RateLimiter:
                 "account": account_id or _ALL_ACCOUNTS,
                 "operation": route.operation_id,
             }
-            unattended = self._counted(rule.limit, "unattended", *(f"{k}={parts[k]}" for k in rule.per))
-            await self._consume(unattended, prefix=UNATTENDED_PREFIX)
+            unattended = self._counted(
+                rule.limit, "unattended", *(f"{k}={parts[k]}" for k in rule.per), budget="unattended",
+                described=f"the unattended budget (no {rule.presence_header}: PSD2 RTS Art. 36(5)(b)) of this "
+                          + ", ".join(rule.per),
+            )
+            await self._consume(unattended, prefix=UNATTENDED_PREFIX, counted_so_far=headers)
             headers.update(await self._headers(unattended, prefix=UNATTENDED_PREFIX))
         return headers
+
+
+def _period(item: RateLimitItem) -> str:
+    """``RateLimitItem`` period in words: "second", "15 minutes", "day"."""
+    unit = item.GRANULARITY.name
+    return unit if item.multiples == 1 else f"{item.multiples} {unit}s"

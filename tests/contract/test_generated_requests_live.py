@@ -16,13 +16,11 @@ from tests.contract.fuzzing import SANDBOX_OPERATIONS
 from tests.contract.fuzzing import Context
 from tests.contract.fuzzing import run_suite
 from tests.contract.partner import onboard
-from tests.contract.policies import roomy_policies
 from tests.live import live_stack
 
 
 async def test_the_running_servers_answer_generated_requests_as_documented(tmp_path: Path) -> None:
-    policies = roomy_policies(target=tmp_path / "policies")
-    with live_stack(tmp_path / "var", extra_env={"OBGW_POLICIES_DIR": str(policies)}) as stack:
+    with live_stack(tmp_path / "var") as stack:
         async with (
             httpx.AsyncClient(base_url=stack.gateway_url, timeout=10) as gateway,
             httpx.AsyncClient(base_url=stack.sandbox_url, timeout=10) as sandbox,

@@ -15,7 +15,7 @@ from tests.scale.journey import run_journey
 
 AIS = "/open-banking/v3.1/aisp"
 PRESENT = {"x-fapi-customer-ip-address": "10.0.0.1"}
-# rate-limits.yaml also allows one consent "5/second": calls are spaced to count against the daily rule only.
+# Calls are spaced so that they count against the daily rule only, whatever the per-second budgets.
 SPACING = 0.3
 
 

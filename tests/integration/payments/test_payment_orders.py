@@ -49,14 +49,9 @@ CURRENT = account_id(key="alice-current")
 
 
 @pytest.fixture
-def settings(var_dir, live_bank, tmp_path):  # type: ignore[no-untyped-def]  # noqa: F811
-    """The gateway's upstream (payments and AIS) is the sandbox bank on its loopback port. The burst test sends
-    50 calls at once, so the rulebook's limits are raised here; test_rate_limits.py covers the limits."""
-    from tests.integration.payments.test_rate_limits import sized_rulebook
-
-    rulebook = sized_rulebook(tmp_path / "policies", classes={"payment-submit": "1000/second"},
-                              per_consent="1000/second")
-    return Settings(var_dir=var_dir, issuer=ISSUER, sandbox_url=live_bank, policies_dir=rulebook)
+def settings(var_dir, live_bank):  # type: ignore[no-untyped-def]  # noqa: F811
+    """The gateway's upstream (payments and AIS) is the sandbox bank on its loopback port; the shipped rulebook."""
+    return Settings(var_dir=var_dir, issuer=ISSUER, sandbox_url=live_bank)
 
 
 # --------------------------------------------------------------------------- helpers
