@@ -92,6 +92,10 @@ async def _private_key_jwt(form: Mapping[str, str], *, services: Services) -> Cl
         raise InvalidClient("unknown client", detail=f"client_id={client_id!r}")
     if client.token_endpoint_auth_method != "private_key_jwt":
         raise InvalidClient("this client authenticates with tls_client_auth")
+    allowed = services.policies.fapi.algorithms["client_assertion"]
+    if header.get("alg") not in allowed:
+        raise InvalidClient(f"client_assertion alg {header.get('alg')!r} is not allowed: sign it with one of "
+                            f"{', '.join(allowed)}")
     registered_alg = client.registration.get("token_endpoint_auth_signing_alg")
     if registered_alg and header.get("alg") != registered_alg:
         raise InvalidClient(f"client_assertion must be signed with {registered_alg}")

@@ -3,7 +3,8 @@
 Rules applied (RFC 9101 sections 4, 5 and 6.1; FAPI 1 Advanced section 5.2.2, kept by the
 OBIE profile; FAPI 2.0 Security Profile section 5.4 algorithms):
 
-* signed by a key the client registered, with PS256, ES256 or EdDSA; never ``none`` and never encrypted-only;
+* signed by a key the client registered, with an algorithm of the rulebook's ``algorithms.request_object``
+  (``policies/fapi.yaml``, within PS256, ES256 and EdDSA); never ``none`` and never encrypted-only;
 * ``iss`` is the client_id and ``aud`` is the issuer identifier, or an array containing it (FAPI 2.0 Message
   Signing, final, section 5.3.2; unlike client assertions, FAPI asks no single string here);
 * ``exp`` and ``nbf`` present, ``exp`` at most 60 minutes after ``nbf``, ``nbf`` at most 60 minutes old;
@@ -15,6 +16,7 @@ Failures raise ``InvalidRequestObject`` (RFC 9126 section 2.3 / RFC 9101 section
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
@@ -34,16 +36,22 @@ def verify_request_object(
     client_id: str,
     issuer: str,
     jwks: Iterable[Mapping[str, Any]],
+    algorithms: Collection[str],
     skew_ahead: int = 10,
     now: int | None = None,
 ) -> dict[str, Any]:
-    """The verified claims of ``token`` or ``InvalidRequestObject``."""
+    """The verified claims of ``token`` or ``InvalidRequestObject``.
+
+    ``algorithms`` is the rulebook's list (``policies/fapi.yaml`` ``algorithms.request_object``).
+    """
     try:
         header = jose.unverified_header(token)
     except jose.JoseError as exc:
         raise InvalidRequestObject("request is not a signed JWT") from exc
-    if header.get("alg") not in jose.FAPI_ALGORITHMS:
-        raise InvalidRequestObject(f"request object alg {header.get('alg')!r} is not allowed")
+    if header.get("alg") not in algorithms or header.get("alg") not in jose.FAPI_ALGORITHMS:
+        raise InvalidRequestObject(
+            f"request object alg {header.get('alg')!r} is not allowed: sign it with one of {', '.join(algorithms)}"
+        )
     typ = header.get("typ")
     if typ is not None and typ not in ACCEPTED_TYPES:
         raise InvalidRequestObject(f"request object typ {typ!r} is not accepted")
