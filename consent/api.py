@@ -25,6 +25,7 @@ from datetime import UTC
 from datetime import datetime
 from typing import Any
 from typing import Final
+from typing import Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
@@ -35,7 +36,6 @@ from starlette.routing import Route
 from consent import service
 from consent import wire
 from consent.errors import ConsentNotFound
-from consent.lifecycle import PAYMENT_KINDS
 from consent.lifecycle import ConsentKind
 from consent.models import Consent
 
@@ -65,6 +65,20 @@ VerifySignature = Callable[[Request, TppCaller, bytes], Awaitable[None]]
 Clock = Callable[[], datetime]
 
 
+class RouteRules(Protocol):
+    """What the rulebook (``policies/routes.yaml``) says of one operation: idempotency key, signed request."""
+
+    @property
+    def idempotent(self) -> bool: ...
+
+    @property
+    def signed_request(self) -> bool: ...
+
+
+RulesOf = Callable[[str], RouteRules]
+"""``operationId -> RouteRules``; the rulebook decides which consent POSTs need a key and a signature."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class ConsentResource:
     """One consent collection: where it lives, what token scope it takes, what it allows."""
@@ -81,15 +95,6 @@ class ConsentResource:
     def path(self) -> str:
         return f"{API_PREFIX}/{self.api}/{self.collection}"
 
-    @property
-    def idempotent(self) -> bool:
-        # R/W API "Idempotency": payment-order consent POSTs are idempotent; AIS consent POST explicitly is not.
-        return self.kind in PAYMENT_KINDS
-
-    @property
-    def signed_request(self) -> bool:
-        # R/W API payment-initiation endpoint table: payment-order consent POSTs are "Signed Request".
-        return self.kind in PAYMENT_KINDS
 
 
 RESOURCES: Final[tuple[ConsentResource, ...]] = (
@@ -159,6 +164,7 @@ class _Endpoints:
     base_url: str
     validate_body: ValidateBody | None
     verify_signature: VerifySignature
+    rules_of: RulesOf
     clock: Clock
 
     def _self_url(self, consent_id: str) -> str:
@@ -181,9 +187,11 @@ class _Endpoints:
             return _bare(406)
         if not wire.is_json_content_type(request.headers.get("content-type")):
             return _bare(415)
-        key = wire.idempotency_key(request.headers) if self.resource.idempotent else None
+        # The rulebook's idempotent and signed_request flags (R/W API "Idempotency", "Message Signing").
+        rules = self.rules_of(self.resource.create_operation)
+        key = wire.idempotency_key(request.headers) if rules.idempotent else None
         raw = await request.body()
-        if self.resource.signed_request:
+        if rules.signed_request:
             # Message Signing: verified on the raw bytes, before any parsing (KB message-sign: never re-serialise).
             await self.verify_signature(request, caller, raw)
         body = wire.parse_body(raw)
@@ -201,7 +209,6 @@ class _Endpoints:
                     session=session, client_id=caller.client_id, data=body["Data"], now=now
                 )
             else:
-                assert key is not None
                 consent = await service.create_payment_consent(
                     session=session,
                     client_id=caller.client_id,
@@ -240,6 +247,7 @@ def routes(
     sessions: Sessions,
     base_url: str,
     verify_signature: VerifySignature,
+    rules_of: RulesOf,
     validate_body: ValidateBody | None = None,
     clock: Clock = _utcnow,
 ) -> list[BaseRoute]:
@@ -253,6 +261,7 @@ def routes(
             base_url=base_url.rstrip("/"),
             validate_body=validate_body,
             verify_signature=verify_signature,
+            rules_of=rules_of,
             clock=clock,
         )
         # Every method reaches the endpoint, which answers one the resource lacks with a bodyless 405 (v3.1.11).

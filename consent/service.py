@@ -323,17 +323,19 @@ async def create_payment_consent(
     kind: str,
     data: Mapping[str, Any],
     risk: Mapping[str, Any],
-    idempotency_key: str,
+    idempotency_key: str | None,
     request_hash: str,
     now: datetime,
 ) -> Consent:
     """POST a payment-order consent (OBWriteDomesticConsent4 and siblings), idempotent on ``x-idempotency-key``.
 
+    ``idempotency_key`` is ``None`` only when the rulebook marks the route not idempotent: each POST is then new.
+
     ``request_hash`` identifies the request body (e.g. SHA-256 of the raw bytes); the same key with the same hash
     within 24 h returns the existing consent, with another hash raises ``IdempotencyConflict``.
     """
     consent_kind = _payment_kind(kind)
-    key = _check_idempotency_key(idempotency_key)
+    key = None if idempotency_key is None else _check_idempotency_key(idempotency_key)
     if not isinstance(request_hash, str) or not request_hash:
         raise InvalidConsentRequest("request hash is required")
     body = _require_mapping(data, path="Data")
@@ -346,9 +348,11 @@ async def create_payment_consent(
     if debtor is not None and not isinstance(debtor, Mapping):
         raise InvalidConsentRequest("DebtorAccount must be an object", path="Data.Initiation.DebtorAccount")
 
-    existing = await _replay(session, client_id=client_id, kind=consent_kind, key=key, request_hash=request_hash, now=now)
-    if existing is not None:
-        return existing
+    if key is not None:
+        existing = await _replay(session, client_id=client_id, kind=consent_kind, key=key, request_hash=request_hash,
+                                 now=now)
+        if existing is not None:
+            return existing
     consent = Consent(
         consent_id=_new_consent_id(consent_kind),
         kind=consent_kind.value,
@@ -364,19 +368,22 @@ async def create_payment_consent(
     )
     try:
         async with _transaction(session):
-            # A key older than 24 h may be reused: retire it from the old consent so the unique key holds.
-            await session.exec(
-                update(Consent)
-                .where(
-                    col(Consent.client_id) == client_id,
-                    col(Consent.idempotency_key) == key,
-                    col(Consent.created_at) <= now - IDEMPOTENCY_WINDOW,
+            if key is not None:
+                # A key older than 24 h may be reused: retire it from the old consent so the unique key holds.
+                await session.exec(
+                    update(Consent)
+                    .where(
+                        col(Consent.client_id) == client_id,
+                        col(Consent.idempotency_key) == key,
+                        col(Consent.created_at) <= now - IDEMPOTENCY_WINDOW,
+                    )
+                    .values(idempotency_key=None)
+                    .execution_options(synchronize_session=False)
                 )
-                .values(idempotency_key=None)
-                .execution_options(synchronize_session=False)
-            )
             await _add_created(session, consent, detail={"kind": consent.kind})
     except IntegrityError:
+        if key is None:
+            raise
         # A concurrent request with the same key won the unique constraint: answer as its replay.
         existing = await _replay(
             session, client_id=client_id, kind=consent_kind, key=key, request_hash=request_hash, now=now

@@ -255,6 +255,7 @@ def routes(services: Services) -> list[BaseRoute]:
         base_url=services.settings.issuer,
         validate_body=body_validator(services),
         verify_signature=signature_verifier(services),
+        rules_of=lambda operation_id: services.policies.by_operation_id[operation_id],
     )
     return [
         sign_responses(route, services)

@@ -454,7 +454,6 @@ async def statement(request: Request, ctx: AisContext, session: AsyncSession,
 
 async def statement_transactions(request: Request, ctx: AisContext, session: AsyncSession,
                                  scope: list[TestAccount]) -> Response:
-    _require(ctx, "transactions")
     period, _ = await _one_statement(request, ctx, session, scope[0])
     return await _paged_transactions(request, scope, session, lower=period.start, upper=period.end, keep_query={})
 
@@ -578,7 +577,8 @@ def routes() -> list[BaseRoute]:
         _route(one + "/statements", "statements", statements),
         _route("/statements", "statements", statements),
         _route(stmt, "statements", statement),
-        _route(stmt + "/transactions", "statements", statement_transactions),
+        # docs/obie-notes.md section 4: statement transactions are gated exactly like account transactions.
+        _route(stmt + "/transactions", "transactions", statement_transactions),
         _route(stmt + "/file", "statement-file", statement_file),
         _route(one + "/party", "party", account_party),
         _route(one + "/parties", "party", account_parties),

@@ -92,6 +92,10 @@ async def _private_key_jwt(form: Mapping[str, str], *, services: Services) -> Cl
         raise InvalidClient("unknown client", detail=f"client_id={client_id!r}")
     if client.token_endpoint_auth_method != "private_key_jwt":
         raise InvalidClient("this client authenticates with tls_client_auth")
+    allowed = services.policies.fapi.algorithms["client_assertion"]
+    if header.get("alg") not in allowed:
+        raise InvalidClient(f"client_assertion alg {header.get('alg')!r} is not allowed: sign it with one of "
+                            f"{', '.join(allowed)}")
     registered_alg = client.registration.get("token_endpoint_auth_signing_alg")
     if registered_alg and header.get("alg") != registered_alg:
         raise InvalidClient(f"client_assertion must be signed with {registered_alg}")
@@ -137,8 +141,14 @@ async def _verify_with_client_keys(
 def _check_assertion_claims(claims: Mapping[str, Any], *, issuer: str, skew_ahead: int, max_age: int) -> None:
     now = int(time.time())
     aud = claims.get("aud")
-    # FAPI 2.0 SP 5.3.2.1 (final): the issuer identifier is the sole accepted audience value.
-    if not (aud == issuer or (isinstance(aud, list) and aud == [issuer])):
+    # FAPI 2.0 Security Profile (final) 5.3.2.1: the authorization server shall only accept its issuer
+    # identifier as the sole value of aud, sent as a single string: an array, even ["<issuer>"], is refused.
+    if isinstance(aud, list):
+        raise InvalidClient(
+            f"client_assertion aud must be the single string {issuer}, not an array (FAPI 2.0 Security Profile "
+            "5.3.2.1: the issuer identifier is the sole aud value, as a string)"
+        )
+    if aud != issuer:
         raise InvalidClient(f"client_assertion aud must be the issuer identifier {issuer} (FAPI 2.0), not the token endpoint URL")
     exp = claims.get("exp")
     if not isinstance(exp, int):

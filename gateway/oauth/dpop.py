@@ -85,8 +85,9 @@ async def check_dpop_proof(
         raise InvalidDpopProof("DPoP proof is not a JWT") from exc
     if header.get("typ") != "dpop+jwt":
         raise InvalidDpopProof("DPoP proof typ must be dpop+jwt")
-    if header.get("alg") not in jose.FAPI_ALGORITHMS:
-        raise InvalidDpopProof("DPoP proof alg not allowed")
+    allowed = services.policies.fapi.algorithms["dpop_proof"]
+    if header.get("alg") not in allowed or header.get("alg") not in jose.FAPI_ALGORITHMS:
+        raise InvalidDpopProof(f"DPoP proof alg not allowed: use one of {', '.join(allowed)}")
     jwk = header.get("jwk")
     if not isinstance(jwk, dict) or jose.is_private(jwk):
         raise InvalidDpopProof("DPoP proof must carry a public jwk")

@@ -147,6 +147,7 @@ async def _request_object_params(token: str, *, client: Client, services: Servic
         client_id=client.client_id,
         issuer=services.settings.issuer,
         jwks=jwks,
+        algorithms=services.policies.fapi.algorithms["request_object"],
         skew_ahead=services.settings.clock_skew_ahead,
     )
     # RFC 9126 section 3 / FAPI: only the request object's parameters are used; JWT-only claims dropped.

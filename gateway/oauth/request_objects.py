@@ -3,8 +3,10 @@
 Rules applied (RFC 9101 sections 4, 5 and 6.1; FAPI 1 Advanced section 5.2.2, kept by the
 OBIE profile; FAPI 2.0 Security Profile section 5.4 algorithms):
 
-* signed by a key the client registered, with PS256, ES256 or EdDSA; never ``none`` and never encrypted-only;
-* ``iss`` is the client_id and ``aud`` is the issuer identifier;
+* signed by a key the client registered, with an algorithm of the rulebook's ``algorithms.request_object``
+  (``policies/fapi.yaml``, within PS256, ES256 and EdDSA); never ``none`` and never encrypted-only;
+* ``iss`` is the client_id and ``aud`` is the issuer identifier, or an array containing it (FAPI 2.0 Message
+  Signing, final, section 5.3.2; unlike client assertions, FAPI asks no single string here);
 * ``exp`` and ``nbf`` present, ``exp`` at most 60 minutes after ``nbf``, ``nbf`` at most 60 minutes old;
 * a request object must not itself carry ``request`` or ``request_uri`` (RFC 9101 section 4).
 
@@ -14,6 +16,7 @@ Failures raise ``InvalidRequestObject`` (RFC 9126 section 2.3 / RFC 9101 section
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
@@ -33,16 +36,22 @@ def verify_request_object(
     client_id: str,
     issuer: str,
     jwks: Iterable[Mapping[str, Any]],
+    algorithms: Collection[str],
     skew_ahead: int = 10,
     now: int | None = None,
 ) -> dict[str, Any]:
-    """The verified claims of ``token`` or ``InvalidRequestObject``."""
+    """The verified claims of ``token`` or ``InvalidRequestObject``.
+
+    ``algorithms`` is the rulebook's list (``policies/fapi.yaml`` ``algorithms.request_object``).
+    """
     try:
         header = jose.unverified_header(token)
     except jose.JoseError as exc:
         raise InvalidRequestObject("request is not a signed JWT") from exc
-    if header.get("alg") not in jose.FAPI_ALGORITHMS:
-        raise InvalidRequestObject(f"request object alg {header.get('alg')!r} is not allowed")
+    if header.get("alg") not in algorithms or header.get("alg") not in jose.FAPI_ALGORITHMS:
+        raise InvalidRequestObject(
+            f"request object alg {header.get('alg')!r} is not allowed: sign it with one of {', '.join(algorithms)}"
+        )
     typ = header.get("typ")
     if typ is not None and typ not in ACCEPTED_TYPES:
         raise InvalidRequestObject(f"request object typ {typ!r} is not accepted")
@@ -73,7 +82,10 @@ def check_claims(
     if "client_id" in claims and claims["client_id"] != client_id:
         raise InvalidRequestObject("request object client_id does not match the authenticated client")
     aud = claims.get("aud")
-    # RFC 9101 section 4: aud is the authorization server's issuer identifier.
+    # FAPI 2.0 Message Signing (final) 5.3.2 (signed authorization requests, authorization server): aud shall be,
+    # or be an array containing, the issuer identifier (RFC 9101 section 4). The single-string rule of FAPI 2.0
+    # Security Profile 5.3.2.1 governs client authentication assertions only, so an array holding the issuer
+    # is accepted here.
     if not (aud == issuer or (isinstance(aud, list) and issuer in aud and all(isinstance(a, str) for a in aud))):
         raise InvalidRequestObject("request object aud must be the issuer identifier")
     exp = _time_claim(claims, "exp")

@@ -4,20 +4,16 @@ against the official OBIE v3.1.11 account-info document."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
-import limits
 import pytest
 from openapi_core import OpenAPI
 from openapi_core.testing import MockRequest
 from openapi_core.testing import MockResponse
 
 from consent.permissions import DETAIL_FIELDS
-from gateway.pipeline.ratelimit import RateLimiter
-from gateway.policies import Limit
 from sandbox.customers import accounts_of
 from tests.integration.gateway.conftest import AIS
 from tests.integration.gateway.conftest import ISSUER
@@ -78,19 +74,6 @@ ACCOUNTS_ONLY = ["ReadAccountsBasic"]
 @pytest.fixture(scope="module")
 def official() -> OpenAPI:
     return OpenAPI.from_file_path(str(OFFICIAL))
-
-
-@pytest.fixture
-def relaxed_limits(pipeline) -> None:  # type: ignore[no-untyped-def]
-    """These tests make ~26 calls per consent in well under a second; the per-second budgets are tested
-    elsewhere. Every limit stays on, only larger."""
-    policy = pipeline.limiter._policy
-    big = Limit(text="10000/second", items=tuple(limits.parse_many("10000/second")))
-    relaxed = dataclasses.replace(
-        policy, per_consent=big, tiers={t: dict.fromkeys(c, big) for t, c in policy.tiers.items()},
-        unattended=dataclasses.replace(policy.unattended, limit=big),
-    )
-    pipeline.limiter = RateLimiter.create(policy=relaxed, redis_url="")
 
 
 def _expected(permissions: list[str], path: str) -> int:

@@ -49,13 +49,14 @@ async def test_private_key_jwt_with_aud_issuer_is_accepted(client: httpx.AsyncCl
     [
         {"aud": ISSUER + "/token"},
         {"aud": [ISSUER, ISSUER + "/token"]},
+        {"aud": [ISSUER]},
         {"exp": from_now(-5)},
         {"iat": from_now(120)},
         {"iat": from_now(-120)},
         {"jti": ""},
         {"sub": "someone-else"},
     ],
-    ids=["aud-token-endpoint", "aud-several-values", "expired", "iat-in-future",
+    ids=["aud-token-endpoint", "aud-several-values", "aud-array-of-the-issuer", "expired", "iat-in-future",
          "iat-too-old", "jti-missing", "sub-not-client"],
 )
 async def test_assertion_claims_outside_fapi_rules_are_invalid_client(
@@ -229,3 +230,11 @@ async def test_certificate_header_from_an_untrusted_peer_is_ignored(gateway_app,
         response = await outsider.post("/token", data={**CC, "client_id": fapi.client_id},
                                        headers={**FORM, "x-ssl-client-cert": cert})
     _assert_invalid_client(response)
+
+
+async def test_assertion_aud_array_names_the_single_string_rule(client: httpx.AsyncClient, db) -> None:  # type: ignore[no-untyped-def]
+    fapi = await insert_client(db)
+    response = await _token_with(client, fapi, fapi.auth(aud=[ISSUER]))
+    _assert_invalid_client(response)
+    assert "5.3.2.1" in response.json()["error_description"]
+    assert "not an array" in response.json()["error_description"]

@@ -186,6 +186,25 @@ async def test_par_request_object_with_wrong_aud_is_invalid_request_object(clien
     assert response.json()["error"] == "invalid_request_object"
 
 
+async def test_par_request_object_aud_array_containing_the_issuer_is_accepted(client, db) -> None:  # type: ignore[no-untyped-def]
+    # FAPI 2.0 Message Signing 5.3.2: aud is, or is an array containing, the issuer identifier.
+    fapi = await insert_client(db)
+    _, challenge = pkce_pair()
+    listed = fapi.request_object(fapi.authorization_params(challenge=challenge),
+                                 aud=[fapi.issuer, "https://other-bank.example"])
+    response = await fapi.push(client, {"client_id": fapi.client_id, "request": listed})
+    assert response.status_code == 201, response.text
+
+
+async def test_par_request_object_aud_array_without_the_issuer_is_invalid_request_object(client, db) -> None:  # type: ignore[no-untyped-def]
+    fapi = await insert_client(db)
+    _, challenge = pkce_pair()
+    listed = fapi.request_object(fapi.authorization_params(challenge=challenge), aud=["https://other-bank.example"])
+    response = await fapi.push(client, {"client_id": fapi.client_id, "request": listed})
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_request_object"
+
+
 async def test_par_expired_request_object_is_invalid_request_object(client, db) -> None:  # type: ignore[no-untyped-def]
     import time
 

@@ -15,6 +15,8 @@ from gateway.oauth.request_objects import verify_request_object
 ISSUER = "https://bank.example"
 CLIENT = "client-1"
 KEY = jose.generate_key(alg="ES256")
+# The shipped rulebook's algorithms.request_object (policies/fapi.yaml).
+ALGS = ("PS256", "ES256")
 NOW = int(time.time())
 
 
@@ -28,7 +30,7 @@ def signed(key: dict[str, Any] = KEY, headers: dict[str, Any] | None = None, **o
 
 
 def verify(token: str) -> dict[str, Any]:
-    return verify_request_object(token, client_id=CLIENT, issuer=ISSUER, jwks=[jose.public_jwk(KEY)], now=NOW)
+    return verify_request_object(token, client_id=CLIENT, issuer=ISSUER, jwks=[jose.public_jwk(KEY)], algorithms=ALGS, now=NOW)
 
 
 def test_request_object_signed_by_a_registered_key_is_accepted() -> None:
@@ -77,7 +79,7 @@ def test_request_object_with_rs256_is_refused() -> None:
     rsa = jose.generate_key(alg="PS256")
     token = jose.sign({"iss": CLIENT, "aud": ISSUER, "nbf": NOW, "exp": NOW + 60}, key=rsa, alg="RS256")
     with pytest.raises(InvalidRequestObject, match="alg"):
-        verify_request_object(token, client_id=CLIENT, issuer=ISSUER, jwks=[jose.public_jwk(rsa)], now=NOW)
+        verify_request_object(token, client_id=CLIENT, issuer=ISSUER, jwks=[jose.public_jwk(rsa)], algorithms=ALGS, now=NOW)
 
 
 def test_request_object_with_an_unexpected_typ_is_refused() -> None:
@@ -93,4 +95,4 @@ def test_request_object_that_is_not_a_jwt_is_refused() -> None:
 def test_now_defaults_to_the_clock() -> None:
     now = int(time.time())
     token = signed(nbf=now - 5, exp=now + 60)
-    assert verify_request_object(token, client_id=CLIENT, issuer=ISSUER, jwks=[jose.public_jwk(KEY)])["iss"] == CLIENT
+    assert verify_request_object(token, client_id=CLIENT, issuer=ISSUER, jwks=[jose.public_jwk(KEY)], algorithms=ALGS)["iss"] == CLIENT

@@ -1,0 +1,64 @@
+"""The rulebook's route flags (policies/routes.yaml ``idempotent``, ``signed_request``) decide what a consent POST needs.
+
+R/W API "Idempotency" and "Message Signing" (docs/obie-notes.md section 5): the shipped rulebook marks payment-order
+consent POSTs idempotent and signed; the consent API reads those flags instead of deciding by path. Each test here
+runs the gateway on a copy of the shipped rulebook with one flag of CreateDomesticPaymentConsents turned off.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gateway.settings import Settings
+from tests.conftest import ISSUER
+from tests.conftest import SANDBOX_URL
+from tests.integration.consent.conftest import PAYMENT_COLLECTIONS
+from tests.integration.consent.conftest import Tpp
+from tests.integration.consent.conftest import assert_ob_error
+from tests.integration.consent.conftest import payment_body
+
+SHIPPED = Path(__file__).resolve().parents[3] / "policies"
+DOMESTIC = PAYMENT_COLLECTIONS[0]
+OPERATION = "CreateDomesticPaymentConsents"
+
+
+@pytest.fixture
+def settings(var_dir: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
+    """The shipped rulebook, or (parametrized with a flag name) a copy with that flag off for OPERATION."""
+    flag: str | None = getattr(request, "param", None)
+    if flag is None:
+        return Settings(var_dir=var_dir, issuer=ISSUER, sandbox_url=SANDBOX_URL)
+    policies = tmp_path / "policies"
+    shutil.copytree(SHIPPED, policies)
+    routes = yaml.safe_load((policies / "routes.yaml").read_text())
+    (rule,) = [r for r in routes["routes"] if r.get("operation") == OPERATION]
+    assert rule[flag] is True
+    rule[flag] = False
+    (policies / "routes.yaml").write_text(yaml.safe_dump(routes, sort_keys=False))
+    return Settings(var_dir=var_dir, issuer=ISSUER, sandbox_url=SANDBOX_URL, policies_dir=policies)
+
+
+async def test_shipped_rulebook_requires_a_key_and_a_signature(tpp: Tpp) -> None:
+    assert_ob_error(await tpp.create(DOMESTIC, payment_body(DOMESTIC)), 400, "UK.OBIE.Header.Missing",
+                    "x-idempotency-key")
+    unsigned = await tpp.call("POST", DOMESTIC, body=payment_body(DOMESTIC), headers={"x-idempotency-key": "k1"},
+                              sign=False, check=False)
+    assert unsigned.status_code == 400, unsigned.text
+    assert unsigned.json()["Errors"][0]["ErrorCode"].startswith("UK.OBIE.Signature"), unsigned.text
+
+
+@pytest.mark.parametrize("settings", ["idempotent"], indirect=True)
+async def test_no_key_is_needed_when_the_route_is_not_idempotent(tpp: Tpp) -> None:
+    response = await tpp.create(DOMESTIC, payment_body(DOMESTIC))
+    assert response.status_code == 201, response.text
+
+
+@pytest.mark.parametrize("settings", ["signed_request"], indirect=True)
+async def test_no_signature_is_needed_when_the_route_is_not_signed(tpp: Tpp) -> None:
+    response = await tpp.call("POST", DOMESTIC, body=payment_body(DOMESTIC), headers={"x-idempotency-key": "k1"},
+                              sign=False, check=False)
+    assert response.status_code == 201, response.text
