@@ -44,6 +44,7 @@ from gateway.policies import load_policies
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.settings import SettingsError
+from gateway.sign_in_throttle import SignInThrottle
 from gateway.single_use import SingleUseStore
 from gateway.single_use import create_single_use_store
 
@@ -90,6 +91,8 @@ def create_app(
         secret=settings.session_secret.encode() or secrets.token_bytes(32),
         specs=specs,
         policies=policies,
+        sign_in_throttle=SignInThrottle.create(policy=policies.rate_limits, redis_url=settings.redis_url,
+                                               prefix=settings.redis_prefix),
     )
     readiness = Readiness(settings=settings, db=db, bank_transport=bank_transport)
     pipeline = ais.AisPipeline.build(services)
