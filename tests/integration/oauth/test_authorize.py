@@ -115,6 +115,22 @@ async def test_wrong_password_shows_the_sign_in_page_again(client, db) -> None: 
     assert ">Sign in</button>" in response.text
 
 
+async def test_the_sixth_failed_sign_in_is_refused_even_with_the_right_password(client, db) -> None:  # type: ignore[no-untyped-def]
+    # policies/rate-limits.yaml sign_in.per_username: 5 failures in 15 minutes.
+    fapi = await insert_client(db)
+    request_uri, _ = await pushed(client, fapi)
+    page = await open_authorize(client, fapi, request_uri)
+    form = {"csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
+            "username": PSU_USERNAME}
+    for _ in range(5):
+        assert (await client.post("/login", data={**form, "password": "not-the-password"})).status_code == 401
+    refused = await client.post("/login", data={**form, "password": PSU_PASSWORD})
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= 15 * 60
+    assert "Too many sign-in attempts. Try again in 15 minutes." in refused.text
+    assert "not right" not in refused.text
+
+
 async def test_authorize_with_plain_parameters_is_refused_without_redirect(client, db) -> None:  # type: ignore[no-untyped-def]
     fapi = await insert_client(db)
     _, challenge = pkce_pair()
