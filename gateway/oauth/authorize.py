@@ -492,11 +492,15 @@ async def headless_authorize(request: Request) -> JSONResponse:
                                       session=None, require_started=False)
         if not username or not password:
             raise AccessDenied("username and password of a sandbox test customer are required")
+        address = client_address(request, settings=svc.settings)
+        # Raises SignInThrottled (429, Retry-After) once this username or address has no failures left.
+        await svc.sign_in_throttle.check(username=username, address=address)
         try:
             psu = await svc.bank.authenticate(username=username, password=password)
         except BankUnavailable:
             raise TemporarilyUnavailable("the sandbox bank is unavailable") from None
         if psu is None:
+            await svc.sign_in_throttle.failed(username=username, address=address)
             raise AccessDenied("the sandbox customer's credentials are not right")
         consent = await _pending_consent(db, pending)
         step: ConsentStep | None = None

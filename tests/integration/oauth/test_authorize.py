@@ -276,6 +276,18 @@ async def test_headless_approval_with_wrong_password_is_access_denied(client, db
     assert response.json()["error"] == "access_denied"
 
 
+async def test_headless_approval_is_throttled_after_five_wrong_passwords(client, db) -> None:  # type: ignore[no-untyped-def]
+    fapi = await insert_client(db)
+    request_uri, _ = await pushed(client, fapi)
+    form = {"client_id": fapi.client_id, "request_uri": request_uri, "username": PSU_USERNAME, "decision": "approve"}
+    for _ in range(5):
+        wrong = await client.post("/sandbox/headless-authorize", data={**form, "password": "wrong"})
+        assert wrong.status_code == 403
+    refused = await client.post("/sandbox/headless-authorize", data={**form, "password": PSU_PASSWORD})
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= 15 * 60
+
+
 async def test_headless_approval_is_404_when_disabled(settings, gateway_keys, sandbox_app) -> None:  # type: ignore[no-untyped-def]
     from asgi_lifespan import LifespanManager
 
