@@ -23,6 +23,7 @@ from gateway import customer_routes
 from gateway import errors
 from gateway import sandbox_controls
 from gateway.bank import BankClient
+from gateway.body_limit import BodyLimitMiddleware
 from gateway.db import Database
 from gateway.health import Readiness
 from gateway.health import healthz
@@ -106,6 +107,8 @@ def create_app(
         provider = tracing.tracer_provider(endpoint=settings.otel_endpoint, exporter=span_exporter)
         middleware.append(Middleware(tracing.instrument, provider=provider))
     middleware.append(Middleware(ObservabilityMiddleware))
+    middleware.append(Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes,
+                                 max_form_bytes=settings.max_form_bytes))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
