@@ -16,7 +16,6 @@ says, by a client-credentials access token of that same client.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
@@ -34,6 +33,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
+from consent.errors import MalformedBody
+from consent.wire import loads_json
 from gateway import jose
 from gateway.errors import InvalidClientMetadata
 from gateway.errors import InvalidRedirectUri
@@ -424,8 +425,8 @@ async def _read_submission(request: Request, *, services: Services) -> _Submissi
     if media_type != "application/json":
         raise InvalidRequest("Content-Type must be application/jose or application/json")
     try:
-        parsed = json.loads(text)
-    except ValueError:
+        parsed = loads_json(text)
+    except MalformedBody:
         # The OBIE OpenAPI models the body as an application/json string: some TPPs send the bare JWS.
         if COMPACT_JWS.match(text):
             return await _read_signed(text, services=services)

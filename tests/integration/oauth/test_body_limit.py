@@ -18,3 +18,15 @@ async def test_an_oversized_payment_body_is_refused(client) -> None:  # type: ig
     response = await client.post("/open-banking/v3.1/pisp/domestic-payment-consents", content=b"[" * (2 * 1024 * 1024),
                                  headers={"content-type": "application/json"})
     assert response.status_code == 413
+
+
+async def test_a_deeply_nested_registration_body_is_a_400(client) -> None:  # type: ignore[no-untyped-def]
+    response = await client.post("/register", content=b"[" * 10_000 + b"]" * 10_000,
+                                 headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"] in ("invalid_request", "invalid_client_metadata")
+
+
+async def test_invalid_utf8_in_a_registration_body_is_a_400(client) -> None:  # type: ignore[no-untyped-def]
+    response = await client.post("/register", content=b'{"a": "\xff"}', headers={"content-type": "application/json"})
+    assert response.status_code == 400
