@@ -339,3 +339,18 @@ async def test_session_cookie_is_secure_and_host_prefixed_on_an_https_issuer(set
     cookie = page.headers["set-cookie"]
     assert cookie.startswith("__Host-obgw_psu=")
     assert "secure" in cookie.lower() and "httponly" in cookie.lower() and "path=/" in cookie.lower()
+
+
+async def test_a_hostile_client_name_is_shown_escaped_on_the_sign_in_and_consent_pages(client, db) -> None:  # type: ignore[no-untyped-def]
+    hostile = "<script>alert(\"x\")</script>' onmouseover='x"
+    fapi = await insert_client(db, client_name=hostile)
+    consent_id = await lodge_account_access(db, fapi.client_id)
+    request_uri, _ = await pushed(client, fapi, scope="openid accounts", claims=intent_claims(consent_id))
+    page = await open_authorize(client, fapi, request_uri)
+    signed_in = await client.post("/login", data={
+        "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
+        "username": PSU_USERNAME, "password": PSU_PASSWORD})
+    approve = await client.get(signed_in.headers["location"])
+    for shown in (page.text, approve.text):
+        assert "<script>alert" not in shown and "' onmouseover='" not in shown
+        assert "&lt;script&gt;" in shown
