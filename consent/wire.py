@@ -103,16 +103,43 @@ def _no_constants(value: str) -> Any:
     raise MalformedBody(f"{value} is not valid JSON")
 
 
-def parse_body(raw: bytes) -> dict[str, Any]:
-    """The request body as a JSON object with a ``Data`` object; anything else is ``MalformedBody``."""
+# Deepest nesting a request body may have: OBIE payloads are under ten levels deep; a deeper body is refused
+# rather than walked (10,000 nested arrays would exhaust the parser's recursion).
+MAX_JSON_DEPTH: Final = 64
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def loads_json(raw: bytes | str) -> Any:
+    """Every JSON request body is parsed here: UTF-8 only, no duplicate member names, no NaN/Infinity, at
+    most ``MAX_JSON_DEPTH`` levels deep (RFC 8259 sections 4 and 9). Anything else is ``MalformedBody`` (400)."""
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError:
         raise MalformedBody("The body must be UTF-8") from None
     try:
-        body = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
         raise MalformedBody("The body is not valid JSON", detail=str(exc)) from None
+    except RecursionError:
+        raise MalformedBody(f"The body must not be nested more than {MAX_JSON_DEPTH} levels deep") from None
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise MalformedBody(f"The body must not be nested more than {MAX_JSON_DEPTH} levels deep")
+    return value
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object with a ``Data`` object; anything else is ``MalformedBody``."""
+    body = loads_json(raw)
     if not isinstance(body, dict):
         raise MalformedBody("The body must be a JSON object")
     if "Data" not in body:

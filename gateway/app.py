@@ -23,6 +23,7 @@ from gateway import customer_routes
 from gateway import errors
 from gateway import sandbox_controls
 from gateway.bank import BankClient
+from gateway.body_limit import BodyLimitMiddleware
 from gateway.db import Database
 from gateway.health import Readiness
 from gateway.health import healthz
@@ -44,6 +45,7 @@ from gateway.policies import load_policies
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.settings import SettingsError
+from gateway.sign_in_throttle import SignInThrottle
 from gateway.single_use import SingleUseStore
 from gateway.single_use import create_single_use_store
 
@@ -90,6 +92,8 @@ def create_app(
         secret=settings.session_secret.encode() or secrets.token_bytes(32),
         specs=specs,
         policies=policies,
+        sign_in_throttle=SignInThrottle.create(policy=policies.rate_limits, redis_url=settings.redis_url,
+                                               prefix=settings.redis_prefix),
     )
     readiness = Readiness(settings=settings, db=db, bank_transport=bank_transport)
     pipeline = ais.AisPipeline.build(services)
@@ -103,6 +107,8 @@ def create_app(
         provider = tracing.tracer_provider(endpoint=settings.otel_endpoint, exporter=span_exporter)
         middleware.append(Middleware(tracing.instrument, provider=provider))
     middleware.append(Middleware(ObservabilityMiddleware))
+    middleware.append(Middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes,
+                                 max_form_bytes=settings.max_form_bytes))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -25,6 +25,7 @@ from consent.bank import AccountSummary
 from consent.pages import Customer
 from consent.pages import PortalUnavailable
 from consent.pages import dashboard_routes
+from consent.pages.portal import SignInThrottled
 from gateway.bank import BankUnavailable
 from gateway.errors import AccessDenied
 from gateway.oauth import psu_session
@@ -34,6 +35,8 @@ from gateway.oauth.models import utcnow
 from gateway.oauth.psu_session import PsuSession
 from gateway.oauth.tokens import revoke_consent_tokens
 from gateway.services import Services
+from gateway.sign_in_throttle import SignInThrottled as ThrottledAttempt
+from gateway.sign_in_throttle import client_address
 
 
 def customer_of(session: PsuSession) -> Customer:
@@ -69,12 +72,20 @@ class GatewayPortal:
     def keep(self, response: Response, request: Request, customer: Customer) -> None:
         psu_session.save(response, _session_of(customer), request=request, services=self.services)
 
-    async def sign_in(self, customer: Customer, *, username: str, password: str) -> Customer | None:
+    async def sign_in(self, request: Request, customer: Customer, *, username: str,
+                      password: str) -> Customer | None:
+        throttle = self.services.sign_in_throttle
+        address = client_address(request, settings=self.services.settings)
+        try:
+            await throttle.check(username=username, address=address)
+        except ThrottledAttempt as throttled:
+            raise SignInThrottled(str(throttled), retry_after=throttled.retry_after) from None
         try:
             psu = await self.services.bank.authenticate(username=username, password=password)
         except BankUnavailable as exc:
             raise PortalUnavailable(str(exc)) from exc
         if psu is None:
+            await throttle.failed(username=username, address=address)
             return None
         signed_in = _session_of(customer).signed_in_as(psu_id=psu.psu_id, name=psu.name, now=int(time.time()))
         return customer_of(signed_in)

@@ -204,6 +204,11 @@ class UnsupportedMediaType(ObError):
     has_body = False
 
 
+class PayloadTooLarge(ObError):
+    status_code = 413
+    code = "UK.OBIE.Field.Invalid"
+
+
 class TooManyRequests(ObError):
     """429: a budget is spent. ``budget`` names it (``tier``, ``consent``, ``unattended``, ``sign-in``, ...)."""
 
@@ -437,6 +442,7 @@ _REASONS = {
     405: "Method Not Allowed",
     406: "Not Acceptable",
     409: "Conflict",
+    413: "Payload Too Large",
     415: "Unsupported Media Type",
     429: "Too Many Requests",
     500: "Internal Server Error",

@@ -133,6 +133,14 @@ class UnattendedRule:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SignInLimits:
+    """Failed bank sign-in attempts allowed per username and per client address (rate-limits.yaml ``sign_in``)."""
+
+    per_username: Limit
+    per_address: Limit
+
+
+@dataclass(frozen=True, kw_only=True)
 class RateLimits:
     strategy: str
     classes: frozenset[str]
@@ -140,6 +148,7 @@ class RateLimits:
     tiers: Mapping[str, Mapping[str, Limit]]
     per_consent: Limit
     unattended: UnattendedRule
+    sign_in: SignInLimits
 
     def for_client(self, *, tier: str | None, rate_class: str) -> Limit:
         """The limit of ``rate_class`` for a client on ``tier`` (None: the default tier). An unknown tier or
@@ -300,7 +309,8 @@ def ais_permissions(specs: OpenApiSpecs) -> frozenset[str]:
 def _load_rate_limits(policies_dir: Path) -> RateLimits:
     top = _read(policies_dir, RATE_LIMITS_FILE)
     top.keys(
-        required={"version", "strategy", "classes", "default_tier", "tiers", "per_consent", "unattended"}
+        required={"version", "strategy", "classes", "default_tier", "tiers", "per_consent", "unattended",
+                  "sign_in"}
     )
     strategy = top.string("strategy", choices=STRATEGIES)
     classes_entry = top.child("classes")
@@ -329,6 +339,11 @@ def _load_rate_limits(policies_dir: Path) -> RateLimits:
         presence_header=unattended_entry.string("presence_header").lower(),
         scopes=frozenset(unattended_entry.string_list("scopes", choices=SCOPES, what="scope")),
     )
+    sign_in_entry = top.child("sign_in")
+    sign_in_entry.keys(required={"per_username", "per_address"})
+    sign_in = SignInLimits(
+        per_username=sign_in_entry.limit("per_username"), per_address=sign_in_entry.limit("per_address")
+    )
     return RateLimits(
         strategy=strategy,
         classes=classes,
@@ -336,6 +351,7 @@ def _load_rate_limits(policies_dir: Path) -> RateLimits:
         tiers=MappingProxyType(tiers),
         per_consent=per_consent,
         unattended=unattended,
+        sign_in=sign_in,
     )
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from gateway.oauth.clients import ClientKeyCache
     from gateway.openapi_specs import OpenApiSpecs
     from gateway.policies import Policies
+    from gateway.sign_in_throttle import SignInThrottle
 
 
 @dataclass(kw_only=True)
@@ -39,6 +40,8 @@ class Services:
     secret: bytes
     specs: OpenApiSpecs
     policies: Policies
+    # Failed bank sign-ins per username and address (rate-limits.yaml ``sign_in``).
+    sign_in_throttle: SignInThrottle
 
 
 def services(request: Request) -> Services:

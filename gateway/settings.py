@@ -70,6 +70,9 @@ class Settings:
     log_level: str = "info"
     # OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces; empty = tracing off.
     otel_endpoint: str = ""
+    # Largest request body accepted (413 above it), and the smaller cap for urlencoded forms.
+    max_body_bytes: int = 1024 * 1024
+    max_form_bytes: int = 64 * 1024
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

@@ -36,6 +36,7 @@ from consent.pages.forms import single
 from consent.pages.portal import Customer
 from consent.pages.portal import CustomerPortal
 from consent.pages.portal import PortalUnavailable
+from consent.pages.portal import SignInThrottled
 from consent.pages.rendering import render
 from consent.permissions import long_date
 from consent.service import ClientConsents
@@ -170,7 +171,11 @@ class Dashboard:
             return self._sign_in_page(request, customer, message="Enter your username and password.",
                                       status_code=401)
         try:
-            signed_in = await self.portal.sign_in(customer, username=username, password=password)
+            signed_in = await self.portal.sign_in(request, customer, username=username, password=password)
+        except SignInThrottled as throttled:
+            response = self._sign_in_page(request, customer, message=str(throttled), status_code=429)
+            response.headers["Retry-After"] = str(throttled.retry_after)
+            return response
         except PortalUnavailable:
             return self._sign_in_page(request, customer, status_code=503,
                                       message="The bank cannot sign you in right now. Please try again later.")

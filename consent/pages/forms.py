@@ -25,9 +25,10 @@ async def read_form(request: Request) -> dict[str, list[str]]:
     if len(body) > MAX_FORM_BYTES:
         raise BadForm("the form is too large")
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True)
-    except UnicodeDecodeError:
-        raise BadForm("the form is not UTF-8") from None
+        # Strict: every field is name=value and escapes decode to UTF-8; anything else is not a form.
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True, errors="strict")
+    except ValueError:
+        raise BadForm("the form is not well-formed UTF-8") from None
     form: dict[str, list[str]] = {}
     for name, value in pairs:
         form.setdefault(name, []).append(value)

@@ -22,6 +22,15 @@ class PortalUnavailable(RuntimeError):
     """The bank cannot answer (sign-in or account directory): the page says so and changes nothing."""
 
 
+class SignInThrottled(RuntimeError):
+    """Too many failed sign-ins for this username or address: ``str()`` is the customer-safe message, the same
+    whether the username exists; the page answers 429 with ``Retry-After``."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 @dataclass(frozen=True, kw_only=True)
 class Customer:
     """This browser's session as the pages see it. ``state`` is the host's own session object, kept opaque."""
@@ -45,9 +54,11 @@ class CustomerPortal(Protocol):
         """Store ``customer`` in the browser (the session cookie: HttpOnly, SameSite)."""
         ...
 
-    async def sign_in(self, customer: Customer, *, username: str, password: str) -> Customer | None:
+    async def sign_in(self, request: Request, customer: Customer, *, username: str,
+                      password: str) -> Customer | None:
         """The signed-in session (with a new CSRF token), or ``None`` for wrong credentials.
-        Raises ``PortalUnavailable`` when the bank cannot answer."""
+        Raises ``PortalUnavailable`` when the bank cannot answer, ``SignInThrottled`` when too many attempts
+        from this request's username or address failed."""
         ...
 
     def signed_out(self, customer: Customer) -> Customer:

@@ -70,6 +70,8 @@ from gateway.oauth.token import read_form
 from gateway.oauth.token import read_form_lists
 from gateway.services import Services
 from gateway.services import services as get_services
+from gateway.sign_in_throttle import SignInThrottled
+from gateway.sign_in_throttle import client_address
 
 # FAPI 2.0 SP section 5.3.2.2: authorization codes live at most 60 seconds, whatever the setting says.
 MAX_CODE_LIFETIME = 60
@@ -356,6 +358,14 @@ async def sign_in(request: Request) -> Response:
         if not username or not password or len(username) > 128 or len(password) > 1024:
             return _login_page(request, pending, session, services=svc, status_code=401,
                                message="Enter your username and password.")
+        address = client_address(request, settings=svc.settings)
+        try:
+            await svc.sign_in_throttle.check(username=username, address=address)
+        except SignInThrottled as throttled:
+            response = _login_page(request, pending, session, services=svc, status_code=429,
+                                   message=str(throttled))
+            response.headers["Retry-After"] = str(throttled.retry_after)
+            return response
         try:
             psu = await svc.bank.authenticate(username=username, password=password)
         except BankUnavailable:
@@ -363,6 +373,7 @@ async def sign_in(request: Request) -> Response:
     except OAuthError as exc:
         return _error_page(request, exc, services=svc)
     if psu is None:
+        await svc.sign_in_throttle.failed(username=username, address=address)
         return _login_page(request, pending, session, services=svc, status_code=401,
                            message="The username or password is not right.")
     signed_in = session.signed_in_as(psu_id=psu.psu_id, name=psu.name, now=int(time.time()))
@@ -481,11 +492,15 @@ async def headless_authorize(request: Request) -> JSONResponse:
                                       session=None, require_started=False)
         if not username or not password:
             raise AccessDenied("username and password of a sandbox test customer are required")
+        address = client_address(request, settings=svc.settings)
+        # Raises SignInThrottled (429, Retry-After) once this username or address has no failures left.
+        await svc.sign_in_throttle.check(username=username, address=address)
         try:
             psu = await svc.bank.authenticate(username=username, password=password)
         except BankUnavailable:
             raise TemporarilyUnavailable("the sandbox bank is unavailable") from None
         if psu is None:
+            await svc.sign_in_throttle.failed(username=username, address=address)
             raise AccessDenied("the sandbox customer's credentials are not right")
         consent = await _pending_consent(db, pending)
         step: ConsentStep | None = None

@@ -16,13 +16,14 @@ says, by a client-credentials access token of that same client.
 
 from __future__ import annotations
 
-import json
 import re
 import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from typing import Final
+from urllib.parse import urlsplit
 
 import httpx
 from cryptography import x509
@@ -34,6 +35,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
+from consent.errors import MalformedBody
+from consent.wire import loads_json
 from gateway import jose
 from gateway.errors import InvalidClientMetadata
 from gateway.errors import InvalidRedirectUri
@@ -215,6 +218,7 @@ def validate_client_metadata(
         raise InvalidClientMetadata("software_id must equal the software statement's software_id")
 
     redirect_uris = _redirect_uris(metadata, ssa, settings=settings)
+    _check_display_uris(metadata, ssa)
 
     method = metadata.get("token_endpoint_auth_method")
     if method not in AUTH_METHODS:
@@ -303,6 +307,24 @@ def _public_signing_keys(jwks: Any) -> list[dict[str, Any]]:
         for k in jwks["keys"]
         if isinstance(k, dict) and k.get("use", "sig") == "sig" and not jose.is_private(k)
     ]
+
+
+DISPLAY_URIS: Final = ("logo_uri", "tos_uri", "policy_uri", "client_uri")
+
+
+def _check_display_uris(metadata: Mapping[str, Any], ssa: Mapping[str, Any]) -> None:
+    """RFC 7591 section 2 display links (and the SSA's ``software_*`` ones, OBIE DCR v3.3): shown to customers,
+    so https only, in every mode; ``javascript:``, ``data:`` and ``http:`` are refused naming the field."""
+    for source, prefix in ((metadata, ""), (ssa, "software_")):
+        for field in DISPLAY_URIS:
+            name = prefix + field
+            if name not in source:
+                continue
+            value = source[name]
+            parts = urlsplit(value) if isinstance(value, str) else None
+            if (parts is None or parts.scheme != "https" or not parts.hostname
+                    or any(ch.isspace() or ord(ch) < 32 for ch in value)):
+                raise InvalidClientMetadata(f"{name} must be an https URL")
 
 
 def _check_url(uri: str, *, settings: Settings, name: str) -> None:
@@ -424,8 +446,8 @@ async def _read_submission(request: Request, *, services: Services) -> _Submissi
     if media_type != "application/json":
         raise InvalidRequest("Content-Type must be application/jose or application/json")
     try:
-        parsed = json.loads(text)
-    except ValueError:
+        parsed = loads_json(text)
+    except MalformedBody:
         # The OBIE OpenAPI models the body as an application/json string: some TPPs send the bare JWS.
         if COMPACT_JWS.match(text):
             return await _read_signed(text, services=services)

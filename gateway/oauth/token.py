@@ -77,9 +77,14 @@ async def read_form_lists(
     if len(body) > MAX_FORM_BYTES:
         raise InvalidRequest("the request body is too large")
     try:
-        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InvalidRequest("the request body is not UTF-8") from exc
+    try:
+        # Every field name=value, escapes decoding to UTF-8 (WHATWG URL "application/x-www-form-urlencoded").
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=True, errors="strict")
+    except ValueError as exc:
+        raise InvalidRequest("the request body is not a well-formed form") from exc
     form: dict[str, str] = {}
     lists: dict[str, list[str]] = {name: [] for name in repeatable}
     seen: set[str] = set()

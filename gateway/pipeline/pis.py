@@ -44,6 +44,7 @@ from starlette.routing import Route
 from consent import api as consent_api
 from consent import service as consent_service
 from consent import wire
+from consent.errors import MalformedBody
 from consent.lifecycle import ConsentKind
 from consent.lifecycle import ConsentStatus
 from consent.models import Consent
@@ -178,9 +179,9 @@ def check_json_content_type(request: Request) -> None:
 
 def parse_json(raw: bytes) -> dict[str, Any]:
     try:
-        body = json.loads(raw)
-    except ValueError:
-        raise errors.ResourceInvalidFormat("The body is not JSON") from None
+        body = wire.loads_json(raw)
+    except MalformedBody as exc:
+        raise errors.ResourceInvalidFormat(exc.message) from None
     if not isinstance(body, dict):
         raise errors.ResourceInvalidFormat("The body must be a JSON object")
     return body

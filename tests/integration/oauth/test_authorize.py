@@ -115,6 +115,22 @@ async def test_wrong_password_shows_the_sign_in_page_again(client, db) -> None: 
     assert ">Sign in</button>" in response.text
 
 
+async def test_the_sixth_failed_sign_in_is_refused_even_with_the_right_password(client, db) -> None:  # type: ignore[no-untyped-def]
+    # policies/rate-limits.yaml sign_in.per_username: 5 failures in 15 minutes.
+    fapi = await insert_client(db)
+    request_uri, _ = await pushed(client, fapi)
+    page = await open_authorize(client, fapi, request_uri)
+    form = {"csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
+            "username": PSU_USERNAME}
+    for _ in range(5):
+        assert (await client.post("/login", data={**form, "password": "not-the-password"})).status_code == 401
+    refused = await client.post("/login", data={**form, "password": PSU_PASSWORD})
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= 15 * 60
+    assert "Too many sign-in attempts. Try again in 15 minutes." in refused.text
+    assert "not right" not in refused.text
+
+
 async def test_authorize_with_plain_parameters_is_refused_without_redirect(client, db) -> None:  # type: ignore[no-untyped-def]
     fapi = await insert_client(db)
     _, challenge = pkce_pair()
@@ -260,6 +276,18 @@ async def test_headless_approval_with_wrong_password_is_access_denied(client, db
     assert response.json()["error"] == "access_denied"
 
 
+async def test_headless_approval_is_throttled_after_five_wrong_passwords(client, db) -> None:  # type: ignore[no-untyped-def]
+    fapi = await insert_client(db)
+    request_uri, _ = await pushed(client, fapi)
+    form = {"client_id": fapi.client_id, "request_uri": request_uri, "username": PSU_USERNAME, "decision": "approve"}
+    for _ in range(5):
+        wrong = await client.post("/sandbox/headless-authorize", data={**form, "password": "wrong"})
+        assert wrong.status_code == 403
+    refused = await client.post("/sandbox/headless-authorize", data={**form, "password": PSU_PASSWORD})
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["retry-after"]) <= 15 * 60
+
+
 async def test_headless_approval_is_404_when_disabled(settings, gateway_keys, sandbox_app) -> None:  # type: ignore[no-untyped-def]
     from asgi_lifespan import LifespanManager
 
@@ -311,3 +339,18 @@ async def test_session_cookie_is_secure_and_host_prefixed_on_an_https_issuer(set
     cookie = page.headers["set-cookie"]
     assert cookie.startswith("__Host-obgw_psu=")
     assert "secure" in cookie.lower() and "httponly" in cookie.lower() and "path=/" in cookie.lower()
+
+
+async def test_a_hostile_client_name_is_shown_escaped_on_the_sign_in_and_consent_pages(client, db) -> None:  # type: ignore[no-untyped-def]
+    hostile = "<script>alert(\"x\")</script>' onmouseover='x"
+    fapi = await insert_client(db, client_name=hostile)
+    consent_id = await lodge_account_access(db, fapi.client_id)
+    request_uri, _ = await pushed(client, fapi, scope="openid accounts", claims=intent_claims(consent_id))
+    page = await open_authorize(client, fapi, request_uri)
+    signed_in = await client.post("/login", data={
+        "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
+        "username": PSU_USERNAME, "password": PSU_PASSWORD})
+    approve = await client.get(signed_in.headers["location"])
+    for shown in (page.text, approve.text):
+        assert "<script>alert" not in shown and "' onmouseover='" not in shown
+        assert "&lt;script&gt;" in shown

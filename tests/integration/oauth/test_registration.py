@@ -593,3 +593,16 @@ async def test_deleted_client_can_no_longer_get_tokens(client: httpx.AsyncClient
     assert deleted.status_code == 204
     response = await fapi.token(client, {"grant_type": "client_credentials", "scope": "accounts"})
     assert_error(response, 401, "invalid_client")
+
+
+@pytest.mark.parametrize("field", ["logo_uri", "tos_uri", "policy_uri", "client_uri"])
+@pytest.mark.parametrize("uri", ["javascript:alert(1)", "data:text/html,<script>alert(1)</script>",
+                                 "http://tpp.example/terms"])
+async def test_display_links_must_be_https(client: httpx.AsyncClient, tpp: Tpp, field: str, uri: str) -> None:
+    response = await register_signed(client, tpp.request_jwt(**{field: uri}))
+    assert_error(response, 400, "invalid_client_metadata")
+    assert field in response.json()["error_description"]
+
+
+async def test_https_display_links_are_accepted(client: httpx.AsyncClient, tpp: Tpp) -> None:
+    await registered(client, tpp, logo_uri="https://tpp.example/logo.png", tos_uri="https://tpp.example/terms")

@@ -195,6 +195,13 @@ CASES = [
     ("rate-limits.yaml", _set("unattended.per", ["consent", "ip"]), "unknown counting key(s) ip in per"),
     ("rate-limits.yaml", _set("unattended.scopes", ["openid"]), "unknown scope(s) openid in scopes"),
     ("rate-limits.yaml", _set("burst", 10), "rate-limits.yaml: (top level): unknown key(s) burst"),
+    ("rate-limits.yaml", lambda doc: doc.pop("sign_in"), "rate-limits.yaml: (top level): missing key(s) sign_in"),
+    (
+        "rate-limits.yaml",
+        _set("sign_in.per_username", "5/fortnight"),
+        "sign_in: per_username is not a valid limit string '5/fortnight'",
+    ),
+    ("rate-limits.yaml", _set("sign_in.per_ip", "5/minute"), "sign_in: unknown key(s) per_ip"),
     # fapi.yaml
     (
         "fapi.yaml",
