@@ -18,6 +18,20 @@ ISSUER = "http://127.0.0.1:8000"
 SANDBOX_URL = "http://127.0.0.1:8001"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """PostgreSQL and Redis answering on 127.0.0.1 are used without extra variables (tests.postgres.services)."""
+    from tests.postgres.services import detect
+
+    config.stash[_SERVICES] = detect()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return config.stash.get(_SERVICES, "")
+
+
+_SERVICES = pytest.StashKey[str]()
+
+
 @pytest.fixture(autouse=True)
 def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     import os

@@ -1,8 +1,10 @@
 """The real services the scale-out tests need (docs/architecture.md section 4): a fresh PostgreSQL database per run
 on ``OBGW_TEST_POSTGRES_URL`` and a Redis key prefix per run on ``OBGW_TEST_REDIS_URL``.
 
-Without the variables the tests skip and say how to run them; in CI (``CI=true``) a missing service is a
-failure, never a skip.
+When a variable is unset and the service answers at its usual local address (PostgreSQL on 127.0.0.1:5432 as
+role ``postgres``, Redis on 127.0.0.1:6379), ``detect`` sets it, so a plain ``make test`` runs these suites.
+Without a service the tests skip, and the run's header says in one line how to enable them; in CI
+(``CI=true``) a missing service is a failure, never a skip.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
@@ -24,6 +27,33 @@ HOW = (
     "OBGW_TEST_REDIS_URL=redis://127.0.0.1:6379/0 (a PostgreSQL role that may CREATE DATABASE, and a Redis), "
     "or run .ci/run"
 )
+
+
+LOCAL: dict[str, tuple[str, int, str]] = {
+    POSTGRES_ENV: ("127.0.0.1", 5432, "postgresql://postgres@127.0.0.1:5432/postgres"),
+    REDIS_ENV: ("127.0.0.1", 6379, "redis://127.0.0.1:6379/0"),
+}
+
+
+def _answers(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def detect() -> str:
+    """Set each unset variable whose service answers locally; a one-line account of what the run uses."""
+    found = []
+    for variable, (host, port, url) in LOCAL.items():
+        if not os.environ.get(variable) and _answers(host, port):
+            os.environ[variable] = url
+        found.append(f"{variable}={os.environ[variable]}" if os.environ.get(variable) else f"{variable} unset")
+    line = "PostgreSQL/Redis suites: " + ", ".join(found)
+    if not all(os.environ.get(v) for v in LOCAL):
+        line += f" (those tests skip: {HOW})"
+    return line
 
 
 def in_ci() -> bool:

@@ -19,7 +19,8 @@ from tests.integration.gateway.conftest import AIS
 from tests.integration.gateway.conftest import ISSUER
 from tests.integration.gateway.conftest import make_grant
 
-OFFICIAL = Path(__file__).resolve().parents[4] / "shared/reference/obie/account-and-transaction/v3.1.11/account-info-openapi.yaml"
+# The official OBIE file, vendored unmodified in the repository (openapi/obie/README.md).
+OFFICIAL = Path(__file__).resolve().parents[3] / "openapi/obie/account-and-transaction/v3.1.11/account-info-openapi.yaml"
 
 # Path (relative to the AIS base) -> (what the consent needs: every set must share one permission, Data key).
 # From the v3.1.11 resource pages' "Permission Codes" sections (docs/obie-notes.md section 4).

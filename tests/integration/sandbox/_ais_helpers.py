@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from functools import cache
@@ -20,10 +19,8 @@ from sandbox.customers import customer_id
 
 ISSUER = "http://127.0.0.1:8000"
 REPO_ROOT = Path(__file__).resolve().parents[3]
-# The official OBIE reference folder sits beside the repository (as in tests/contract); OBGW_TEST_OBIE_REFERENCE
-# points elsewhere if needed.
-OBIE_REFERENCE = Path(os.environ.get("OBGW_TEST_OBIE_REFERENCE", REPO_ROOT.parent / "shared" / "reference" / "obie"))
-OFFICIAL_SPEC = OBIE_REFERENCE / "account-and-transaction" / "v3.1.11" / "account-info-openapi.json"
+# The official OBIE file, vendored unmodified in the repository (openapi/obie/README.md).
+OFFICIAL_SPEC = REPO_ROOT / "openapi" / "obie" / "account-and-transaction" / "v3.1.11" / "account-info-openapi.yaml"
 ALL_PERMISSIONS = [
     "ReadAccountsDetail", "ReadBalances", "ReadBeneficiariesDetail", "ReadDirectDebits", "ReadOffers", "ReadParty",
     "ReadPartyPSU", "ReadProducts", "ReadScheduledPaymentsDetail", "ReadStandingOrdersDetail",
