@@ -24,7 +24,6 @@ from tests.integration.consent.conftest import AISP
 from tests.integration.consent.conftest import PISP
 from tests.integration.consent.conftest import Tpp
 from tests.integration.consent.conftest import account_access_body
-from tests.integration.consent.conftest import assert_bodyless
 from tests.integration.consent.conftest import assert_ob_error
 from tests.integration.consent.conftest import gateway_app  # noqa: F401
 from tests.integration.consent.conftest import obie_specs  # noqa: F401
@@ -146,7 +145,9 @@ async def test_armed_429_answers_the_next_n_calls_then_stops(tpp: Tpp, other_tpp
     assert armed.status_code == 200, armed.text
     for _ in range(2):
         limited = await tpp.call("GET", f"{AISP}/{consent_id}", check=False)
-        assert_bodyless(limited, 429)
+        assert limited.status_code == 429, limited.text
+        assert limited.json()["Errors"][0]["ErrorCode"] == "UK.OBGW.RateLimit.Exceeded"
+        assert "sandbox scenario control" in limited.json()["Message"]
         assert limited.headers["Retry-After"] == "1"
     # Another TPP is untouched, and the third call passes.
     other = await other_tpp.call("GET", f"{AISP}/{consent_id}", check=False)

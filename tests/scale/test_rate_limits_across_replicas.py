@@ -48,7 +48,7 @@ async def test_the_unattended_four_a_day_budget_is_counted_across_both_replicas(
             await asyncio.sleep(SPACING)
             refused = await _get(replica, journey, path)
             assert refused.status_code == 429, refused.text
-            assert refused.content == b""
+            assert refused.json()["Errors"][0]["ErrorCode"] == "UK.OBGW.RateLimit.Unattended"
             assert 0 < int(refused.headers["retry-after"]) <= 86400
             assert refused.headers["x-obgw-unattended-remaining"] == "0"
 
