@@ -16,7 +16,6 @@ consent does not revoke its tokens: the caller (the authorization server) must d
 from __future__ import annotations
 
 import copy
-import re
 import uuid
 from collections.abc import AsyncIterator
 from collections.abc import Iterable
@@ -26,7 +25,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
-from datetime import timedelta
 from typing import Any
 from typing import Final
 
@@ -37,6 +35,7 @@ from sqlmodel import col
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from consent import idempotency
 from consent.audit import ActorType
 from consent.audit import EventType
 from consent.audit import NewEvent
@@ -74,10 +73,6 @@ from consent.permissions import permits
 S = ConsentStatus
 K = ConsentKind
 
-# R/W API "Idempotency": a replay is the same key from the same TPP within the preceding 24 hours.
-IDEMPOTENCY_WINDOW: Final = timedelta(hours=24)
-# OAS x-idempotency-key: Max40Text, pattern ^(?!\s)(.*)(\S)$.
-_IDEMPOTENCY_KEY: Final = re.compile(r"^(?!\s)(.*)(\S)$")
 
 # The operations a non-AIS consent authorises (path templates relative to the API base, and operationIds).
 KIND_ENDPOINTS: Final[Mapping[ConsentKind, frozenset[str]]] = {
@@ -276,7 +271,7 @@ async def create_account_access_consent(
 def _check_idempotency_key(key: Any) -> str:
     if not isinstance(key, str) or not key:
         raise InvalidIdempotencyKey("x-idempotency-key is required")
-    if len(key) > 40 or not _IDEMPOTENCY_KEY.match(key):
+    if not idempotency.well_formed(key):
         raise InvalidIdempotencyKey("x-idempotency-key must be 1 to 40 characters without surrounding spaces")
     return key
 
@@ -288,11 +283,7 @@ async def _replay(
     another kind of consent) under the same key is refused and changes nothing (R/W API "Idempotency")."""
     existing = (
         await session.exec(
-            select(Consent).where(
-                Consent.client_id == client_id,
-                Consent.idempotency_key == key,
-                col(Consent.created_at) > now - IDEMPOTENCY_WINDOW,
-            )
+            select(Consent).where(idempotency.live(Consent, client_id=client_id, key=key, now=now))
         )
     ).first()
     if existing is None:
@@ -369,17 +360,7 @@ async def create_payment_consent(
     try:
         async with _transaction(session):
             if key is not None:
-                # A key older than 24 h may be reused: retire it from the old consent so the unique key holds.
-                await session.exec(
-                    update(Consent)
-                    .where(
-                        col(Consent.client_id) == client_id,
-                        col(Consent.idempotency_key) == key,
-                        col(Consent.created_at) <= now - IDEMPOTENCY_WINDOW,
-                    )
-                    .values(idempotency_key=None)
-                    .execution_options(synchronize_session=False)
-                )
+                await idempotency.retire_expired(session, Consent, client_id=client_id, key=key, now=now)
             await _add_created(session, consent, detail={"kind": consent.kind})
     except IntegrityError:
         if key is None:

@@ -43,6 +43,7 @@ from sqlmodel import col
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from consent import idempotency
 from consent import service as consent_service
 from consent.errors import ConsentError
 from gateway import errors
@@ -51,11 +52,11 @@ from gateway.pipeline.models import PaymentOrderRecord
 
 PENDING: Final = "pending"
 DONE: Final = "done"
-# R/W API "Idempotency": a replay is the same key from the same TPP within the preceding 24 hours.
-IDEMPOTENCY_WINDOW: Final = timedelta(hours=24)
 # Longer than the bank call may take (gateway.upstream total timeout 10 s), so a live owner keeps its lease.
 DEFAULT_LEASE: Final = timedelta(seconds=15)
 POLL_INTERVAL: Final = 0.05
+# A concurrent first call claims its key within milliseconds of passing its checks: look more often for it.
+APPEAR_POLL_INTERVAL: Final = 0.02
 T = TypeVar("T")
 
 
@@ -106,6 +107,17 @@ async def _retrying(operation: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
+async def _until(probe: Callable[[], Awaitable[tuple[bool, T]]], *, within: float, interval: float) -> T:
+    """Call ``probe`` every ``interval`` seconds until it reports done or ``within`` seconds have passed; its
+    last value."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        done, value = await probe()
+        if done or asyncio.get_running_loop().time() >= deadline:
+            return value
+        await asyncio.sleep(interval)
+
+
 class PaymentOrderStore:
     def __init__(self, *, db: Database, lease: timedelta = DEFAULT_LEASE, max_wait: float = 30.0) -> None:
         self._db = db
@@ -119,26 +131,20 @@ class PaymentOrderStore:
 
     async def appears(
         self, *, client_id: str, key: str, now: Callable[[], datetime], within: float
-    ) -> bool:
-        """Whether a record for (client, ``key``) exists, or is created within ``within`` seconds by a concurrent
-        first call that is on its way to claim the key."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while True:
-            if await self.find(client_id=client_id, key=key, now=now()) is not None:
-                return True
-            if loop.time() >= deadline:
-                return False
-            await asyncio.sleep(0.02)
+    ) -> PaymentOrderRecord | None:
+        """The record for (client, ``key``), waiting up to ``within`` seconds for a concurrent first call that is
+        on its way to claim the key."""
+        async def probe() -> tuple[bool, PaymentOrderRecord | None]:
+            record = await self.find(client_id=client_id, key=key, now=now())
+            return record is not None, record
+
+        return await _until(probe, within=within, interval=APPEAR_POLL_INTERVAL)
 
     @staticmethod
     async def _by_key(session: AsyncSession, *, client_id: str, key: str, now: datetime) -> PaymentOrderRecord | None:
         found = await session.exec(
-            select(PaymentOrderRecord).where(
-                PaymentOrderRecord.client_id == client_id,
-                PaymentOrderRecord.idempotency_key == key,
-                col(PaymentOrderRecord.created_at) > now - IDEMPOTENCY_WINDOW,
-            )
+            select(PaymentOrderRecord).where(idempotency.live(PaymentOrderRecord, client_id=client_id, key=key,
+                                                              now=now))
         )
         return found.first()
 
@@ -159,16 +165,14 @@ class PaymentOrderStore:
         """The finished answer under (client, key), waiting while a live caller is still at the bank; ``None``
         when no submission used this key. A duplicate that arrives just after the first submission consumed the
         consent must replay it, not be refused for the consent's new status."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._max_wait
-        while True:
+        async def probe() -> tuple[bool, StoredAnswer | None]:
             record = await self.find(client_id=client_id, key=key, now=now())
             if record is None:
-                return None
+                return True, None
             answer = self.replay_of(record, request_hash=request_hash)
-            if answer is not None or loop.time() >= deadline:
-                return answer
-            await asyncio.sleep(0.05)
+            return answer is not None, answer
+
+        return await _until(probe, within=self._max_wait, interval=POLL_INTERVAL)
 
     async def acquire(
         self,
@@ -230,17 +234,7 @@ class PaymentOrderStore:
         )
         async with self._db.session() as session:
             try:
-                # A key older than 24 h may be reused: retire it from its old record so the unique key holds.
-                await session.exec(
-                    update(PaymentOrderRecord)
-                    .where(
-                        col(PaymentOrderRecord.client_id) == client_id,
-                        col(PaymentOrderRecord.idempotency_key) == key,
-                        col(PaymentOrderRecord.created_at) <= at - IDEMPOTENCY_WINDOW,
-                    )
-                    .values(idempotency_key=None)
-                    .execution_options(synchronize_session=False)
-                )
+                await idempotency.retire_expired(session, PaymentOrderRecord, client_id=client_id, key=key, now=at)
                 session.add(record)
                 await session.commit()
             except IntegrityError:

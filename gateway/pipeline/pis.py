@@ -42,6 +42,7 @@ from starlette.routing import BaseRoute
 from starlette.routing import Route
 
 from consent import api as consent_api
+from consent import idempotency
 from consent import service as consent_service
 from consent import wire
 from consent.errors import MalformedBody
@@ -55,6 +56,7 @@ from gateway.oauth.models import Client
 from gateway.oauth.models import utcnow
 from gateway.payments import BankRefused
 from gateway.payments import PaymentsBank
+from gateway.pipeline.models import PaymentOrderRecord
 from gateway.pipeline.payments_store import Claim
 from gateway.pipeline.payments_store import PaymentOrderStore
 from gateway.pipeline.payments_store import StoredAnswer
@@ -72,7 +74,6 @@ from gateway.upstream import upstream_error
 
 PISP_BASE: Final = "/open-banking/v3.1/pisp"
 JSON_UTF8: Final = "application/json; charset=utf-8"
-_IDEMPOTENCY_KEY_MAX: Final = 40
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,7 +167,7 @@ def check_idempotency_key(value: str | None) -> str:
     """R/W API "Request Headers": x-idempotency-key, Max40Text, pattern ``^(?!\\s)(.*)(\\S)$``."""
     if value is None or value == "":
         raise errors.HeaderMissing("x-idempotency-key is required: send a unique key (up to 40 characters) per new payment", path="x-idempotency-key")
-    if len(value) > _IDEMPOTENCY_KEY_MAX or value != value.strip() or not value.isprintable():
+    if not idempotency.well_formed(value):
         raise errors.HeaderInvalid("x-idempotency-key must be 1 to 40 characters without surrounding spaces",
                                    path="x-idempotency-key")
     return value
@@ -346,7 +347,7 @@ class PaymentsApi:
         access = await require_customer_token(request, services=self.services, policy=policy)
         client_id = access.client.client_id
         first = False
-        replay = False
+        known: PaymentOrderRecord | None = None
         try:
             presented: str | None = check_idempotency_key(request.headers.get("x-idempotency-key"))
         except errors.ObError:
@@ -354,16 +355,15 @@ class PaymentsApi:
         if presented is not None:
             # R/W API "Idempotency": a retry with a known key answers the original outcome, so it spends no
             # submit budget and is never refused by it, whether the first call is done or still in flight.
-            if await self.store.find(client_id=client_id, key=presented, now=self.clock()) is not None:
-                replay = True
-            elif await self.limits.first_submission(client_id=client_id, key=presented):
-                first = True
-            else:
-                # A concurrent call with this key is ahead of us: it becomes visible once it claims the key.
-                replay = await self.store.appears(client_id=client_id, key=presented, now=self.clock,
-                                                  within=_IN_FLIGHT_WAIT)
+            known = await self.store.find(client_id=client_id, key=presented, now=self.clock())
+            if known is None:
+                first = await self.limits.first_submission(client_id=client_id, key=presented)
+                if not first:
+                    # A concurrent call with this key is ahead of us: it becomes visible once it claims the key.
+                    known = await self.store.appears(client_id=client_id, key=presented, now=self.clock,
+                                                     within=_IN_FLIGHT_WAIT)
         try:
-            return await self._create(request, kind=kind, policy=policy, access=access, replay=replay)
+            return await self._create(request, kind=kind, policy=policy, access=access, known=known)
         except BaseException:
             if first and presented and await self.store.find(client_id=client_id, key=presented,
                                                              now=self.clock()) is None:
@@ -373,9 +373,12 @@ class PaymentsApi:
             raise
 
     async def _create(
-        self, request: Request, *, kind: OrderKind, policy: RoutePolicy, access: AccessContext, replay: bool
+        self, request: Request, *, kind: OrderKind, policy: RoutePolicy, access: AccessContext,
+        known: PaymentOrderRecord | None,
     ) -> Response:
-        rate_headers = await self.limits.customer_call(request, access=access, route=policy, counted=not replay)
+        """``known`` is the record already under the presented key: a replay, which spends no submit budget."""
+        rate_headers = await self.limits.customer_call(request, access=access, route=policy,
+                                                       counted=known is None)
         check_json_content_type(request)
         check_accept(request.headers)
         raw = await request.body()
@@ -390,9 +393,8 @@ class PaymentsApi:
         client_id = access.client.client_id
         request_hash = wire.request_hash(body)
 
-        existing = await self.store.find(client_id=client_id, key=key, now=self.clock())
-        if existing is not None:
-            answer = self.store.replay_of(existing, request_hash=request_hash)
+        if known is not None:
+            answer = self.store.replay_of(known, request_hash=request_hash)
             if answer is not None:
                 return json_response(answer.body, status_code=answer.status, headers=rate_headers)
 

@@ -1,0 +1,54 @@
+"""Idempotency keys, as the R/W API v3.1.11 profile defines them (docs/obie-notes.md section 5).
+
+"Request Headers": ``x-idempotency-key`` is Max40Text with pattern ``^(?!\\s)(.*)(\\S)$``.
+"Idempotency": a replay is the same key from the same TPP within the preceding 24 hours; after that the key
+may be used again for a new request.
+
+One definition for every table keyed this way (payment-order consents and payment orders): the window, the
+well-formed test, the "live key" filter and the retirement of an expired key so the unique (client, key)
+constraint holds for its reuse.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+from typing import Final
+
+from sqlalchemy import ColumnElement
+from sqlalchemy import and_
+from sqlalchemy import update
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+WINDOW: Final = timedelta(hours=24)
+KEY_MAX: Final = 40
+
+
+def well_formed(key: str) -> bool:
+    """Max40Text without surrounding white space (and, being a header value, printable)."""
+    return 0 < len(key) <= KEY_MAX and key == key.strip() and key.isprintable()
+
+
+def live(model: Any, *, client_id: str, key: str, now: datetime) -> ColumnElement[bool]:
+    """The filter for ``model``'s row the client created under ``key`` within the window."""
+    return and_(
+        col(model.client_id) == client_id,
+        col(model.idempotency_key) == key,
+        col(model.created_at) > now - WINDOW,
+    )
+
+
+async def retire_expired(session: AsyncSession, model: Any, *, client_id: str, key: str, now: datetime) -> None:
+    """Release ``key`` from a row older than the window, so a new row may take it under the unique key."""
+    await session.exec(
+        update(model)
+        .where(
+            col(model.client_id) == client_id,
+            col(model.idempotency_key) == key,
+            col(model.created_at) <= now - WINDOW,
+        )
+        .values(idempotency_key=None)
+        .execution_options(synchronize_session=False)
+    )
