@@ -173,6 +173,17 @@ async def insert_client(
     return FapiClient(client_id=cid, key=signing_key, redirect_uri=redirect_uris[0] if redirect_uris else REDIRECT_URI)
 
 
+async def sign_in(
+    http: httpx.AsyncClient, fapi: FapiClient, request_uri: str, page: httpx.Response, *,
+    username: str = PSU_USERNAME, password: str = PSU_PASSWORD,
+) -> httpx.Response:
+    """The customer submits the sign-in form of ``page`` (the /authorize page) with its CSRF token."""
+    return await http.post("/login", data={
+        "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
+        "username": username, "password": password,
+    })
+
+
 async def sign_in_and_decide(
     http: httpx.AsyncClient,
     fapi: FapiClient,
@@ -188,10 +199,7 @@ async def sign_in_and_decide(
     page = await http.get("/authorize", params={"client_id": fapi.client_id, "request_uri": request_uri})
     assert page.status_code == 200, page.text
     if 'action="/login"' in page.text:
-        signed_in = await http.post("/login", data={
-            "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
-            "username": username, "password": password,
-        })
+        signed_in = await sign_in(http, fapi, request_uri, page, username=username, password=password)
         assert signed_in.status_code == 303, signed_in.text
         page = await http.get(signed_in.headers["location"])
         assert page.status_code == 200, page.text

@@ -3,6 +3,7 @@ debtor account), the customer's DPoP-bound token, and payment-order calls checke
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from dataclasses import dataclass
@@ -114,3 +115,14 @@ async def submit(tpp: Tpp, approved: Approved, collection: str = "domestic-payme
     sent.update(headers or {})
     content = content if content is not None else json.dumps(body or order_body(approved)).encode()
     return await tpp.call("POST", path, content=content, headers=sent, authorized=False, sign=sign, check=check)
+
+
+async def concurrent_retries(tpp: Tpp, approved: Approved, *, key: str, count: int) -> list[httpx.Response]:
+    """``count`` identical submissions of one payment order under ``key`` at once (a TPP retrying a timeout);
+    every one must answer the original 201, byte for byte (R/W API "Idempotency")."""
+    content = json.dumps(order_body(approved)).encode()
+    answers = await asyncio.gather(*(submit(tpp, approved, key=key, content=content, check=False)
+                                     for _ in range(count)))
+    assert {a.status_code for a in answers} == {201}, {a.text for a in answers if a.status_code != 201}
+    assert len({a.content for a in answers}) == 1
+    return list(answers)

@@ -11,12 +11,11 @@ import uuid
 import httpx
 import pytest
 
-from tests.helpers.oauth import PSU_PASSWORD
-from tests.helpers.oauth import PSU_USERNAME
 from tests.helpers.oauth import FapiClient
 from tests.helpers.oauth import hidden_field
 from tests.helpers.oauth import pkce_pair
 from tests.helpers.oauth import query_of
+from tests.helpers.oauth import sign_in
 from tests.integration.consent.conftest import AISP
 from tests.integration.consent.conftest import CBPII
 from tests.integration.consent.conftest import PAYMENT_COLLECTIONS
@@ -78,10 +77,7 @@ async def _customer_token(http: httpx.AsyncClient, fapi: FapiClient, *, claims: 
     assert pushed.status_code == 201, pushed.text
     request_uri = pushed.json()["request_uri"]
     page = await http.get("/authorize", params={"client_id": fapi.client_id, "request_uri": request_uri})
-    signed_in = await http.post("/login", data={
-        "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
-        "username": PSU_USERNAME, "password": PSU_PASSWORD,
-    })
+    signed_in = await sign_in(http, fapi, request_uri, page)
     assert signed_in.status_code == 303, signed_in.text
     page = await http.get(signed_in.headers["location"])
     account = re.search(r'name="account_id" value="([^"]+)"', page.text)

@@ -17,7 +17,6 @@ from consent.models import Consent
 from sandbox.customers import accounts_of
 from sandbox.customers import customer_by_username
 from tests.helpers.consents import lodge_account_access as helpers_lodge
-from tests.helpers.oauth import PSU_PASSWORD
 from tests.helpers.oauth import PSU_USERNAME
 from tests.helpers.oauth import FapiClient
 from tests.helpers.oauth import db_fixture  # noqa: F401  (the db fixture)
@@ -25,6 +24,7 @@ from tests.helpers.oauth import hidden_field
 from tests.helpers.oauth import insert_client
 from tests.helpers.oauth import pkce_pair
 from tests.helpers.oauth import query_of
+from tests.helpers.oauth import sign_in
 
 ALL_SCOPES = "openid accounts payments fundsconfirmations"
 PERMISSIONS = ["ReadAccountsDetail", "ReadBalances", "ReadTransactionsDetail", "ReadTransactionsCredits",
@@ -113,10 +113,7 @@ async def consent_page(http: httpx.AsyncClient, fapi: FapiClient, request_uri: s
     """The customer opens /authorize and signs in at the bank: the consent page."""
     page = await http.get("/authorize", params={"client_id": fapi.client_id, "request_uri": request_uri})
     assert page.status_code == 200, page.text
-    signed_in = await http.post("/login", data={
-        "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
-        "username": PSU_USERNAME, "password": PSU_PASSWORD,
-    })
+    signed_in = await sign_in(http, fapi, request_uri, page)
     assert signed_in.status_code == 303, signed_in.text
     page = await http.get(signed_in.headers["location"])
     assert page.status_code == 200, page.text

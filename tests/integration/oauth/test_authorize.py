@@ -22,6 +22,7 @@ from tests.helpers.oauth import hidden_field
 from tests.helpers.oauth import insert_client
 from tests.helpers.oauth import pkce_pair
 from tests.helpers.oauth import query_of
+from tests.helpers.oauth import sign_in
 from tests.helpers.oauth import sign_in_and_decide
 
 PREFIX = "urn:ietf:params:oauth:request_uri:"
@@ -92,9 +93,7 @@ async def test_approve_page_shows_who_asks_for_what_in_plain_words(client, db) -
     consent_id = await lodge_account_access(db, fapi.client_id)
     request_uri, _ = await pushed(client, fapi, scope="openid accounts", claims=intent_claims(consent_id))
     page = await open_authorize(client, fapi, request_uri)
-    signed_in = await client.post("/login", data={
-        "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
-        "username": PSU_USERNAME, "password": PSU_PASSWORD})
+    signed_in = await sign_in(client, fapi, request_uri, page)
     assert signed_in.status_code == 303
     approve = await client.get(signed_in.headers["location"])
     assert approve.status_code == 200
@@ -107,9 +106,7 @@ async def test_wrong_password_shows_the_sign_in_page_again(client, db) -> None: 
     fapi = await insert_client(db)
     request_uri, _ = await pushed(client, fapi)
     page = await open_authorize(client, fapi, request_uri)
-    response = await client.post("/login", data={
-        "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
-        "username": PSU_USERNAME, "password": "not-the-password"})
+    response = await sign_in(client, fapi, request_uri, page, password="not-the-password")
     assert response.status_code == 401
     assert "not right" in response.text
     assert ">Sign in</button>" in response.text
@@ -184,9 +181,7 @@ async def test_second_decision_on_the_same_request_is_refused(client, db) -> Non
     fapi = await insert_client(db)
     request_uri, _ = await pushed(client, fapi)
     page = await open_authorize(client, fapi, request_uri)
-    signed_in = await client.post("/login", data={
-        "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
-        "username": PSU_USERNAME, "password": PSU_PASSWORD})
+    signed_in = await sign_in(client, fapi, request_uri, page)
     approve = await client.get(signed_in.headers["location"])
     form = {"csrf": hidden_field(approve.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri}
     first = await client.post("/authorize/decision", data={**form, "decision": "approve"})
@@ -208,9 +203,7 @@ async def test_decision_with_wrong_csrf_token_is_403(client, db) -> None:  # typ
     fapi = await insert_client(db)
     request_uri, _ = await pushed(client, fapi)
     page = await open_authorize(client, fapi, request_uri)
-    signed_in = await client.post("/login", data={
-        "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
-        "username": PSU_USERNAME, "password": PSU_PASSWORD})
+    signed_in = await sign_in(client, fapi, request_uri, page)
     assert signed_in.status_code == 303
     response = await client.post("/authorize/decision", data={
         "csrf": "forged", "client_id": fapi.client_id, "request_uri": request_uri, "decision": "approve"})
@@ -237,9 +230,7 @@ async def test_decision_on_a_request_this_browser_never_opened_is_refused(client
         # The attacker signs in for a request of their own, so holds a valid session and CSRF token ...
         own_uri, _ = await pushed(attacker, fapi)
         page = await open_authorize(attacker, fapi, own_uri)
-        signed_in = await attacker.post("/login", data={
-            "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": own_uri,
-            "username": PSU_USERNAME, "password": PSU_PASSWORD})
+        signed_in = await sign_in(attacker, fapi, own_uri, page)
         approve = await attacker.get(signed_in.headers["location"])
         # ... but cannot decide the victim's request, which their browser never presented at /authorize.
         response = await attacker.post("/authorize/decision", data={
@@ -305,9 +296,7 @@ async def test_tampered_session_cookie_is_not_a_session(client, db) -> None:  # 
     fapi = await insert_client(db)
     request_uri, _ = await pushed(client, fapi)
     page = await open_authorize(client, fapi, request_uri)
-    signed_in = await client.post("/login", data={
-        "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
-        "username": PSU_USERNAME, "password": PSU_PASSWORD})
+    signed_in = await sign_in(client, fapi, request_uri, page)
     approve = await client.get(signed_in.headers["location"])
     value = client.cookies.get("obgw_psu")
     body, _, mac = value.partition(".")
@@ -347,9 +336,7 @@ async def test_a_hostile_client_name_is_shown_escaped_on_the_sign_in_and_consent
     consent_id = await lodge_account_access(db, fapi.client_id)
     request_uri, _ = await pushed(client, fapi, scope="openid accounts", claims=intent_claims(consent_id))
     page = await open_authorize(client, fapi, request_uri)
-    signed_in = await client.post("/login", data={
-        "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
-        "username": PSU_USERNAME, "password": PSU_PASSWORD})
+    signed_in = await sign_in(client, fapi, request_uri, page)
     approve = await client.get(signed_in.headers["location"])
     for shown in (page.text, approve.text):
         assert "<script>alert" not in shown and "' onmouseover='" not in shown

@@ -6,8 +6,6 @@ records nothing; the PSD2 RTS Art. 36(5)(b) unattended 4-a-day rule is for accou
 
 from __future__ import annotations
 
-import asyncio
-import json
 import shutil
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from gateway.settings import Settings
 from tests.helpers.payments import FUNDS_CONFIRMATIONS
 from tests.helpers.payments import approved_funds_consent
 from tests.helpers.payments import approved_payment
+from tests.helpers.payments import concurrent_retries
 from tests.helpers.payments import customer_auth
 from tests.helpers.payments import order_body
 from tests.helpers.payments import submit
@@ -134,11 +133,7 @@ async def test_replays_of_a_known_key_spend_no_budget_and_are_never_refused_by_i
 @pytest.mark.parametrize("rulebook", [{"classes": {"payment-submit": "1/minute"}}], indirect=True)
 async def test_concurrent_retries_of_one_payment_all_answer_the_original(tpp: Tpp, bank_db) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
     approved = await approved_payment(tpp)
-    content = json.dumps(order_body(approved)).encode()
-    answers = await asyncio.gather(*(submit(tpp, approved, key="burst", content=content, check=False)
-                                     for _ in range(20)))
-    assert {a.status_code for a in answers} == {201}, {a.text for a in answers if a.status_code != 201}
-    assert len({a.content for a in answers}) == 1
+    await concurrent_retries(tpp, approved, key="burst", count=20)
     assert len(await bank_orders(bank_db, approved.consent_id)) == 1
 
 
