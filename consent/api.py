@@ -55,8 +55,9 @@ class TppCaller:
     principal: Any = None
 
 
-Authenticate = Callable[[Request, str], Awaitable[TppCaller]]
-"""``(request, scope) -> TppCaller``; raises (the gateway's 401/403) when the token does not do."""
+Authenticate = Callable[[Request, str, str], Awaitable[TppCaller]]
+"""``(request, scope, operation_id) -> TppCaller``; raises (the gateway's 401/403) when the token does not do, and
+counts the call against the operation's rate budget (the gateway's 429)."""
 Sessions = Callable[[], AbstractAsyncContextManager[AsyncSession]]
 ValidateBody = Callable[[Request, str, bytes], Awaitable[None]]
 """``(request, operationId, raw body)``; raises a 400 when the body breaks the operation's schema."""
@@ -182,7 +183,7 @@ class _Endpoints:
     async def collection(self, request: Request) -> Response:
         if request.method != "POST":
             return _bare(405, Allow="POST")
-        caller = await self.authenticate(request, self.resource.scope)
+        caller = await self.authenticate(request, self.resource.scope, self.resource.create_operation)
         if not wire.accepts_json(request.headers.get("accept")):
             return _bare(406)
         if not wire.is_json_content_type(request.headers.get("content-type")):
@@ -226,7 +227,10 @@ class _Endpoints:
         allowed = "GET, DELETE" if self.resource.delete_operation else "GET"
         if request.method not in allowed.split(", "):
             return _bare(405, Allow=allowed)
-        caller = await self.authenticate(request, self.resource.scope)
+        operation = self.resource.read_operation
+        if request.method == "DELETE" and self.resource.delete_operation:  # allowed above only where it exists
+            operation = self.resource.delete_operation
+        caller = await self.authenticate(request, self.resource.scope, operation)
         if not wire.accepts_json(request.headers.get("accept")):
             return _bare(406)
         consent_id = request.path_params["ConsentId"]

@@ -40,7 +40,11 @@ from gateway import jose
 from gateway import jws
 from gateway.oauth.access import require_access_token
 from gateway.oauth.clients import JwksUnavailable
+from gateway.oauth.models import Client
 from gateway.openapi_specs import specs_for
+from gateway.pipeline.ratelimit import RateLimiter
+from gateway.pipeline.ratelimit import tier_of
+from gateway.pipeline.ratelimit import tier_only
 from gateway.services import Services
 
 _CLIENT_CREDENTIALS: Final = ("client_credentials",)
@@ -63,14 +67,48 @@ def _obie_token_error(exc: errors.OAuthError) -> errors.ObError:
     return refused
 
 
-async def authenticate(request: Request, *, services: Services, scope: str) -> consent_api.TppCaller:
+async def _token_client(request: Request, *, services: Services, scope: str) -> Client:
     try:
         context = await require_access_token(
             request, services=services, scopes=[scope], grant_types=_CLIENT_CREDENTIALS
         )
     except errors.OAuthError as exc:
         raise _obie_token_error(exc) from None
-    return consent_api.TppCaller(client_id=context.client.client_id, principal=context.client)
+    return context.client
+
+
+async def client_token(request: Request, *, services: Services, scope: str) -> consent_api.TppCaller:
+    """The TPP's client-credentials token with ``scope`` checked; refusals answered the OBIE way."""
+    client = await _token_client(request, services=services, scope=scope)
+    return consent_api.TppCaller(client_id=client.client_id, principal=client)
+
+
+async def authenticate(
+    request: Request, *, services: Services, scope: str, operation_id: str, limiter: RateLimiter
+) -> consent_api.TppCaller:
+    """The TPP's token checked, then the call counted against its tier's budget for the operation's rate class
+    (``policies/rate-limits.yaml``, class ``consent``); the budget's headers go on the answer, refusals included."""
+    client = await _token_client(request, services=services, scope=scope)
+    route = services.policies.by_operation_id[operation_id]  # the loader guarantees every consent operation
+    request.state.rate_headers = await limiter.check(
+        client_id=client.client_id, tier=tier_of(client), route=route, consent_id="", account_id=None,
+        customer_present=False,
+    )
+    return consent_api.TppCaller(client_id=client.client_id, principal=client)
+
+
+def with_rate_headers(route: Route) -> Route:
+    """``route`` whose successful answers carry the ``RateLimit-*`` headers its call was counted against
+    (refusals get them from ``gateway.errors.respond``)."""
+    endpoint = route.endpoint
+
+    async def counted(request: Request) -> Response:
+        response = await endpoint(request)
+        for name, value in (getattr(request.state, "rate_headers", None) or {}).items():
+            response.headers.setdefault(name, value)
+        return response
+
+    return Route(route.path, counted, methods=sorted(route.methods or ()), name=route.name)
 
 
 # --------------------------------------------------------------------------- message signing
@@ -246,8 +284,13 @@ def body_validator(services: Services) -> consent_api.ValidateBody:
 def routes(services: Services) -> list[BaseRoute]:
     """The consent endpoints wired to this gateway's token check, database, issuer and OpenAPI documents."""
 
-    async def authenticate_scope(request: Request, scope: str) -> consent_api.TppCaller:
-        return await authenticate(request, services=services, scope=scope)
+    # Client-token calls name no consent: only the tier budget is counted (gateway.pipeline.ratelimit.tier_only).
+    limiter = RateLimiter.create(policy=tier_only(services.policies.rate_limits),
+                                 redis_url=services.settings.redis_url, prefix=services.settings.redis_prefix)
+
+    async def authenticate_scope(request: Request, scope: str, operation_id: str) -> consent_api.TppCaller:
+        return await authenticate(request, services=services, scope=scope, operation_id=operation_id,
+                                  limiter=limiter)
 
     out = consent_api.routes(
         authenticate=authenticate_scope,
@@ -257,9 +300,10 @@ def routes(services: Services) -> list[BaseRoute]:
         verify_signature=signature_verifier(services),
         rules_of=lambda operation_id: services.policies.by_operation_id[operation_id],
     )
+    counted = [with_rate_headers(route) if isinstance(route, Route) else route for route in out]
     return [
         sign_responses(route, services)
         if isinstance(route, Route) and route.path.startswith(_SIGNED_API)
         else route
-        for route in out
+        for route in counted
     ]

@@ -21,7 +21,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import ClassVar
+from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -209,15 +211,26 @@ class PayloadTooLarge(ObError):
     code = "UK.OBIE.Field.Invalid"
 
 
+# The ErrorCode of a 429 per budget that tripped (policies/rate-limits.yaml): a TPP can tell a spent tier budget
+# (slow down) from a spent consent budget (this customer's data) and the PSD2 unattended rule (wait for the customer).
+RATE_LIMIT_CODES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "": "UK.OBGW.RateLimit.Exceeded",  # not one of the rulebook's budgets (the sandbox's scenario control)
+        "tier": "UK.OBGW.RateLimit.Tier",
+        "consent": "UK.OBGW.RateLimit.Consent",
+        "unattended": "UK.OBGW.RateLimit.Unattended",
+    }
+)
+
+
 class TooManyRequests(ObError):
-    """429: a budget is spent. ``budget`` names it (``tier``, ``consent``, ``unattended``, ``sign-in``, ...)."""
+    """429: a budget is spent. ``budget`` names it, one of ``RATE_LIMIT_CODES``."""
 
     status_code = 429
-    code = "UK.OBGW.RateLimit.Exceeded"
+    code = RATE_LIMIT_CODES[""]
 
     def __init__(self, message: str = "Too many requests", *, retry_after: int, budget: str = "") -> None:
-        code = f"UK.OBGW.RateLimit.{budget.title().replace('-', '')}" if budget else self.code
-        super().__init__(message, errors=[ObErrorItem(code, message)])
+        super().__init__(message, errors=[ObErrorItem(RATE_LIMIT_CODES[budget], message)])
         self.budget = budget
         self.headers["Retry-After"] = str(max(1, retry_after))
 

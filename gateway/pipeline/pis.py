@@ -464,7 +464,7 @@ class PaymentsApi:
 
     async def _read(self, request: Request, *, kind: OrderKind, details: bool) -> Response:
         payment_id = request.path_params["payment_id"]
-        caller = await consent_routes.authenticate(request, services=self.services, scope="payments")
+        caller = await consent_routes.client_token(request, services=self.services, scope="payments")
         if not isinstance(caller.principal, Client):
             raise errors.ObError("No registered client for the rate limit")  # fail closed: 500
         rate_headers = await self.limits.client_call(

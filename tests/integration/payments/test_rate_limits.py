@@ -6,12 +6,10 @@ records nothing; the PSD2 RTS Art. 36(5)(b) unattended 4-a-day rule is for accou
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import httpx
 import pytest
-import yaml
 from sqlmodel import select
 
 from consent.audit import EventType
@@ -24,6 +22,8 @@ from tests.helpers.payments import concurrent_retries
 from tests.helpers.payments import customer_auth
 from tests.helpers.payments import order_body
 from tests.helpers.payments import submit
+from tests.helpers.rulebook import RATE_HEADERS
+from tests.helpers.rulebook import sized_rulebook
 from tests.integration.consent.conftest import PISP
 from tests.integration.consent.conftest import Tpp
 from tests.integration.gateway.conftest import ISSUER
@@ -36,22 +36,6 @@ from tests.integration.payments.test_payment_orders import bank_db  # noqa: F401
 from tests.integration.payments.test_payment_orders import bank_orders
 from tests.integration.payments.test_payment_orders import consent_status
 from tests.integration.payments.test_payment_orders import gateway_records
-
-RULEBOOK = Path(__file__).resolve().parents[3] / "policies"
-RATE_HEADERS = {"ratelimit-limit", "ratelimit-remaining", "ratelimit-reset"}
-
-
-def sized_rulebook(target: Path, *, classes: dict[str, str] | None = None,
-                        per_consent: str | None = None) -> Path:
-    """A copy of the project's rulebook with the standard tier's ``classes`` and ``per_consent`` replaced."""
-    shutil.copytree(RULEBOOK, target)
-    path = target / "rate-limits.yaml"
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    document["tiers"][document["default_tier"]].update(classes or {})
-    if per_consent is not None:
-        document["per_consent"] = per_consent
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    return target
 
 
 @pytest.fixture
