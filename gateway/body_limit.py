@@ -2,7 +2,8 @@
 ``OBGW_MAX_FORM_BYTES`` for ``application/x-www-form-urlencoded`` ones (OAuth and sign-in forms are small).
 
 A body announced larger by ``Content-Length`` is refused before any of it is read; a chunked (or
-understated) body is counted while it streams and reading stops at the limit. The refusal is 413 in the
+understated) body is counted while it streams and reading stops at the limit; whatever the app answers after
+the stopped read (an endpoint may catch it and render its own error) is replaced by the 413. The refusal is 413 in the
 OBIE error form (R/W API "Error Response Structure"), rendered by ``gateway/errors.py``.
 """
 
@@ -62,19 +63,27 @@ class BodyLimitMiddleware:
             return
 
         received = 0
+        exceeded = False
         started = False
 
         async def counted_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
+            if exceeded:
+                raise _Exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise _Exceeded
             return message
 
         async def watched_send(message: Message) -> None:
             nonlocal started
+            if exceeded and not started:
+                # The app caught the stopped read and answered it its own way (a 500, a 400): that answer is
+                # dropped, the refusal below is the one the client gets.
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
@@ -82,5 +91,6 @@ class BodyLimitMiddleware:
         try:
             await self.app(scope, counted_receive, watched_send)
         except _Exceeded:
-            if not started:
-                await self._refuse(scope, send, headers, limit=limit)
+            pass
+        if exceeded and not started:
+            await self._refuse(scope, send, headers, limit=limit)

@@ -1,5 +1,5 @@
 """HTML form bodies of the customer pages (``application/x-www-form-urlencoded``, HTML Living Standard
-section 4.10.21.7), read with a size bound. Checkbox groups repeat a name, so every value is kept."""
+section 4.10.21.7). Checkbox groups repeat a name, so every value is kept."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from urllib.parse import parse_qsl
 from starlette.requests import Request
 
 FORM_TYPE: Final = "application/x-www-form-urlencoded"
-MAX_FORM_BYTES: Final = 16 * 1024
 
 
 class BadForm(ValueError):
@@ -21,9 +20,9 @@ async def read_form(request: Request) -> dict[str, list[str]]:
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != FORM_TYPE:
         raise BadForm(f"the form must be sent as {FORM_TYPE}")
+    # The body's size is bounded before it reaches a page: the gateway app limits every form body
+    # (OBGW_MAX_FORM_BYTES, docs/architecture.md section 3).
     body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise BadForm("the form is too large")
     try:
         # Strict: every field is name=value and escapes decode to UTF-8; anything else is not a form.
         pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True, errors="strict")

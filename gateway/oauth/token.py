@@ -48,7 +48,6 @@ from gateway.services import Services
 from gateway.services import services as get_services
 
 FORM_TYPE = "application/x-www-form-urlencoded"
-MAX_FORM_BYTES = 64 * 1024
 # RFC 7636 section 4.1: code_verifier = 43*128unreserved.
 _VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -73,9 +72,7 @@ async def read_form_lists(
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != FORM_TYPE:
         raise InvalidRequest(f"the request body must be {FORM_TYPE}")
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise InvalidRequest("the request body is too large")
+    body = await request.body()  # bounded by OBGW_MAX_FORM_BYTES (gateway/body_limit.py)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:

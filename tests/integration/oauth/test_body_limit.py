@@ -30,3 +30,10 @@ async def test_a_deeply_nested_registration_body_is_a_400(client) -> None:  # ty
 async def test_invalid_utf8_in_a_registration_body_is_a_400(client) -> None:  # type: ignore[no-untyped-def]
     response = await client.post("/register", content=b'{"a": "\xff"}', headers={"content-type": "application/json"})
     assert response.status_code == 400
+
+
+async def test_an_oversized_dashboard_sign_in_form_is_refused(client) -> None:  # type: ignore[no-untyped-def]
+    # Customer pages read their forms only after the app-wide bound (OBGW_MAX_FORM_BYTES) let them through.
+    response = await client.post("/consents/login", content=b"username=" + b"x" * (65 * 1024),
+                                 headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 413

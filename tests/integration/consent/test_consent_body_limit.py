@@ -1,0 +1,32 @@
+"""A body past ``OBGW_MAX_BODY_BYTES`` (shipped 1 MiB) sent without ``Content-Length`` is counted while it streams
+(gateway/body_limit.py): an authorised TPP's consent POST is refused 413 in the OBIE error form, even where the
+endpoint renders its own refusals (the signed payment-consent API), and nothing is created."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.integration.consent.conftest import AISP
+from tests.integration.consent.conftest import Tpp
+from tests.integration.consent.conftest import consent_count
+
+PISP_CONSENTS = "/open-banking/v3.1/pisp/domestic-payment-consents"
+
+
+async def two_mebibytes() -> AsyncIterator[bytes]:
+    chunk = b"[" * (64 * 1024)
+    for _ in range(32):
+        yield chunk
+
+
+@pytest.mark.parametrize("path", [AISP, PISP_CONSENTS])
+async def test_a_chunked_oversized_consent_body_is_413_and_creates_nothing(tpp: Tpp, db, path: str) -> None:  # type: ignore[no-untyped-def]
+    headers = {**tpp.auth("POST", path), "Content-Type": "application/json", "x-idempotency-key": "big-1",
+               "x-jws-signature": "a..b"}
+    response = await tpp.http.post(path, content=two_mebibytes(), headers=headers)
+    assert response.status_code == 413, response.text
+    assert response.json()["Code"] == "413 Payload Too Large"
+    assert response.json()["Errors"][0]["ErrorCode"] == "UK.OBIE.Field.Invalid"
+    assert await consent_count(db, tpp.fapi.client_id) == 0
