@@ -1,6 +1,7 @@
-"""A body past ``OBGW_MAX_BODY_BYTES`` (shipped 1 MiB) sent without ``Content-Length`` is counted while it streams
-(gateway/body_limit.py): an authorised TPP's consent POST is refused 413 in the OBIE error form, even where the
-endpoint renders its own refusals (the signed payment-consent API), and nothing is created."""
+"""Bodies the consent API cannot take. One past ``OBGW_MAX_BODY_BYTES`` (shipped 1 MiB) sent without
+``Content-Length`` is counted while it streams (gateway/body_limit.py): an authorised TPP's consent POST is refused
+413 in the OBIE error form, even where the endpoint renders its own refusals (the signed payment-consent API).
+One that is not UTF-8 (RFC 8259 section 8.1) is a 400 in the OBIE error form. Neither creates anything."""
 
 from __future__ import annotations
 
@@ -29,4 +30,13 @@ async def test_a_chunked_oversized_consent_body_is_413_and_creates_nothing(tpp: 
     assert response.status_code == 413, response.text
     assert response.json()["Code"] == "413 Payload Too Large"
     assert response.json()["Errors"][0]["ErrorCode"] == "UK.OBIE.Field.Invalid"
+    assert await consent_count(db, tpp.fapi.client_id) == 0
+
+
+@pytest.mark.parametrize("path", [AISP, PISP_CONSENTS])
+async def test_a_consent_body_that_is_not_utf8_is_400_and_creates_nothing(tpp: Tpp, db, path: str) -> None:  # type: ignore[no-untyped-def]
+    response = await tpp.call("POST", path, content=b'{"Data": {"Permissions": ["\xff"]}, "Risk": {}}',
+                              headers={"x-idempotency-key": "utf8-1"}, check=False)
+    assert response.status_code == 400, response.text
+    assert response.json()["Errors"][0]["ErrorCode"].startswith(("UK.OBIE.Field.", "UK.OBIE.Resource.", "UK.OBIE.Signature."))
     assert await consent_count(db, tpp.fapi.client_id) == 0

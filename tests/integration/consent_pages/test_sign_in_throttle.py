@@ -3,6 +3,10 @@ per address in 15 minutes): refused with 429, Retry-After and one text whether t
 
 from __future__ import annotations
 
+import httpx
+
+from gateway.sign_in_throttle import SignInThrottle
+from tests.conftest import ISSUER
 from tests.helpers.oauth import PSU_PASSWORD
 from tests.helpers.oauth import PSU_USERNAME
 from tests.helpers.oauth import hidden_field
@@ -39,3 +43,18 @@ async def test_unknown_and_known_usernames_get_the_same_refusal_text(client) -> 
         assert refused.status_code == 429
         texts[username] = refused.text.replace(hidden_field(refused.text, "csrf"), "")
     assert texts[PSU_USERNAME] == texts["no-such-customer"]
+
+
+async def test_when_the_attempt_counts_cannot_be_read_nobody_is_signed_in(gateway_app, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # Fail closed: a throttle whose storage is down (Redis unreachable) lets no attempt through, right password
+    # or not, rather than sign in without counting.
+    async def storage_down(self: SignInThrottle, **_: str) -> None:
+        raise ConnectionError("limits storage unreachable")
+
+    monkeypatch.setattr(SignInThrottle, "check", storage_down)
+    transport = httpx.ASGITransport(app=gateway_app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as client:
+        response = await attempt(client, PSU_USERNAME, PSU_PASSWORD)
+        assert response.status_code >= 500
+        assert "set-cookie" not in response.headers
+        assert "Sign out" not in (await client.get("/consents")).text

@@ -10,7 +10,6 @@ and authorised through ``consent.service``, and a DPoP-bound access token row.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import socket
 import uuid
 from collections.abc import AsyncIterator
@@ -19,7 +18,6 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-import limits
 import pytest
 import uvicorn
 
@@ -29,8 +27,6 @@ from gateway.oauth.models import new_secret
 from gateway.oauth.models import secret_hash
 from gateway.oauth.models import utcnow
 from gateway.pipeline import ais
-from gateway.pipeline.ratelimit import RateLimiter
-from gateway.policies import Limit
 from gateway.upstream import Upstream
 from sandbox.customers import accounts_of
 from sandbox.customers import customer_id
@@ -154,16 +150,3 @@ async def insert_token(db: Any, *, fapi: FapiClient, psu_id: str | None, consent
         ))
         await session.commit()
     return value
-
-
-@pytest.fixture
-def relaxed_limits(pipeline) -> None:  # type: ignore[no-untyped-def]
-    """These tests make ~26 calls per consent in well under a second; the per-second budgets are tested
-    elsewhere. Every limit stays on, only larger."""
-    policy = pipeline.limiter._policy
-    big = Limit(text="10000/second", items=tuple(limits.parse_many("10000/second")))
-    relaxed = dataclasses.replace(
-        policy, per_consent=big, tiers={t: dict.fromkeys(c, big) for t, c in policy.tiers.items()},
-        unattended=dataclasses.replace(policy.unattended, limit=big),
-    )
-    pipeline.limiter = RateLimiter.create(policy=relaxed, redis_url="")

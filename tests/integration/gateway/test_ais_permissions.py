@@ -103,7 +103,7 @@ async def _statement_id(gw, db, account_id: str) -> str:  # type: ignore[no-unty
 
 
 @pytest.mark.parametrize("permissions", [DETAIL, BASIC_CREDITS, ACCOUNTS_ONLY], ids=["detail", "basic", "accounts"])
-async def test_every_ais_endpoint_answers_by_the_consent(gw, db, official, relaxed_limits, permissions) -> None:  # type: ignore[no-untyped-def]
+async def test_every_ais_endpoint_answers_by_the_consent(gw, db, official, permissions) -> None:  # type: ignore[no-untyped-def]
     account_id = accounts_of("alice")[0].account_id
     statement_id = await _statement_id(gw, db, account_id)
     grant = await make_grant(db, permissions=permissions)
@@ -141,7 +141,7 @@ async def test_every_ais_endpoint_answers_by_the_consent(gw, db, official, relax
     assert not problems, "\n".join(problems)
 
 
-async def test_accounts_of_the_customer_outside_the_consent_are_not_shown(gw, db, relaxed_limits) -> None:  # type: ignore[no-untyped-def]
+async def test_accounts_of_the_customer_outside_the_consent_are_not_shown(gw, db) -> None:  # type: ignore[no-untyped-def]
     mine = accounts_of("alice")
     grant = await make_grant(db, permissions=["ReadAccountsDetail", "ReadBalances", "ReadTransactionsDetail",
                                               "ReadTransactionsCredits", "ReadTransactionsDebits"],
@@ -157,7 +157,7 @@ async def test_accounts_of_the_customer_outside_the_consent_are_not_shown(gw, db
     assert refused.json()["Errors"][0]["ErrorCode"] == "UK.OBIE.Resource.NotFound"
 
 
-async def test_card_number_is_masked_without_read_pan(gw, db, relaxed_limits) -> None:  # type: ignore[no-untyped-def]
+async def test_card_number_is_masked_without_read_pan(gw, db) -> None:  # type: ignore[no-untyped-def]
     without = await make_grant(db, username="carol", permissions=["ReadAccountsDetail"])
     with_pan = await make_grant(db, username="carol", permissions=["ReadAccountsDetail", "ReadPAN"])
 

@@ -92,7 +92,7 @@ async def _call(gw, grant, template: str, *, account_id: str, statement_id: str)
 
 
 @pytest.mark.parametrize("case", list(STATEMENT_CASES), ids=list(STATEMENT_CASES))
-async def test_statement_endpoints_answer_by_the_consent(gw, db, relaxed_limits, case: str) -> None:  # type: ignore[no-untyped-def]
+async def test_statement_endpoints_answer_by_the_consent(gw, db, case: str) -> None:  # type: ignore[no-untyped-def]
     permissions, expected = STATEMENT_CASES[case]
     account_id = accounts_of("alice")[0].account_id
     statement_id = await _statement_id(gw, db, account_id)
@@ -106,7 +106,7 @@ async def test_statement_endpoints_answer_by_the_consent(gw, db, relaxed_limits,
     assert seen == expected
 
 
-async def test_no_consent_reaching_the_bank_ends_in_a_server_error(gw, db, relaxed_limits) -> None:  # type: ignore[no-untyped-def]
+async def test_no_consent_reaching_the_bank_ends_in_a_server_error(gw, db) -> None:  # type: ignore[no-untyped-def]
     templates = _ais_templates()
     account_id = accounts_of("alice")[0].account_id
     statement_id = await _statement_id(gw, db, account_id)
