@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
+from sandbox import bodies
 from sandbox.context import CONTEXT_HEADER
 from sandbox.customers import masked_identification
 from sandbox.errors import Forbidden
@@ -25,7 +26,6 @@ from sandbox.errors import InvalidContext
 from sandbox.errors import InvalidCredentials
 from sandbox.errors import InvalidRequest
 from sandbox.errors import NotFound
-from sandbox.errors import UnsupportedMediaType
 from sandbox.models import Account
 from sandbox.models import AccountHolder
 from sandbox.models import Customer
@@ -42,21 +42,9 @@ def _context(request: Request, *, purpose: str) -> dict[str, Any]:
     return claims
 
 
-async def _json_object(request: Request) -> dict[str, Any]:
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-        raise UnsupportedMediaType("send application/json")
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidRequest("body is not JSON", rule="json") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("body must be a JSON object", rule="object")
-    return body
-
-
 async def psu_authentications(request: Request) -> JSONResponse:
     _context(request, purpose="psu-authentication")
-    body = await _json_object(request)
+    body = await bodies.json_object(request, limit=services(request).settings.max_body_bytes)
     username, password = body.get("username"), body.get("password")
     for field, value in (("username", username), ("password", password)):
         if not isinstance(value, str) or not value or len(value) > MAX_CREDENTIAL_LENGTH:

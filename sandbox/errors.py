@@ -40,6 +40,11 @@ class InvalidRequest(SandboxError):
     code = "invalid_request"
 
 
+class PayloadTooLarge(SandboxError):
+    status_code = 413
+    code = "payload_too_large"
+
+
 class UnsupportedMediaType(SandboxError):
     status_code = 415
     code = "unsupported_media_type"

@@ -36,6 +36,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
+from sandbox import bodies
 from sandbox import payments_ledger as ledger
 from sandbox.context import CONTEXT_HEADER
 from sandbox.errors import Forbidden
@@ -43,7 +44,6 @@ from sandbox.errors import InvalidContext
 from sandbox.errors import InvalidRequest
 from sandbox.errors import NotFound
 from sandbox.errors import SandboxError
-from sandbox.errors import UnsupportedMediaType
 from sandbox.models import Account
 from sandbox.models import AccountHolder
 from sandbox.services import services
@@ -105,18 +105,6 @@ def _claim(claims: dict[str, Any], name: str) -> str:
     return value
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-        raise UnsupportedMediaType("send application/json")
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise InvalidRequest("body is not JSON", rule="json") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("body must be a JSON object", rule="object")
-    return body
-
-
 async def _retrying(operation: Callable[[], Awaitable[T]]) -> T:
     """SQLite refuses a writer whose snapshot went stale under concurrency ("database is locked"): try again."""
     for attempt in range(8):
@@ -151,7 +139,7 @@ async def create(request: Request) -> JSONResponse:
     kind = COLLECTIONS[request.path_params["collection"]]
     claims = _context(request, "pis")
     psu_id, consent_id, account_id = (_claim(claims, n) for n in ("psu_id", "consent_id", "account_id"))
-    body = await _body(request)
+    body = await bodies.json_object(request, limit=services(request).settings.max_body_bytes)
     if body.get("ConsentId") != consent_id:
         raise Forbidden("ConsentId is not the consent the context names")
     key, initiation = body.get("IdempotencyKey"), body.get("Initiation")
@@ -245,7 +233,7 @@ async def funds(request: Request) -> JSONResponse:
 
 async def advance_clock(request: Request) -> JSONResponse:
     _context(request, "scenario")
-    body = await _body(request)
+    body = await bodies.json_object(request, limit=services(request).settings.max_body_bytes)
     seconds = body.get("advance_seconds")
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 366 * 86400:
         raise InvalidRequest("advance_seconds must be a number of seconds up to a year", field="advance_seconds",

@@ -24,11 +24,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
+from sandbox import bodies
 from sandbox import csrf
 from sandbox.customers import psu_listing
 from sandbox.errors import InvalidRequest
 from sandbox.errors import SandboxError
-from sandbox.errors import UnsupportedMediaType
 from sandbox.examples import curl_example
 from sandbox.examples import python_example
 from sandbox.services import SandboxServices
@@ -39,7 +39,6 @@ from sandbox.software import get_software
 from sandbox.software import parse_app_request
 from sandbox.software import parse_jwks_text
 
-MAX_BODY = 64 * 1024
 ROLE_LABELS = (
     ("AISP", "account information"),
     ("PISP", "payment initiation"),
@@ -52,29 +51,12 @@ def _secure_cookie(svc: SandboxServices) -> bool:
     return svc.settings.public_url.startswith("https://")
 
 
-async def _body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY):
-        raise InvalidRequest(f"body larger than {MAX_BODY} bytes", rule=f"max_size:{MAX_BODY}")
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise InvalidRequest(f"body larger than {MAX_BODY} bytes", rule=f"max_size:{MAX_BODY}")
-    return body
-
-
 # --------------------------------------------------------------------------- JSON API
 
 
 async def api_create_app(request: Request) -> JSONResponse:
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-        raise UnsupportedMediaType("send application/json")
-    try:
-        data = json.loads(await _body(request))
-    except ValueError as exc:
-        if isinstance(exc, SandboxError):
-            raise
-        raise InvalidRequest("body is not JSON", rule="json") from exc
     svc = services(request)
+    data = await bodies.json_object(request, limit=svc.settings.max_form_bytes)
     created = await create_software(
         db=svc.db, directory=svc.directory, ca=svc.ca, request=parse_app_request(data)
     )
@@ -140,8 +122,7 @@ async def portal_root(request: Request) -> Response:
 async def portal_create_app(request: Request) -> Response:
     svc = services(request)
     try:
-        await _body(request)
-        form = await request.form()
+        form = await bodies.form(request, limit=svc.settings.max_form_bytes)
     except SandboxError as exc:
         return _error_page(request, exc)
     try:

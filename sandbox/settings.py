@@ -31,6 +31,10 @@ class SandboxSettings:
     payment_step_seconds: int = 5
     payment_max_amount: str = "25000.00"
     payment_cut_off: str | None = None
+    # Largest request bodies (sandbox/bodies.py): bank API calls carry OBIE payment bodies the gateway already
+    # bounded at 1 MiB; the portal's forms and JSON are small.
+    max_body_bytes: int = 1024 * 1024
+    max_form_bytes: int = 64 * 1024
 
     def __post_init__(self) -> None:
         if not self.public_url:
@@ -82,4 +86,6 @@ class SandboxSettings:
             payment_step_seconds=int(env.get("OBGW_SANDBOX_PAYMENT_STEP_SECONDS", "5")),
             payment_max_amount=env.get("OBGW_SANDBOX_PAYMENT_MAX_AMOUNT", "25000.00"),
             payment_cut_off=env.get("OBGW_SANDBOX_PAYMENT_CUT_OFF") or None,
+            max_body_bytes=int(env.get("OBGW_SANDBOX_MAX_BODY_BYTES", str(1024 * 1024))),
+            max_form_bytes=int(env.get("OBGW_SANDBOX_MAX_FORM_BYTES", str(64 * 1024))),
         )

@@ -165,11 +165,11 @@ async def test_malformed_json_is_400(sandbox: httpx.AsyncClient) -> None:
     assert (response.json()["error"], response.json()["rule"]) == ("invalid_request", "json")
 
 
-async def test_oversized_body_is_400(sandbox: httpx.AsyncClient) -> None:
+async def test_oversized_body_is_413(sandbox: httpx.AsyncClient) -> None:
     response = await sandbox.post(
         "/portal/api/apps", json={**APP, "description": "x" * 70_000}
     )
-    assert response.status_code == 400
+    assert response.status_code == 413
     assert response.json()["rule"] == "max_size:65536"
 
 
