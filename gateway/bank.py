@@ -1,7 +1,7 @@
 """The sandbox bank (or a real bank's adapter) as seen by the gateway's customer pages.
 
 Implements ``consent.bank.PsuAuthenticator`` and ``consent.bank.AccountDirectory`` over HTTP. Every call
-carries ``x-obgw-context``: a short-lived JWT signed with the gateway's current key, which the bank checks
+carries ``x-obgw-context``: a short-lived JWT signed with the gateway's context key (ES256, gateway/keys.py), which the bank checks
 against the gateway's published JWKS, so the bank answers only the gateway.
 
 Bank contract (``sandbox`` implements it):
@@ -48,7 +48,7 @@ class BankClient:
         now = int(time.time())
         body = {"iss": self._issuer, "aud": CONTEXT_AUDIENCE, "iat": now, "exp": now + 60, "jti": jose.new_jti()}
         body.update(claims)
-        return jose.sign(body, key=self._keys.current)
+        return jose.sign(body, key=self._keys.context_key)
 
     async def authenticate(self, *, username: str, password: str) -> Psu | None:
         try:

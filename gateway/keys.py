@@ -1,7 +1,14 @@
-"""The gateway's own signing keys (ID tokens, consent-context headers, response signatures).
+"""The gateway's own signing keys, one family per use (docs/architecture.md section 6):
 
-Kept as a private JWKS file under ``var/keys/``. ``rotate`` adds a key that signs from then on; older
-keys stay published in the JWKS so tokens they signed keep verifying until they expire.
+* ``SIGNING_ALG`` (PS256): ID tokens and ``x-jws-signature`` response signatures, which TPPs verify (OBIE R/W API
+  "Message Signing" requires PS256);
+* ``CONTEXT_ALG`` (ES256): the ``x-obgw-context`` token on every call to the bank. It is signed once per
+  resource request, so its cost is on the hot path: an ES256 signature costs about a tenth of a PS256 one
+  (P-256 against RSA-2048 private-key operations); ES256 is in the FAPI 2.0 Security Profile section 5.4 set,
+  which every JOSE library a bank uses verifies.
+
+Kept as a private JWKS file under ``var/keys/``. ``rotate`` adds a key of each family that signs from then on;
+older keys stay published in the JWKS so tokens they signed keep verifying until they expire.
 """
 
 from __future__ import annotations
@@ -18,6 +25,9 @@ from gateway import jose
 KEYSTORE_FILE = "signing-keys.json"
 # Public half, read by the sandbox bank to check the consent context the gateway signs.
 PUBLIC_JWKS_FILE = "gateway-jwks.json"
+SIGNING_ALG = "PS256"
+CONTEXT_ALG = "ES256"
+ALGORITHMS = (SIGNING_ALG, CONTEXT_ALG)
 
 
 class KeyStoreError(RuntimeError):
@@ -29,9 +39,26 @@ class KeyStore:
     keys: tuple[dict[str, Any], ...]
     sandbox: bool
 
+    def newest(self, alg: str) -> dict[str, Any]:
+        """The key that signs ``alg`` from now on: the last one added."""
+        for key in reversed(self.keys):
+            if key.get("alg") == alg:
+                return key
+        raise KeyStoreError(f"no {alg} signing key: run 'obgw keys rotate'")
+
     @property
     def current(self) -> dict[str, Any]:
-        return self.keys[-1]
+        """The key for ID tokens and response signatures."""
+        return self.newest(SIGNING_ALG)
+
+    @property
+    def context_key(self) -> dict[str, Any]:
+        """The key for the bank context tokens."""
+        return self.newest(CONTEXT_ALG)
+
+    def missing(self) -> tuple[str, ...]:
+        held = {key.get("alg") for key in self.keys}
+        return tuple(alg for alg in ALGORITHMS if alg not in held)
 
     def public_jwks(self) -> dict[str, list[dict[str, Any]]]:
         return jose.public_jwks(k for k in self.keys)
@@ -54,9 +81,14 @@ class KeyStore:
     @classmethod
     def ensure(cls, keys_dir: Path, *, sandbox: bool) -> KeyStore:
         path = cls.path(keys_dir)
-        if path.exists():
-            return cls.load(keys_dir)
-        return cls.rotate(keys_dir, sandbox=sandbox)
+        if not path.exists():
+            return cls.rotate(keys_dir, sandbox=sandbox)
+        store = cls.load(keys_dir)
+        if store.missing():
+            # A key store written before a family existed gets a key of that family; the others stay as they are.
+            store = cls(keys=(*store.keys, *_new_keys(store.missing())), sandbox=store.sandbox)
+            store.save(keys_dir)
+        return store
 
     @classmethod
     def rotate(cls, keys_dir: Path, *, sandbox: bool) -> KeyStore:
@@ -67,15 +99,13 @@ class KeyStore:
             existing = list(data["keys"])
             # Keys once generated in sandbox mode never become production keys.
             sandbox = bool(data.get("sandbox", True)) or sandbox
-        key = jose.generate_key(alg="PS256")
-        key["iat"] = int(time.time())
-        store = cls(keys=(*existing, key), sandbox=sandbox)
+        store = cls(keys=(*existing, *_new_keys(ALGORITHMS)), sandbox=sandbox)
         store.save(keys_dir)
         return store
 
     @classmethod
     def generate_in_memory(cls, *, sandbox: bool = True) -> KeyStore:
-        return cls(keys=(jose.generate_key(alg="PS256"),), sandbox=sandbox)
+        return cls(keys=_new_keys(ALGORITHMS), sandbox=sandbox)
 
     def save(self, keys_dir: Path) -> None:
         path = self.path(keys_dir)
@@ -86,3 +116,8 @@ class KeyStore:
             json.dump({"sandbox": self.sandbox, "keys": list(self.keys)}, fh, indent=1)
         tmp.replace(path)
         (path.parent / PUBLIC_JWKS_FILE).write_text(json.dumps(self.public_jwks(), indent=1))
+
+
+def _new_keys(algorithms: tuple[str, ...]) -> tuple[dict[str, Any], ...]:
+    now = int(time.time())
+    return tuple({**jose.generate_key(alg=alg), "iat": now} for alg in algorithms)

@@ -1,6 +1,7 @@
 """Verification of ``x-obgw-context``: the JWT the gateway signs on every call to the bank's internal API.
 
-Contract (``gateway.bank``): RFC 7519 JWT, ``alg`` PS256 (FAPI 2.0 Security Profile section 5.4), ``kid`` of a
+Contract (``gateway.bank``): RFC 7519 JWT, ``alg`` ES256 (FAPI 2.0 Security Profile section 5.4; the
+sandbox's ``context_algorithms``), ``kid`` of a
 key in the gateway's published JWKS (``var/keys/gateway-jwks.json``), ``iss`` = the gateway's issuer,
 ``aud`` = ``obgw-bank``, short ``exp``, ``jti``. The bank answers nobody else, so every doubt rejects:
 missing header, unknown key (after one re-read of the JWKS, for rotation), wrong algorithm, issuer or
@@ -31,7 +32,7 @@ class ContextVerifier:
         *,
         jwks_file: Path,
         issuer: str,
-        algorithms: tuple[str, ...] = ("PS256",),
+        algorithms: tuple[str, ...] = ("ES256",),
         max_lifetime: int = 300,
         clock_skew: int = 10,
     ) -> None:

@@ -21,7 +21,7 @@ class SandboxSettings:
     directory_issuer: str = "obgw sandbox directory"
     # Context tokens the gateway signs for the bank API: accepted algorithms, longest allowed lifetime
     # (``exp - iat``) and clock skew, in seconds (docs/architecture.md section 6).
-    context_algorithms: tuple[str, ...] = ("PS256",)
+    context_algorithms: tuple[str, ...] = ("ES256",)
     context_max_lifetime: int = 300
     clock_skew: int = 10
     # HMAC key for the portal's CSRF tokens; empty means a random key kept in ``var/sandbox/portal-secret``.

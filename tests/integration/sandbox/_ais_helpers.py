@@ -42,7 +42,7 @@ def ais_context(key: dict[str, Any], *, username: str = "alice", **changes: Any)
     }
     claims.update(changes)
     claims = {k: v for k, v in claims.items() if v is not None}
-    return jwt.encode(claims, jwt.PyJWK(key).key, algorithm="PS256", headers={"kid": key["kid"]})
+    return jwt.encode(claims, jwt.PyJWK(key).key, algorithm=key["alg"], headers={"kid": key["kid"]})
 
 
 def validate_against_official(path: str, response: httpx.Response) -> None:

@@ -35,18 +35,18 @@ async def test_missing_context_is_401(sandbox: httpx.AsyncClient) -> None:
 
 
 async def test_context_signed_by_another_key_is_401(sandbox: httpx.AsyncClient) -> None:
-    stranger = KeyStore.generate_in_memory().current
+    stranger = KeyStore.generate_in_memory().context_key
     assert_refused(await get(sandbox, "/accounts", ais_context(stranger)), 401, "invalid_context")
 
 
 async def test_expired_context_is_401(sandbox: httpx.AsyncClient, gateway_keys: KeyStore) -> None:
     past = int(time.time()) - 300
-    token = ais_context(gateway_keys.current, iat=past, exp=past + 60)
+    token = ais_context(gateway_keys.context_key, iat=past, exp=past + 60)
     assert_refused(await get(sandbox, "/accounts", token), 401, "invalid_context")
 
 
 async def test_a_replayed_context_is_401(sandbox: httpx.AsyncClient, gateway_keys: KeyStore) -> None:
-    token = ais_context(gateway_keys.current)
+    token = ais_context(gateway_keys.context_key)
     assert (await get(sandbox, "/accounts", token)).status_code == 200
     assert_refused(await get(sandbox, "/accounts", token), 401, "invalid_context")
 
@@ -71,36 +71,36 @@ async def test_a_replayed_context_is_401(sandbox: httpx.AsyncClient, gateway_key
 async def test_a_context_without_well_formed_ais_claims_is_401(
     sandbox: httpx.AsyncClient, gateway_keys: KeyStore, changes: dict[str, Any]
 ) -> None:
-    token = ais_context(gateway_keys.current, **changes)
+    token = ais_context(gateway_keys.context_key, **changes)
     assert_refused(await get(sandbox, "/accounts", token), 401, "invalid_context")
 
 
 async def test_another_customers_account_is_403_even_if_named_in_the_consent(
     sandbox: httpx.AsyncClient, gateway_keys: KeyStore
 ) -> None:
-    token = ais_context(gateway_keys.current, username="alice", account_ids=[ALICE, BOB])
+    token = ais_context(gateway_keys.context_key, username="alice", account_ids=[ALICE, BOB])
     assert_refused(await get(sandbox, f"/accounts/{BOB}/transactions", token), 403, "forbidden")
 
 
 async def test_an_account_outside_the_consent_is_403(sandbox: httpx.AsyncClient, gateway_keys: KeyStore) -> None:
-    token = ais_context(gateway_keys.current, account_ids=[ALICE])
+    token = ais_context(gateway_keys.context_key, account_ids=[ALICE])
     assert_refused(await get(sandbox, f"/accounts/{ALICE_SAVINGS}/balances", token), 403, "forbidden")
 
 
 async def test_an_unknown_account_gets_the_same_403(sandbox: httpx.AsyncClient, gateway_keys: KeyStore) -> None:
-    token = ais_context(gateway_keys.current, account_ids=[ALICE, "no-such-account"])
+    token = ais_context(gateway_keys.context_key, account_ids=[ALICE, "no-such-account"])
     assert_refused(await get(sandbox, "/accounts/no-such-account", token), 403, "forbidden")
 
 
 async def test_bulk_endpoints_drop_accounts_outside_the_consent_or_not_held(
     sandbox: httpx.AsyncClient, gateway_keys: KeyStore
 ) -> None:
-    token = ais_context(gateway_keys.current, account_ids=[ALICE, BOB])
+    token = ais_context(gateway_keys.context_key, account_ids=[ALICE, BOB])
     accounts = (await get(sandbox, "/accounts", token)).json()["Data"]["Account"]
     assert [a["AccountId"] for a in accounts] == [ALICE]
     for path, key in (("/balances", "Balance"), ("/transactions", "Transaction"), ("/standing-orders", "StandingOrder"),
                       ("/statements", "Statement"), ("/products", "Product")):
-        body = (await get(sandbox, path, ais_context(gateway_keys.current, account_ids=[ALICE, BOB]))).json()
+        body = (await get(sandbox, path, ais_context(gateway_keys.context_key, account_ids=[ALICE, BOB]))).json()
         assert body["Data"][key], path
         assert {item["AccountId"] for item in body["Data"][key]} == {ALICE}, path
 
@@ -108,7 +108,7 @@ async def test_bulk_endpoints_drop_accounts_outside_the_consent_or_not_held(
 async def test_balances_of_a_consent_with_no_usable_account_are_403(
     sandbox: httpx.AsyncClient, gateway_keys: KeyStore
 ) -> None:
-    token = ais_context(gateway_keys.current, account_ids=[BOB])
+    token = ais_context(gateway_keys.context_key, account_ids=[BOB])
     assert_refused(await get(sandbox, "/balances", token), 403, "forbidden")
 
 
@@ -128,5 +128,5 @@ async def test_balances_of_a_consent_with_no_usable_account_are_403(
 async def test_a_resource_the_permissions_do_not_open_is_403(
     sandbox: httpx.AsyncClient, gateway_keys: KeyStore, path: str, permissions: list[str]
 ) -> None:
-    token = ais_context(gateway_keys.current, permissions=permissions)
+    token = ais_context(gateway_keys.context_key, permissions=permissions)
     assert_refused(await get(sandbox, path, token), 403, "forbidden")

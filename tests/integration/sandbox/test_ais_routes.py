@@ -26,7 +26,7 @@ DAVE = account_id(key="dave-business")
 async def get(sandbox: httpx.AsyncClient, keys: KeyStore, path: str, *, username: str = "alice",
               **claims: Any) -> httpx.Response:
     return await sandbox.get(
-        "/bank/v1/aisp" + path, headers={"x-obgw-context": ais_context(keys.current, username=username, **claims)}
+        "/bank/v1/aisp" + path, headers={"x-obgw-context": ais_context(keys.context_key, username=username, **claims)}
     )
 
 
@@ -133,7 +133,7 @@ async def test_links_self_is_the_gateways_public_uri(sandbox: httpx.AsyncClient,
     assert default.json()["Links"]["Self"] == f"http://127.0.0.1:8000/open-banking/v3.1/aisp/accounts/{ALICE}/balances"
     public = await sandbox.get(
         f"/bank/v1/aisp/accounts/{ALICE}",
-        headers={"x-obgw-context": ais_context(gateway_keys.current), "x-obgw-public-base": "https://api.bank.example/"},
+        headers={"x-obgw-context": ais_context(gateway_keys.context_key), "x-obgw-public-base": "https://api.bank.example/"},
     )
     assert public.json()["Links"]["Self"] == f"https://api.bank.example/open-banking/v3.1/aisp/accounts/{ALICE}"
 
@@ -141,7 +141,7 @@ async def test_links_self_is_the_gateways_public_uri(sandbox: httpx.AsyncClient,
 async def test_a_public_base_that_is_not_an_http_url_is_400(sandbox: httpx.AsyncClient, gateway_keys: KeyStore) -> None:
     response = await sandbox.get(
         "/bank/v1/aisp/accounts",
-        headers={"x-obgw-context": ais_context(gateway_keys.current), "x-obgw-public-base": "javascript:alert(1)"},
+        headers={"x-obgw-context": ais_context(gateway_keys.context_key), "x-obgw-public-base": "javascript:alert(1)"},
     )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
@@ -150,7 +150,7 @@ async def test_a_public_base_that_is_not_an_http_url_is_400(sandbox: httpx.Async
 async def test_interaction_id_is_echoed(sandbox: httpx.AsyncClient, gateway_keys: KeyStore) -> None:
     response = await sandbox.get(
         "/bank/v1/aisp/accounts",
-        headers={"x-obgw-context": ais_context(gateway_keys.current), "x-fapi-interaction-id": "93bac548-d2de-4546-b106-880a5018460d"},
+        headers={"x-obgw-context": ais_context(gateway_keys.context_key), "x-fapi-interaction-id": "93bac548-d2de-4546-b106-880a5018460d"},
     )
     assert response.headers["x-fapi-interaction-id"] == "93bac548-d2de-4546-b106-880a5018460d"
 

@@ -26,7 +26,7 @@ ALICE = account_id(key="alice-current")
 async def get(sandbox: httpx.AsyncClient, keys: KeyStore, path: str, *, username: str = "alice",
               **claims: Any) -> httpx.Response:
     return await sandbox.get("/bank/v1/aisp" + path,
-                             headers={"x-obgw-context": ais_context(keys.current, username=username, **claims)})
+                             headers={"x-obgw-context": ais_context(keys.context_key, username=username, **claims)})
 
 
 def booked(body: dict[str, Any]) -> list[str]:

@@ -37,7 +37,7 @@ def context(key: dict[str, Any], **changes: Any) -> str:
         "purpose": "psu-authentication",
     }
     claims.update(changes)
-    return jwt.encode(claims, jwt.PyJWK(key).key, algorithm="PS256", headers={"kid": key["kid"]})
+    return jwt.encode(claims, jwt.PyJWK(key).key, algorithm=key["alg"], headers={"kid": key["kid"]})
 
 
 async def test_good_credentials_name_the_customer(bank: BankClient) -> None:
@@ -51,7 +51,7 @@ async def test_wrong_password_is_401_invalid_credentials(sandbox: httpx.AsyncCli
     response = await sandbox.post(
         "/bank/v1/psu-authentications",
         json={"username": "alice", "password": "wrong"},
-        headers={"x-obgw-context": context(gateway_keys.current)},
+        headers={"x-obgw-context": context(gateway_keys.context_key)},
     )
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_credentials"
@@ -63,12 +63,12 @@ async def test_unknown_user_gets_the_same_answer_as_a_wrong_password(
     wrong = await sandbox.post(
         "/bank/v1/psu-authentications",
         json={"username": "alice", "password": "wrong"},
-        headers={"x-obgw-context": context(gateway_keys.current)},
+        headers={"x-obgw-context": context(gateway_keys.context_key)},
     )
     unknown = await sandbox.post(
         "/bank/v1/psu-authentications",
         json={"username": "mallory", "password": "wrong"},
-        headers={"x-obgw-context": context(gateway_keys.current)},
+        headers={"x-obgw-context": context(gateway_keys.context_key)},
     )
     assert unknown.status_code == wrong.status_code == 401
     assert unknown.json() == wrong.json()
@@ -82,7 +82,7 @@ async def test_missing_credentials_are_400(sandbox: httpx.AsyncClient, gateway_k
     response = await sandbox.post(
         "/bank/v1/psu-authentications",
         json={"username": "alice"},
-        headers={"x-obgw-context": context(gateway_keys.current)},
+        headers={"x-obgw-context": context(gateway_keys.context_key)},
     )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_request"
@@ -97,7 +97,7 @@ async def test_missing_context_is_401_and_answers_nothing(sandbox: httpx.AsyncCl
 
 
 async def test_context_signed_by_another_key_is_401(sandbox: httpx.AsyncClient) -> None:
-    stranger = KeyStore.generate_in_memory().current
+    stranger = KeyStore.generate_in_memory().context_key
     response = await sandbox.post(
         "/bank/v1/psu-authentications",
         json={"username": "alice", "password": "alice-wonderland"},
@@ -112,7 +112,7 @@ async def test_expired_context_is_401(sandbox: httpx.AsyncClient, gateway_keys: 
     response = await sandbox.post(
         "/bank/v1/psu-authentications",
         json={"username": "alice", "password": "alice-wonderland"},
-        headers={"x-obgw-context": context(gateway_keys.current, iat=past, exp=past + 60)},
+        headers={"x-obgw-context": context(gateway_keys.context_key, iat=past, exp=past + 60)},
     )
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_context"
@@ -130,7 +130,7 @@ async def test_context_for_another_purpose_is_401(sandbox: httpx.AsyncClient, ga
     psu_id = customer_id(username="alice")
     response = await sandbox.get(
         f"/bank/v1/customers/{psu_id}/accounts",
-        headers={"x-obgw-context": context(gateway_keys.current, purpose="psu-authentication", psu_id=psu_id)},
+        headers={"x-obgw-context": context(gateway_keys.context_key, purpose="psu-authentication", psu_id=psu_id)},
     )
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_context"
@@ -141,7 +141,7 @@ async def test_context_for_another_customer_is_403(sandbox: httpx.AsyncClient, g
         f"/bank/v1/customers/{customer_id(username='alice')}/accounts",
         headers={
             "x-obgw-context": context(
-                gateway_keys.current, purpose="account-directory", psu_id=customer_id(username="bob")
+                gateway_keys.context_key, purpose="account-directory", psu_id=customer_id(username="bob")
             )
         },
     )
@@ -152,7 +152,7 @@ async def test_context_for_another_customer_is_403(sandbox: httpx.AsyncClient, g
 async def test_unknown_customer_is_404(sandbox: httpx.AsyncClient, gateway_keys: KeyStore) -> None:
     response = await sandbox.get(
         "/bank/v1/customers/nobody/accounts",
-        headers={"x-obgw-context": context(gateway_keys.current, purpose="account-directory", psu_id="nobody")},
+        headers={"x-obgw-context": context(gateway_keys.context_key, purpose="account-directory", psu_id="nobody")},
     )
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"

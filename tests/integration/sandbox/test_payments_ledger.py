@@ -117,7 +117,7 @@ async def sandbox_app(sandbox_settings: Any) -> Any:
 
 @pytest.fixture
 def key(gateway_keys: KeyStore) -> dict[str, Any]:
-    return gateway_keys.current
+    return gateway_keys.context_key
 
 
 @pytest.fixture
@@ -352,7 +352,7 @@ async def test_a_context_for_another_purpose_is_401(sandbox: httpx.AsyncClient, 
 
 
 async def test_a_context_signed_by_another_key_is_401(sandbox: httpx.AsyncClient, sandbox_app: Any) -> None:
-    stranger = KeyStore.generate_in_memory().current
+    stranger = KeyStore.generate_in_memory().context_key
     response = await pay(sandbox, stranger, new_consent())
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_context"

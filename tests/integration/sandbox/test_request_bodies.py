@@ -44,7 +44,7 @@ async def test_a_chunked_bank_api_body_past_the_limit_is_413(sandbox: httpx.Asyn
                                                              gateway_keys: KeyStore) -> None:
     response = await sandbox.post("/bank/v1/psu-authentications", content=chunks(2 * 1024 * 1024),
                                   headers={"content-type": "application/json",
-                                           "x-obgw-context": context(gateway_keys.current)})
+                                           "x-obgw-context": context(gateway_keys.context_key)})
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large"
 

@@ -1,4 +1,5 @@
-"""Key rotation: a new key signs, old keys stay published so their tokens keep verifying."""
+"""Key rotation: a new key of each family signs, old keys stay published so their tokens keep verifying
+(gateway/keys.py: PS256 for ID tokens and response signatures, ES256 for bank context tokens)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,11 @@ import json
 import stat
 from pathlib import Path
 
+import pytest
+
 from gateway import jose
 from gateway.keys import KeyStore
+from gateway.keys import KeyStoreError
 
 
 def test_rotate_adds_a_key_and_keeps_the_old_ones_published(tmp_path: Path) -> None:
@@ -16,7 +20,9 @@ def test_rotate_adds_a_key_and_keeps_the_old_ones_published(tmp_path: Path) -> N
     second = KeyStore.rotate(tmp_path, sandbox=True)
     assert second.current["kid"] != first.current["kid"]
     published = second.public_jwks()["keys"]
-    assert {k["kid"] for k in published} == {first.current["kid"], second.current["kid"]}
+    assert {k["kid"] for k in published} == {first.current["kid"], second.current["kid"],
+                                             first.context_key["kid"], second.context_key["kid"]}
+    assert second.context_key["kid"] != first.context_key["kid"]
     assert all(not jose.is_private(k) for k in published)
     assert jose.verify_with_jwks(token, jwks=published) == {"sub": "x"}
 
@@ -34,3 +40,20 @@ def test_production_rotation_of_sandbox_keys_stays_marked_sandbox(tmp_path: Path
     assert KeyStore.rotate(tmp_path, sandbox=False).sandbox is True
     fresh = tmp_path / "prod"
     assert KeyStore.rotate(fresh, sandbox=False).sandbox is False
+
+
+def test_each_family_signs_with_its_own_algorithm(tmp_path: Path) -> None:
+    store = KeyStore.ensure(tmp_path, sandbox=True)
+    assert jose.unverified_header(jose.sign({"sub": "x"}, key=store.current))["alg"] == "PS256"
+    assert jose.unverified_header(jose.sign({"sub": "x"}, key=store.context_key))["alg"] == "ES256"
+
+
+def test_a_store_written_before_the_context_key_gains_one_and_keeps_its_signing_key(tmp_path: Path) -> None:
+    old = KeyStore(keys=(jose.generate_key(alg="PS256"),), sandbox=True)
+    old.save(tmp_path)
+    with pytest.raises(KeyStoreError, match="no ES256 signing key"):
+        KeyStore.load(tmp_path).context_key
+    upgraded = KeyStore.ensure(tmp_path, sandbox=True)
+    assert upgraded.current == old.current
+    assert upgraded.context_key["alg"] == "ES256"
+    assert KeyStore.load(tmp_path).context_key == upgraded.context_key

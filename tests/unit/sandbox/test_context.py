@@ -1,4 +1,4 @@
-"""``x-obgw-context`` verification (``gateway.bank`` contract): only a short-lived PS256 JWT from the gateway's
+"""``x-obgw-context`` verification (``gateway.bank`` contract): only a short-lived ES256 JWT from the gateway's
 published keys, for ``aud`` obgw-bank and the gateway's issuer, used once. Every other token is refused."""
 
 from __future__ import annotations
@@ -31,11 +31,11 @@ def token(key: dict[str, Any], **changes: Any) -> str:
     claims: dict[str, Any] = {"iss": ISSUER, "aud": "obgw-bank", "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())}
     claims.update(changes)
     claims = {k: v for k, v in claims.items() if v is not None}
-    return jwt.encode(claims, jwt.PyJWK(key).key, algorithm="PS256", headers={"kid": key["kid"]})
+    return jwt.encode(claims, jwt.PyJWK(key).key, algorithm=key["alg"], headers={"kid": key["kid"]})
 
 
 def test_gateway_token_is_accepted(verifier: ContextVerifier, gateway_keys: KeyStore) -> None:
-    claims = verifier.verify(token(gateway_keys.current, purpose="x"))
+    claims = verifier.verify(token(gateway_keys.context_key, purpose="x"))
     assert claims["purpose"] == "x"
 
 
@@ -62,29 +62,29 @@ def test_bad_claims_are_refused(
     verifier: ContextVerifier, gateway_keys: KeyStore, changes: Callable[[], dict[str, Any]]
 ) -> None:
     with pytest.raises(InvalidContext) as info:
-        verifier.verify(token(gateway_keys.current, **changes()))
+        verifier.verify(token(gateway_keys.context_key, **changes()))
     assert (info.value.status_code, info.value.code) == (401, "invalid_context")
 
 
 def test_token_from_an_unknown_key_is_refused(verifier: ContextVerifier) -> None:
     with pytest.raises(InvalidContext) as info:
-        verifier.verify(token(generate_signing_key(alg="PS256")))
+        verifier.verify(token(generate_signing_key(alg="ES256")))
     assert info.value.code == "invalid_context"
 
 
 def test_token_cannot_be_replayed(verifier: ContextVerifier, gateway_keys: KeyStore) -> None:
-    once = token(gateway_keys.current)
+    once = token(gateway_keys.context_key)
     verifier.verify(once)
     with pytest.raises(InvalidContext) as info:
         verifier.verify(once)
     assert info.value.code == "invalid_context"
 
 
-def test_non_ps256_algorithm_is_refused(verifier: ContextVerifier, gateway_keys: KeyStore) -> None:
+def test_a_symmetric_algorithm_is_refused(verifier: ContextVerifier, gateway_keys: KeyStore) -> None:
     now = int(time.time())
     claims = {"iss": ISSUER, "aud": "obgw-bank", "iat": now, "exp": now + 60, "jti": "j"}
     forged = jwt.encode(claims, "secret-secret-secret-secret-32b!", algorithm="HS256",
-                        headers={"kid": gateway_keys.current["kid"]})
+                        headers={"kid": gateway_keys.context_key["kid"]})
     with pytest.raises(InvalidContext) as info:
         verifier.verify(forged)
     assert info.value.code == "invalid_context"
@@ -93,7 +93,13 @@ def test_non_ps256_algorithm_is_refused(verifier: ContextVerifier, gateway_keys:
 def test_rotated_gateway_key_is_found_by_rereading_the_jwks(
     verifier: ContextVerifier, gateway_keys: KeyStore, var_dir: Path
 ) -> None:
-    verifier.verify(token(gateway_keys.current))
-    newer = generate_signing_key(alg="PS256")
+    verifier.verify(token(gateway_keys.context_key))
+    newer = generate_signing_key(alg="ES256")
     KeyStore(keys=(*gateway_keys.keys, newer), sandbox=True).save(var_dir / "keys")
     assert verifier.verify(token(newer))["aud"] == "obgw-bank"
+
+
+def test_a_gateway_key_of_another_algorithm_is_refused(verifier: ContextVerifier, gateway_keys: KeyStore) -> None:
+    # The gateway's PS256 key is published in the same JWKS, but context tokens are ES256 only.
+    with pytest.raises(InvalidContext, match="algorithm not allowed"):
+        verifier.verify(token(gateway_keys.current))
