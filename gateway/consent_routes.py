@@ -7,8 +7,9 @@
   RFC 6750 / RFC 9449 ``WWW-Authenticate`` challenge but lose the OAuth JSON body. A token without the scope is
   403 with ``OBErrorResponse1`` (v3.1.11 names no code for it: we answer ``UK.OBIE.Header.Invalid`` on
   ``Authorization``) and keeps its ``insufficient_scope`` challenge (RFC 6750 section 3.1).
-* Schema: request bodies are validated against the operation's schema in ``openapi/`` with openapi-core
-  (docs/architecture.md section 3 step 6); each violation becomes one ``Errors`` item with its JSON path.
+* Schema: request bodies are validated against the operation's schema in the served OBIE document with
+  openapi-core (docs/architecture.md section 3 step 6); each violation becomes one ``Errors`` item with its JSON
+  path.
 * Message signing (``gateway.jws``; R/W API "Message Signing"): payment-consent POSTs must carry the TPP's
   ``x-jws-signature``, and every answer of a payment-consent endpoint that has a body, errors included, carries
   the gateway's own (the payment-initiation endpoint table: "Signed Response"; docs/obie-notes.md section 5: "should be on
@@ -41,7 +42,6 @@ from gateway import jws
 from gateway.oauth.access import require_access_token
 from gateway.oauth.clients import JwksUnavailable
 from gateway.oauth.models import Client
-from gateway.openapi_specs import specs_for
 from gateway.pipeline.ratelimit import RateLimiter
 from gateway.pipeline.ratelimit import tier_of
 from gateway.pipeline.ratelimit import tier_only
@@ -255,8 +255,8 @@ def body_validator(services: Services) -> consent_api.ValidateBody:
     validators: dict[str, V30RequestBodyValidator] = {}
 
     async def validate(request: Request, operation_id: str, raw: bytes) -> None:
-        # Loaded once per app and cached there (gateway.openapi_specs); nothing parsed per request.
-        specs = specs_for(request.app, services.settings.openapi_dir)
+        # Loaded once at start-up (gateway.app); nothing parsed per request.
+        specs = services.specs
         operation = specs.by_operation_id(operation_id)
         if operation is None:
             raise errors.ObError("No schema for this operation", detail=operation_id)  # fail closed: 500

@@ -1,19 +1,22 @@
-"""The OBIE OpenAPI documents the gateway serves, loaded and checked once at start-up.
+"""The OBIE OpenAPI documents the gateway serves, derived, loaded and checked once at start-up.
 
 Implements the "route" half of docs/architecture.md section 3 step 1: a request's (method, path) is matched to one
-operation of the OBIE Read/Write API v3.1.11 documents in ``openapi/`` (account-info, payment-initiation,
-confirmation-funds). Paths are the document ``servers`` entry plus the path template (R/W API profile,
-"Resource URI Path Structure": ``/open-banking/v3.1/aisp|pisp|cbpii/...``).
+operation of the OBIE Read/Write API v3.1.11 documents (account-info, payment-initiation, confirmation-funds).
+Each is the official file vendored unmodified in ``openapi/obie/`` (openapi/obie/README.md) keeping only the
+operations ``policies/routes.yaml`` declares (``gateway.openapi_derive``). Paths are the document ``servers``
+entry plus the path template (R/W API profile, "Resource URI Path Structure":
+``/open-banking/v3.1/aisp|pisp|cbpii/...``).
 
-Everything expensive happens in ``load_specs``: YAML parsing, OpenAPI 3.0 document validation
-(openapi-spec-validator, through ``openapi_core.OpenAPI``), and compiling every path template into a regular
-expression. Request handling only runs ``OpenApiSpecs.find``: a dict lookup for literal paths, otherwise a
-regular-expression match over the few templates with the same number of segments.
+Everything expensive happens in ``load_specs``: YAML parsing, keeping the declared operations, OpenAPI 3.0
+document validation (openapi-spec-validator, through ``openapi_core.OpenAPI``), and compiling every path
+template into a regular expression. Request handling only runs ``OpenApiSpecs.find``: a dict lookup for
+literal paths, otherwise a regular-expression match over the few templates with the same number of segments.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from collections.abc import Iterator
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,20 +28,20 @@ from typing import Final
 
 import yaml
 from openapi_core import OpenAPI
-from starlette.applications import Starlette
 
 from gateway import errors
+from gateway.openapi_derive import HTTP_METHODS
+from gateway.openapi_derive import operation_names
+from gateway.openapi_derive import served_document
 
-# API name (what the rest of the gateway calls it) -> file in openapi/.
+# API name (what the rest of the gateway calls it) -> its official file, relative to openapi/ (openapi/obie/README.md).
 API_FILES: Final[Mapping[str, str]] = MappingProxyType(
     {
-        "accounts": "account-info-openapi.yaml",
-        "payments": "payment-initiation-openapi.yaml",
-        "funds": "confirmation-funds-openapi.yaml",
+        "accounts": "obie/account-and-transaction/v3.1.11/account-info-openapi.yaml",
+        "payments": "obie/payment-initiation/v3.1.11/payment-initiation-openapi.yaml",
+        "funds": "obie/confirmation-of-funds/v3.1.11/confirmation-funds-openapi.yaml",
     }
 )
-
-HTTP_METHODS: Final = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 # OBIE OAS security scheme names -> the token kind the route needs (docs/obie-notes.md section 2 legend:
 # TPPOAuth2Security = client-credentials token, PSUOAuth2Security = authorization-code token).
@@ -85,9 +88,9 @@ class OperationMatch:
 @dataclass(frozen=True, kw_only=True)
 class ApiSpec:
     name: str
-    file: Path
+    file: Path  # the official file the document is derived from
     base_path: str
-    document: Mapping[str, Any]
+    document: Mapping[str, Any]  # the served document: the official one with only the declared operations
     openapi: OpenAPI
     operations: tuple[SpecOperation, ...]
 
@@ -226,15 +229,18 @@ def _template_regex(full_path: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def load_specs(openapi_dir: Path) -> OpenApiSpecs:
-    """Load, validate and index the three OBIE documents. Call once at start-up; raises ``SpecError``."""
+def load_specs(openapi_dir: Path, *, declared: Collection[str]) -> OpenApiSpecs:
+    """Derive, validate and index the three OBIE documents, keeping the operations ``declared`` names (the
+    routes.yaml entries, ``gateway.policies.declared_operations``). Call once at start-up; raises ``SpecError``,
+    also when ``declared`` names an operation no official document has."""
     apis: dict[str, ApiSpec] = {}
     literal: dict[str, dict[str, SpecOperation]] = {}
     templated: dict[str, dict[str, SpecOperation]] = {}
     by_id: dict[str, SpecOperation] = {}
+    wanted = frozenset(declared)
     for api, filename in API_FILES.items():
         file = openapi_dir / filename
-        document = read_yaml(file)
+        document = served_document(official=read_yaml(file), declared=wanted)
         try:
             openapi = OpenAPI.from_dict(document)
         except Exception as exc:  # openapi-spec-validator raises several unrelated types
@@ -256,6 +262,15 @@ def load_specs(openapi_dir: Path) -> OpenApiSpecs:
             openapi=openapi,
             operations=operations,
         )
+    found = {
+        name
+        for op in by_id.values()
+        for name in operation_names(method=op.method, full_path=op.full_path, operation_id=op.operation_id)
+    }
+    unknown = sorted(wanted - found)
+    if unknown:
+        # Fail closed: a declared operation that no official document has would never be served.
+        raise SpecError(f"routes.yaml names operation(s) no official OBIE document has: {', '.join(unknown)}")
     by_depth: dict[int, list[_Template]] = {}
     for full_path, methods in templated.items():
         by_depth.setdefault(full_path.count("/"), []).append(
@@ -271,17 +286,3 @@ def load_specs(openapi_dir: Path) -> OpenApiSpecs:
         _templated=MappingProxyType({k: tuple(v) for k, v in by_depth.items()}),
         _by_id=MappingProxyType(by_id),
     )
-
-
-STATE_ATTRIBUTE: Final = "openapi_specs"
-
-
-def specs_for(app: Starlette, openapi_dir: Path) -> OpenApiSpecs:
-    """The specs of ``app``, loaded on the first call (at start-up, from ``create_app``) and cached on the
-    app, so several apps in one process (tests) each get their own and nothing is global."""
-    cached = getattr(app.state, STATE_ATTRIBUTE, None)
-    if isinstance(cached, OpenApiSpecs):
-        return cached
-    loaded = load_specs(openapi_dir)
-    setattr(app.state, STATE_ATTRIBUTE, loaded)
-    return loaded

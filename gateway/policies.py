@@ -10,8 +10,11 @@ dict, not per request)". Three files:
   unattended-access rule (docs/obie-notes.md section 10);
 * ``fapi.yaml``: accepted algorithms (FAPI 2.0 Security Profile section 5.4), clock skew and lifetimes.
 
+The OBIE documents the gateway serves are the official files of ``openapi/obie/`` keeping exactly the operations
+routes.yaml declares (``declared_operations``, read before the specs; ``gateway.openapi_derive``).
+
 Every file is checked strictly and the loader fails closed: an unknown key, a missing key, a value of the
-wrong type, an operation not in ``openapi/``, an operation of ``openapi/`` missing here, an unknown permission
+wrong type, an operation not in the OpenAPI documents, an operation of them missing here, an unknown permission
 or rate class, an unparsable limit string, or a value FAPI forbids raises ``PolicyError`` naming the file, the
 entry and the broken rule. Nothing here is parsed per request.
 """
@@ -409,24 +412,51 @@ def _permissions(entry: _Entry, permission_names: frozenset[str]) -> tuple[froze
     return tuple(out)
 
 
-def _operation_for(entry: _Entry, specs: OpenApiSpecs) -> SpecOperation:
+def _route_entries(policies_dir: Path) -> list[_Entry]:
+    top = _read(policies_dir, ROUTES_FILE)
+    top.keys(required={"version", "routes"})
+    entries = top.value["routes"]
+    if not isinstance(entries, list) or not entries:
+        top.fail("routes must be a non-empty list")
+    out = []
+    for index, raw in enumerate(entries):
+        label = f"routes[{index}]"
+        if isinstance(raw, dict) and isinstance(raw.get("operation"), str):
+            label += f" ({raw['operation']})"
+        out.append(_Entry(ROUTES_FILE, label, raw))
+    return out
+
+
+def _declared_name(entry: _Entry) -> str:
+    """The operation an entry names: its operationId, or ``"METHOD /full/path"`` (``gateway.openapi_derive``)."""
     if "operation" in entry.value:
         if "method" in entry.value or "path" in entry.value:
             entry.fail("name the operation by operation or by method + path, not both")
-        operation_id = entry.string("operation")
-        op = specs.by_operation_id(operation_id)
-        if op is None:
-            entry.fail(f"operation {operation_id} is not in the OpenAPI documents")
-        assert op is not None
-        return op
+        return entry.string("operation")
     if "method" not in entry.value or "path" not in entry.value:
         entry.fail("missing key(s): operation, or method and path")
-    method = entry.string("method").upper()
-    path = entry.string("path")
+    return f"{entry.string('method').upper()} {entry.string('path')}"
+
+
+def declared_operations(policies_dir: Path) -> frozenset[str]:
+    """The operations routes.yaml declares, named as ``gateway.openapi_derive.served_document`` takes them: the
+    served OBIE documents keep exactly these. Read before the specs are loaded, since ``load_policies`` checks
+    routes.yaml against them; raises ``PolicyError``."""
+    return frozenset(_declared_name(entry) for entry in _route_entries(policies_dir))
+
+
+def _operation_for(entry: _Entry, specs: OpenApiSpecs) -> SpecOperation:
+    name = _declared_name(entry)
+    if "operation" in entry.value:
+        op = specs.by_operation_id(name)
+        if op is None:
+            entry.fail(f"operation {name} is not in the OpenAPI documents")
+        assert op is not None
+        return op
     for op in specs.operations():
-        if op.key == (method, path):
+        if f"{op.method} {op.full_path}" == name:
             return op
-    entry.fail(f"{method} {path} is not an operation in the OpenAPI documents")
+    entry.fail(f"{name} is not an operation in the OpenAPI documents")
     raise AssertionError("unreachable")
 
 
@@ -438,18 +468,9 @@ _ROUTE_KEYS: Final = frozenset(
 def _load_routes(
     policies_dir: Path, *, specs: OpenApiSpecs, rate_classes: frozenset[str]
 ) -> dict[tuple[str, str], RoutePolicy]:
-    top = _read(policies_dir, ROUTES_FILE)
-    top.keys(required={"version", "routes"})
-    entries = top.value["routes"]
-    if not isinstance(entries, list) or not entries:
-        top.fail("routes must be a non-empty list")
     permission_names = ais_permissions(specs)
     routes: dict[tuple[str, str], RoutePolicy] = {}
-    for index, raw in enumerate(entries):
-        label = f"routes[{index}]"
-        if isinstance(raw, dict) and isinstance(raw.get("operation"), str):
-            label += f" ({raw['operation']})"
-        entry = _Entry(ROUTES_FILE, label, raw)
+    for entry in _route_entries(policies_dir):
         entry.keys(required=_ROUTE_KEYS, optional={"operation", "method", "path", "permissions"})
         op = _operation_for(entry, specs)
         if op.key in routes:
@@ -499,7 +520,8 @@ def _load_routes(
         )
     missing = [op for op in specs.operations() if op.key not in routes]
     if missing:
-        # Fail closed: an operation we publish must have a rule, or the pipeline could not enforce it.
+        # Fail closed: an operation we publish must have a rule, or the pipeline could not enforce it (the
+        # served documents are derived from routes.yaml, so only specs loaded from another list get here).
         names = ", ".join(f"{op.operation_id} ({op.method} {op.full_path})" for op in missing)
         raise PolicyError(
             ROUTES_FILE, "routes", f"operation(s) in the OpenAPI documents without a policy: {names}"

@@ -1,7 +1,9 @@
 """Partner documentation in the sandbox portal: the OpenAPI documents, a rendered reference and a guide.
 
-* ``GET /portal/specs/{name}.yaml``: the documents of ``openapi/`` as they are (OpenAPI 3.0.3), so a partner's
-  tools read exactly what the gateway validates against.
+* ``GET /portal/specs/{name}.yaml``: the OpenAPI 3.0 documents exactly as the gateway validates against them:
+  the OBIE ones are the official files of ``openapi/obie/`` keeping only the operations the gateway serves
+  (``sandbox.obie_documents``), ``oauth`` and ``sandbox`` are the files of ``openapi/`` as they are. Built
+  once, when the routes are made; a request only picks one.
 * ``GET /portal/docs``: the list; ``GET /portal/docs/reference/{name}``: Swagger UI over one document, from the
   assets packaged in ``sandbox/static`` (no network at run time).
 * ``GET /portal/docs/getting-started``: zero to a first consent and token, with the example files of
@@ -15,6 +17,8 @@ and still ``frame-ancestors 'none'`` (CSP Level 2; docs/architecture.md section 
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
@@ -26,6 +30,7 @@ from starlette.routing import Route
 
 from sandbox.customers import psu_listing
 from sandbox.errors import NotFound
+from sandbox.obie_documents import served_yaml
 from sandbox.services import services
 
 PACKAGE_DIR: Final = Path(__file__).parent
@@ -33,14 +38,27 @@ STATIC_DIR: Final = PACKAGE_DIR / "static"
 EXAMPLES_DIR: Final = PACKAGE_DIR / "docs"
 # The public contract lives at the repository root (docs/architecture.md section 2, ``openapi/``).
 OPENAPI_DIR: Final = PACKAGE_DIR.parent / "openapi"
+ROUTES_FILE: Final = PACKAGE_DIR.parent / "policies" / "routes.yaml"
 
+# Name -> (file under openapi/, title).
 SPECS: Final = {
-    "account-info": ("account-info-openapi.yaml", "Account and transaction information (OBIE v3.1.11)"),
-    "payment-initiation": ("payment-initiation-openapi.yaml", "Payment initiation (OBIE v3.1.11)"),
-    "confirmation-funds": ("confirmation-funds-openapi.yaml", "Confirmation of funds (OBIE v3.1.11)"),
+    "account-info": (
+        "obie/account-and-transaction/v3.1.11/account-info-openapi.yaml",
+        "Account and transaction information (OBIE v3.1.11)",
+    ),
+    "payment-initiation": (
+        "obie/payment-initiation/v3.1.11/payment-initiation-openapi.yaml",
+        "Payment initiation (OBIE v3.1.11)",
+    ),
+    "confirmation-funds": (
+        "obie/confirmation-of-funds/v3.1.11/confirmation-funds-openapi.yaml",
+        "Confirmation of funds (OBIE v3.1.11)",
+    ),
     "oauth": ("oauth.yaml", "Authorization server and client registration"),
     "sandbox": ("sandbox.yaml", "Sandbox portal and directory"),
 }
+# The official OBIE files, published cut to the operations the gateway serves.
+OBIE_SPECS: Final = frozenset({"account-info", "payment-initiation", "confirmation-funds"})
 STATIC_FILES: Final = {
     "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
     "swagger-ui.css": "text/css; charset=utf-8",
@@ -96,11 +114,24 @@ async def reference(request: Request) -> Response:
     return _render(request, "docs_reference.html", {"name": name, "title": SPECS[name][1]})
 
 
+@functools.cache
+def documents() -> Mapping[str, bytes]:
+    """Every published document's bytes, by name; built once per process."""
+    return {
+        name: (
+            served_yaml(official_file=OPENAPI_DIR / file, routes_file=ROUTES_FILE)
+            if name in OBIE_SPECS
+            else (OPENAPI_DIR / file).read_bytes()
+        )
+        for name, (file, _title) in SPECS.items()
+    }
+
+
 async def spec(request: Request) -> Response:
     name = request.path_params["name"]
     if name not in SPECS:
         raise NotFound(f"no document {name}; see /portal/docs")
-    return FileResponse(OPENAPI_DIR / SPECS[name][0], media_type="application/yaml", headers=HEADERS)
+    return Response(documents()[name], media_type="application/yaml", headers=HEADERS)
 
 
 async def static(request: Request) -> Response:
@@ -113,6 +144,7 @@ async def static(request: Request) -> Response:
 
 
 def routes() -> list[BaseRoute]:
+    documents()  # at start-up, not on the first request
     return [
         Route("/portal/docs", docs_index, methods=["GET"]),
         Route("/portal/docs/getting-started", getting_started, methods=["GET"]),

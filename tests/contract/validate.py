@@ -1,9 +1,10 @@
-"""Check any httpx response against the ``openapi/`` document of its operation, with openapi-core.
+"""Check any httpx response against the served OpenAPI document of its operation, with openapi-core.
 
 OpenAPI 3.0.3 section 4.7.16-4.7.17 (Responses, Response Object): the status code must be declared for the
 operation (or a ``default`` exist), the body must match the declared media type and schema, and every header
 the response object marks ``required`` must be present and match its schema. The document is chosen by path:
-``/open-banking/v3.1/aisp|pisp|cbpii/...`` are the OBIE v3.1.11 documents, ``/portal/...`` and
+``/open-banking/v3.1/aisp|pisp|cbpii/...`` are the OBIE v3.1.11 documents as the gateway serves them (the
+official files of ``openapi/obie/`` keeping the operations ``policies/routes.yaml`` declares), ``/portal/...`` and
 ``/directory/...`` the sandbox portal's, everything else the authorization server's ``oauth.yaml``.
 
 Usage from any integration test::
@@ -18,7 +19,6 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
-from pathlib import Path
 from typing import Any
 from typing import Final
 
@@ -30,16 +30,19 @@ from openapi_core.validation.response.exceptions import MissingRequiredHeader
 from openapi_core.validation.response.validators import V30ResponseDataValidator
 from openapi_core.validation.response.validators import V30ResponseHeadersValidator
 
+from gateway.openapi_specs import API_FILES
+from gateway.openapi_specs import OpenApiSpecs
+from gateway.openapi_specs import load_specs
 from gateway.openapi_specs import read_yaml
+from gateway.policies import declared_operations
 from gateway.settings import REPO_ROOT
 
 OPENAPI_DIR: Final = REPO_ROOT / "openapi"
+POLICIES_DIR: Final = REPO_ROOT / "policies"
 
-# Document name -> (file, the host every path of it is matched under).
+# Document name -> its file under openapi/ (the OBIE ones: the official file the served document comes from).
 DOCUMENTS: Final[Mapping[str, str]] = {
-    "accounts": "account-info-openapi.yaml",
-    "payments": "payment-initiation-openapi.yaml",
-    "funds": "confirmation-funds-openapi.yaml",
+    **API_FILES,
     "oauth": "oauth.yaml",
     "sandbox": "sandbox.yaml",
 }
@@ -76,9 +79,25 @@ def document_for(path: str) -> str:
 
 
 @functools.cache
-def load(name: str, openapi_dir: Path = OPENAPI_DIR) -> OpenAPI:
-    """The validated openapi-core object for one document (parsed once per process)."""
-    return OpenAPI.from_dict(read_yaml(openapi_dir / DOCUMENTS[name]))
+def obie_specs() -> OpenApiSpecs:
+    """The OBIE documents exactly as the gateway loads them (derived once per process)."""
+    return load_specs(OPENAPI_DIR, declared=declared_operations(POLICIES_DIR))
+
+
+@functools.cache
+def document(name: str) -> Mapping[str, Any]:
+    """The served document ``name`` as parsed data: the gateway's derived OBIE document, or our own file."""
+    if name in API_FILES:
+        return obie_specs().apis[name].document
+    return read_yaml(OPENAPI_DIR / DOCUMENTS[name])
+
+
+@functools.cache
+def load(name: str) -> OpenAPI:
+    """The validated openapi-core object for one served document (built once per process)."""
+    if name in API_FILES:
+        return obie_specs()[name]
+    return OpenAPI.from_dict(dict(document(name)))
 
 
 @dataclass
@@ -171,7 +190,7 @@ def ob_error_problems(body: Any) -> list[str]:
 def _ob_error_validator() -> Any:
     from jsonschema import Draft4Validator
 
-    schemas = _rewrite_refs(read_yaml(OPENAPI_DIR / DOCUMENTS["accounts"])["components"]["schemas"])
+    schemas = _rewrite_refs(document("accounts")["components"]["schemas"])
     return Draft4Validator({"definitions": schemas, **schemas["OBErrorResponse1"]})
 
 

@@ -22,9 +22,9 @@ from sqlmodel import func
 from sqlmodel import select
 
 from consent.models import Consent
-from gateway.openapi_specs import STATE_ATTRIBUTE
 from gateway.openapi_specs import OpenApiSpecs
 from gateway.openapi_specs import load_specs
+from gateway.policies import declared_operations
 from gateway.settings import Settings
 from tests.helpers.jws import sign_body
 from tests.helpers.jws import signing_key
@@ -47,21 +47,20 @@ PAYMENT_COLLECTIONS = (
 
 @pytest.fixture(scope="session")
 def obie_specs() -> OpenApiSpecs:
-    """Our openapi/ documents, loaded once for the run (the gateway would load the same files per app)."""
-    return load_specs(Settings().openapi_dir)
+    """The OBIE documents the gateway serves, loaded once for the run (as the gateway loads them once per process)."""
+    settings = Settings()
+    return load_specs(settings.openapi_dir, declared=declared_operations(settings.policies_dir))
 
 
 @pytest.fixture
-async def gateway_app(settings, gateway_keys, sandbox_app, obie_specs):  # type: ignore[no-untyped-def]
-    """The shared ``gateway_app`` plus the consent routes (mounted here until ``create_app`` mounts them) and
-    the run's specs cached on the app, so each test does not re-validate three large documents."""
+async def gateway_app(settings, gateway_keys, sandbox_app):  # type: ignore[no-untyped-def]
+    """The shared ``gateway_app`` plus the consent routes (mounted here until ``create_app`` mounts them)."""
     from gateway import consent_routes
     from gateway.app import create_app
 
     app = create_app(
         settings, keys=gateway_keys, bank_transport=httpx.ASGITransport(app=sandbox_app), create_schema=True
     )
-    setattr(app.state, STATE_ATTRIBUTE, obie_specs)
     if not any(getattr(route, "path", None) == AISP for route in app.routes):
         app.router.routes.extend(consent_routes.routes(app.state.services))
     async with LifespanManager(app) as manager:

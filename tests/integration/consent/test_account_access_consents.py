@@ -7,7 +7,10 @@ import json
 from datetime import datetime
 
 import pytest
+import yaml
 
+from gateway import openapi_derive
+from gateway import openapi_specs
 from tests.integration.consent.conftest import AISP
 from tests.integration.consent.conftest import CBPII
 from tests.integration.consent.conftest import Tpp
@@ -175,3 +178,16 @@ async def test_body_is_read_as_json_regardless_of_formatting(tpp: Tpp) -> None:
     content = json.dumps(account_access_body(), indent=4).encode()
     response = await tpp.call("POST", AISP, content=content)
     assert response.status_code == 201, response.text
+
+
+async def test_answering_a_request_parses_no_openapi_document(tpp: Tpp, monkeypatch: pytest.MonkeyPatch) -> None:
+    # docs/architecture.md section 3, hot path rule: the served documents were derived and validated at start-up;
+    # checking a body against its schema reads and derives nothing.
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a YAML document was parsed while answering a request")
+
+    monkeypatch.setattr(yaml, "load", refuse)
+    monkeypatch.setattr(openapi_specs, "read_yaml", refuse)
+    monkeypatch.setattr(openapi_derive, "served_document", refuse)
+    assert_ob_error(await tpp.create(AISP, {"Data": {}, "Risk": {}}), 400, "UK.OBIE.Field.Missing", "Data.Permissions")
+    assert (await tpp.create(AISP, account_access_body())).status_code == 201

@@ -26,6 +26,7 @@ from sqlmodel import select
 from gateway.db import Database
 from gateway.openapi_specs import load_specs
 from gateway.pipeline.models import PaymentOrderRecord
+from gateway.policies import declared_operations
 from gateway.settings import Settings
 from sandbox.customers import account_id
 from sandbox.db import SandboxDatabase
@@ -117,7 +118,8 @@ async def test_a_gateway_killed_mid_flight_finishes_every_payment_exactly_once_o
         fapi = await insert_client(db, scope=ALL_SCOPES, key=signing_key())
         fapi = dataclasses.replace(fapi, issuer=settings.issuer)
         async with httpx.AsyncClient(base_url=settings.issuer, timeout=60) as http:
-            tpp = Tpp(http=http, fapi=fapi, specs=load_specs(settings.openapi_dir), token=await cc_token(http, fapi),
+            specs = load_specs(settings.openapi_dir, declared=declared_operations(settings.policies_dir))
+            tpp = Tpp(http=http, fapi=fapi, specs=specs, token=await cc_token(http, fapi),
                       signer=f"software-{fapi.client_id}")
             approved = [await approved_payment(tpp, body=amount_body("domestic-payments", "1.00"),
                                                account_id=DEBTOR, key=f"consent-{i}") for i in range(N)]

@@ -1,25 +1,74 @@
-"""The partner documentation in the sandbox portal: specs served as they are, Swagger UI from packaged assets
-under a CSP without inline script, the getting-started guide including its example files verbatim."""
+"""The partner documentation in the sandbox portal: our specs served as they are, the OBIE ones exactly as the
+gateway serves them, Swagger UI from packaged assets under a CSP without inline script, the getting-started
+guide including its example files verbatim."""
 
 from __future__ import annotations
 
+import functools
 import re
+from pathlib import Path
 
 import httpx
 import pytest
 import yaml
 
+from gateway.openapi_specs import OpenApiSpecs
+from gateway.openapi_specs import load_specs
+from gateway.openapi_specs import read_yaml
+from gateway.policies import declared_operations
 from gateway.settings import REPO_ROOT
 from sandbox import docs
 
 
-@pytest.mark.parametrize("name", sorted(docs.SPECS))
-async def test_each_spec_is_served_byte_for_byte_as_yaml(sandbox: httpx.AsyncClient, name: str) -> None:
+@pytest.mark.parametrize("name", sorted(set(docs.SPECS) - docs.OBIE_SPECS))
+async def test_our_own_specs_are_served_byte_for_byte_as_yaml(sandbox: httpx.AsyncClient, name: str) -> None:
     response = await sandbox.get(f"/portal/specs/{name}.yaml")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/yaml")
     assert response.content == (REPO_ROOT / "openapi" / docs.SPECS[name][0]).read_bytes()
     assert yaml.safe_load(response.content)["openapi"].startswith("3.0")
+
+
+OBIE_APIS = {"account-info": "accounts", "payment-initiation": "payments", "confirmation-funds": "funds"}
+
+
+@pytest.mark.parametrize("name", sorted(docs.OBIE_SPECS))
+async def test_each_obie_spec_is_the_document_the_gateway_serves(
+    sandbox: httpx.AsyncClient, tmp_path: Path, name: str
+) -> None:
+    # Same operations the gateway answers: the official file cut to policies/routes.yaml, nothing else changed.
+    response = await sandbox.get(f"/portal/specs/{name}.yaml")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/yaml")
+    served = response.content.decode()
+    assert served.startswith("# The official OBIE file ")
+    gateway = _gateway_specs().apis[OBIE_APIS[name]]
+    assert gateway.file == REPO_ROOT / "openapi" / docs.SPECS[name][0]
+    (tmp_path / "served.yaml").write_bytes(response.content)
+    assert read_yaml(tmp_path / "served.yaml") == gateway.document  # as the gateway parses YAML
+    assert gateway.document["paths"], name
+
+
+@functools.cache
+def _gateway_specs() -> OpenApiSpecs:
+    return load_specs(REPO_ROOT / "openapi", declared=declared_operations(REPO_ROOT / "policies"))
+
+
+async def test_serving_a_spec_reads_and_derives_nothing(
+    sandbox: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Built when the routes were made; a request only picks the bytes.
+    expected = docs.documents()["payment-initiation"]
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a document was read or derived while answering a request")
+
+    monkeypatch.setattr(yaml, "load", refuse)
+    monkeypatch.setattr(Path, "read_bytes", refuse)
+    monkeypatch.setattr(Path, "open", refuse)
+    response = await sandbox.get("/portal/specs/payment-initiation.yaml")
+    assert response.status_code == 200
+    assert response.content == expected
 
 
 async def test_an_unknown_spec_is_404_naming_the_index(sandbox: httpx.AsyncClient) -> None:

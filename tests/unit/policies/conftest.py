@@ -1,5 +1,5 @@
-"""The shipped OpenAPI documents and policies, loaded once for the whole session (loading validates about
-1 MB of OpenAPI and takes about a second)."""
+"""The served OpenAPI documents and the shipped policies, loaded once for the whole session (loading derives
+and validates about 1 MB of OpenAPI and takes about a second)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 from gateway.openapi_specs import OpenApiSpecs
 from gateway.openapi_specs import load_specs
 from gateway.policies import Policies
+from gateway.policies import declared_operations
 from gateway.policies import load_policies
 from gateway.settings import REPO_ROOT
 
@@ -17,7 +18,7 @@ OPENAPI_DIR = REPO_ROOT / "openapi"
 
 @pytest.fixture(scope="session")
 def specs() -> OpenApiSpecs:
-    return load_specs(OPENAPI_DIR)
+    return load_specs(OPENAPI_DIR, declared=declared_operations(POLICIES_DIR))
 
 
 @pytest.fixture(scope="session")

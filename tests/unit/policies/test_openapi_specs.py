@@ -1,4 +1,4 @@
-"""The OBIE documents load once, and a request's (method, path) finds its operation under the documents'
+"""The OBIE documents are derived and loaded once, and a request's (method, path) finds its operation under the documents'
 ``servers`` base paths (R/W API profile, "Resource URI Path Structure"); anything else is 404 or 405."""
 
 from __future__ import annotations
@@ -9,15 +9,18 @@ from pathlib import Path
 import pytest
 from openapi_core.testing import MockRequest
 from openapi_core.validation.request.exceptions import InvalidRequestBody
-from starlette.applications import Starlette
 
 from gateway import errors
+from gateway.openapi_specs import API_FILES
 from gateway.openapi_specs import OpenApiSpecs
 from gateway.openapi_specs import SpecError
 from gateway.openapi_specs import load_specs
-from gateway.openapi_specs import specs_for
+from gateway.policies import declared_operations
 
 from .conftest import OPENAPI_DIR
+from .conftest import POLICIES_DIR
+
+DECLARED = declared_operations(POLICIES_DIR)
 
 
 async def test_a_literal_path_finds_its_operation(specs: OpenApiSpecs) -> None:
@@ -91,30 +94,35 @@ async def test_each_api_has_an_openapi_core_object_that_validates_requests(specs
     assert set(specs.apis) == {"accounts", "payments", "funds"}
 
 
-async def test_specs_are_loaded_once_per_app(specs: OpenApiSpecs) -> None:
-    first, second = Starlette(), Starlette()
-    first.state.openapi_specs = specs  # as create_app would after its one load
-    assert specs_for(first, OPENAPI_DIR) is specs
-    assert specs_for(first, OPENAPI_DIR) is specs_for(first, OPENAPI_DIR)
-    loaded = specs_for(second, OPENAPI_DIR)
-    assert loaded is not specs
-    assert specs_for(second, OPENAPI_DIR) is loaded
+def _official_copy(tmp_path: Path) -> Path:
+    """An openapi/ folder holding copies of the three official files, to break one of them."""
+    for name in API_FILES.values():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes((OPENAPI_DIR / name).read_bytes())
+    return tmp_path
 
 
 async def test_a_missing_document_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="account-info-openapi.yaml: cannot read"):
-        load_specs(tmp_path)
+        load_specs(tmp_path, declared=DECLARED)
 
 
 async def test_an_invalid_openapi_document_is_refused(tmp_path: Path) -> None:
-    for name in (
-        "account-info-openapi.yaml",
-        "payment-initiation-openapi.yaml",
-        "confirmation-funds-openapi.yaml",
-    ):
-        (tmp_path / name).write_text((OPENAPI_DIR / name).read_text())
-    (tmp_path / "confirmation-funds-openapi.yaml").write_text(
-        'openapi: "3.0.0"\ninfo: {title: x}\npaths: {}\nservers: [{url: /open-banking/v3.1/cbpii}]\n'
-    )
+    funds = _official_copy(tmp_path) / API_FILES["funds"]
+    funds.write_text('openapi: "3.0.0"\ninfo: {title: x}\npaths: {}\nservers: [{url: /open-banking/v3.1/cbpii}]\n')
     with pytest.raises(SpecError, match="confirmation-funds-openapi.yaml: not a valid OpenAPI document"):
-        load_specs(tmp_path)
+        load_specs(tmp_path, declared=DECLARED)
+
+
+async def test_a_declared_operation_no_official_document_has_is_refused() -> None:
+    # Fail closed: routes.yaml promising an operation the documents cannot describe stops the start-up.
+    with pytest.raises(SpecError, match="no official OBIE document has: GET /open-banking/v3.1/aisp/x, GetAccountz"):
+        load_specs(OPENAPI_DIR, declared=DECLARED | {"GetAccountz", "GET /open-banking/v3.1/aisp/x"})
+
+
+async def test_an_operation_can_be_declared_by_method_and_full_path() -> None:
+    specs = load_specs(OPENAPI_DIR, declared={"GetAccounts", "GET /open-banking/v3.1/aisp/accounts/{AccountId}"})
+    assert sorted(op.operation_id for op in specs.operations()) == ["GetAccounts", "GetAccountsAccountId"]
+    assert specs.find("GET", "/open-banking/v3.1/aisp/accounts/a-1") is not None
+    assert specs.find("GET", "/open-banking/v3.1/aisp/balances") is None
+    assert set(specs.apis) == {"accounts", "payments", "funds"}
