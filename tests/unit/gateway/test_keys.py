@@ -52,7 +52,7 @@ def test_a_store_written_before_the_context_key_gains_one_and_keeps_its_signing_
     old = KeyStore(keys=(jose.generate_key(alg="PS256"),), sandbox=True)
     old.save(tmp_path)
     with pytest.raises(KeyStoreError, match="no ES256 signing key"):
-        KeyStore.load(tmp_path).context_key
+        KeyStore.load(tmp_path).newest("ES256")
     upgraded = KeyStore.ensure(tmp_path, sandbox=True)
     assert upgraded.current == old.current
     assert upgraded.context_key["alg"] == "ES256"
