@@ -16,6 +16,7 @@ consent does not revoke its tokens: the caller (the authorization server) must d
 from __future__ import annotations
 
 import copy
+import functools
 import uuid
 from collections.abc import AsyncIterator
 from collections.abc import Iterable
@@ -28,12 +29,14 @@ from datetime import datetime
 from typing import Any
 from typing import Final
 
+from sqlalchemy import bindparam
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from consent import idempotency
 from consent.audit import ActorType
@@ -171,15 +174,19 @@ async def _load(session: AsyncSession, consent_id: str) -> Consent | None:
     return await session.get(Consent, consent_id)
 
 
+@functools.cache
+def _consent_with_accounts() -> Select[tuple[Consent, str | None]]:
+    """Built once: composing the statement costs more than running it (the hot path runs it on every call)."""
+    return (
+        select(Consent, ConsentAccount.account_id)
+        .outerjoin(ConsentAccount, col(ConsentAccount.consent_id) == col(Consent.consent_id))
+        .where(col(Consent.consent_id) == bindparam("consent_id"))
+        .order_by(col(ConsentAccount.account_id))
+    )
+
+
 async def _load_with_accounts(session: AsyncSession, consent_id: str) -> tuple[Consent | None, tuple[str, ...]]:
-    rows = (
-        await session.exec(
-            select(Consent, ConsentAccount.account_id)
-            .outerjoin(ConsentAccount, col(ConsentAccount.consent_id) == col(Consent.consent_id))
-            .where(col(Consent.consent_id) == consent_id)
-            .order_by(col(ConsentAccount.account_id))
-        )
-    ).all()
+    rows = (await session.exec(_consent_with_accounts(), params={"consent_id": consent_id})).all()
     if not rows:
         return None, ()
     return rows[0][0], tuple(account for _, account in rows if account is not None)

@@ -9,10 +9,13 @@ trip: the token and its client in one query. Every failure is 401 ``invalid_toke
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sqlalchemy import bindparam
 from sqlmodel import select
+from sqlmodel.sql.expression import SelectOfScalar
 from starlette.requests import Request
 
 from gateway import jose
@@ -32,6 +35,17 @@ from gateway.observability.context import annotate
 from gateway.services import Services
 
 _ALGS = " ".join(jose.FAPI_ALGORITHMS)
+
+
+@functools.cache
+def _token_and_client() -> SelectOfScalar[tuple[Token, Client]]:
+    """The token and its client in one round trip, built once: composing a SQLAlchemy statement costs more
+    than running this one against an indexed column (docs/architecture.md section 3, hot path)."""
+    return (
+        select(Token, Client)
+        .join(Client, Client.client_id == Token.client_id)  # type: ignore[arg-type]
+        .where(Token.token_hash == bindparam("token_hash"))
+    )
 
 
 @dataclass(frozen=True)
@@ -76,13 +90,7 @@ async def require_access_token(
     shown_scheme = "DPoP" if scheme_lower == "dpop" else "Bearer"
 
     async with services.db.session() as session:
-        row = (
-            await session.exec(
-                select(Token, Client)
-                .join(Client, Client.client_id == Token.client_id)  # type: ignore[arg-type]
-                .where(Token.token_hash == secret_hash(value))
-            )
-        ).first()
+        row = (await session.exec(_token_and_client(), params={"token_hash": secret_hash(value)})).first()
     if row is None:
         raise _unauthorized("unknown access token", scheme=shown_scheme)
     token, client = row

@@ -109,7 +109,9 @@ async def test_jwks_keeps_old_keys_after_rotation(tmp_path) -> None:  # type: ig
         transport = httpx.ASGITransport(app=manager.app)
         async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as c:
             kids = [k["kid"] for k in (await c.get("/jwks")).json()["keys"]]
-    assert kids == [first.current["kid"], rotated.current["kid"]]
+    # Each rotation adds one key of each family (PS256 signing, ES256 bank context); none is dropped.
+    assert kids == [first.current["kid"], first.context_key["kid"], rotated.current["kid"],
+                    rotated.context_key["kid"]]
 
 
 async def test_metadata_is_read_only(client: httpx.AsyncClient) -> None:
