@@ -192,6 +192,10 @@ class Policies:
         """The policy for (method, full path template), e.g. ("GET", "/open-banking/v3.1/aisp/accounts")."""
         return self.routes.get((method.upper(), path_template))
 
+    def operations_at(self, path_template: str) -> dict[str, str]:
+        """``method -> operationId`` of every operation at the full path template ``path_template``."""
+        return {p.method: p.operation_id for p in self.routes.values() if p.path == path_template}
+
     def for_operation(self, operation: SpecOperation) -> RoutePolicy:
         """The policy of a matched spec operation. ``load_policies`` guarantees one exists for every spec
         operation, so a miss is a programming error and raises ``KeyError`` (never "no policy = allow")."""

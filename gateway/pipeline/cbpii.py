@@ -108,4 +108,7 @@ class FundsConfirmations:
         return json_response(dumps(document), status_code=201, headers=rate_headers)
 
     def routes(self) -> list[BaseRoute]:
-        return [Route(CBPII_BASE + ENDPOINT, self.create, methods=["POST"], name="cbpii:funds-confirmations")]
+        route = Route(CBPII_BASE + ENDPOINT, self.create, methods=["POST"], name="cbpii:funds-confirmations")
+        # Signed only if the rulebook marks the operation signed_response (not in the shipped rulebook).
+        return [consent_routes.sign_responses(route, self.services,
+                                              operations=self.services.policies.operations_at(route.path))]

@@ -2,7 +2,8 @@
 
 * ``POST /domestic-payments``, ``/domestic-scheduled-payments``, ``/domestic-standing-orders``: the customer's
   token for the consent (authorization-code grant or its refresh, scope ``payments``), ``x-jws-signature`` over
-  the raw body checked before anything else (R/W API "Message Signing"), ``x-idempotency-key`` (docs/obie-notes.md section 5), the
+  the raw body checked before anything else where the rulebook marks the operation ``signed_request`` (R/W API
+  "Message Signing"), ``x-idempotency-key`` (docs/obie-notes.md section 5), the
   body against the operation's schema, ``Data.ConsentId`` = the token's consent, the consent ``Authorised`` and
   this client's and customer's, ``Initiation`` and ``Risk`` equal to the consent's (else 400
   ``UK.OBIE.Resource.ConsentMismatch``, docs/obie-notes.md section 9 step 4). The bank executes the order from the debtor account the
@@ -14,8 +15,8 @@
   the consent ``Authorised`` (else 400 ``UK.OBIE.Resource.InvalidConsentStatus``, docs/obie-notes.md section 9 step 3) ->
   ``OBWriteFundsConfirmationResponse1`` from the debtor account's balance.
 
-Every answer with a body, refusals included, carries the gateway's ``x-jws-signature`` (PISP endpoint table:
-"Signed Response"; ``gateway.consent_routes.sign_responses``).
+Every answer with a body, refusals included, of an operation the rulebook marks ``signed_response`` carries the
+gateway's ``x-jws-signature`` (PISP endpoint table: "Signed Response"; ``gateway.consent_routes.sign_responses``).
 
 Rate limits (docs/architecture.md section 3 step 5, ``policies/rate-limits.yaml``), counted right after the token so a
 refused call creates, executes and reads nothing: customer-token calls spend the client's tier budget of the
@@ -382,9 +383,11 @@ class PaymentsApi:
         check_json_content_type(request)
         check_accept(request.headers)
         raw = await request.body()
-        # Message Signing: verified on the raw bytes before anything is parsed or stored.
-        caller = consent_api.TppCaller(client_id=access.client.client_id, principal=access.client)
-        await self._verify_signature(request, caller, raw)
+        # Message Signing, where the rulebook marks the operation signed_request: verified on the raw bytes
+        # before anything is parsed or stored.
+        if policy.signed_request:
+            caller = consent_api.TppCaller(client_id=access.client.client_id, principal=access.client)
+            await self._verify_signature(request, caller, raw)
         key = check_idempotency_key(request.headers.get("x-idempotency-key"))
         body = parse_json(raw)
         await self._validate_body(request, kind.create_operation, raw)
@@ -520,21 +523,24 @@ class PaymentsApi:
     # ------------------------------------------------------------------ routes
 
     def routes(self) -> list[BaseRoute]:
-        """Every payment-order route, each answer signed (module docstring). Methods outside the spec are 405
+        """Every payment-order route, its answers signed as the rulebook says (module docstring). Methods outside the spec are 405
         (Starlette answers them before the handler)."""
-        plain: list[Route] = []
+        plain: list[tuple[Route, str]] = []
         for kind in self.kinds.values():
             base = f"{PISP_BASE}/{kind.collection}"
             plain += [
-                Route(base, self.create, methods=["POST"], name=f"pis:{kind.collection}"),
-                Route(base + "/{payment_id:str}", self._bound(kind, self.read), methods=["GET"],
-                      name=f"pis:{kind.collection}-item"),
-                Route(base + "/{payment_id:str}/payment-details", self._bound(kind, self.details), methods=["GET"],
-                      name=f"pis:{kind.collection}-details"),
+                (Route(base, self.create, methods=["POST"], name=f"pis:{kind.collection}"), kind.create_operation),
+                (Route(base + "/{payment_id:str}", self._bound(kind, self.read), methods=["GET"],
+                       name=f"pis:{kind.collection}-item"), kind.read_operation),
+                (Route(base + "/{payment_id:str}/payment-details", self._bound(kind, self.details),
+                       methods=["GET"], name=f"pis:{kind.collection}-details"), kind.details_operation),
             ]
-        plain.append(Route(f"{PISP_BASE}/domestic-payment-consents/{{ConsentId:str}}/funds-confirmation",
-                           self.funds_confirmation, methods=["GET"], name="pis:funds-confirmation"))
-        return [consent_routes.sign_responses(route, self.services) for route in plain]
+        plain.append((Route(f"{PISP_BASE}/domestic-payment-consents/{{ConsentId:str}}/funds-confirmation",
+                            self.funds_confirmation, methods=["GET"], name="pis:funds-confirmation"),
+                      FUNDS_OPERATION))
+        return [consent_routes.sign_responses(route, self.services,
+                                              operations=dict.fromkeys(route.methods or (), operation))
+                for route, operation in plain]
 
     @staticmethod
     def _bound(kind: OrderKind, endpoint: Callable[..., Any]) -> Callable[[Request], Any]:

@@ -1,0 +1,80 @@
+"""The rulebook's route flags (policies/routes.yaml ``signed_request``, ``signed_response``) decide message signing on
+the payment-order endpoints.
+
+R/W API "Message Signing" (docs/obie-notes.md section 5): the shipped rulebook marks the payment-order POSTs signed
+both ways and every payment-order answer signed. The payment-order API reads those flags, per operation; each test
+runs the gateway on a copy of the shipped rulebook with one flag changed and sees the behaviour follow.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.settings import Settings
+from tests.helpers.payments import approved_payment
+from tests.helpers.payments import order_body
+from tests.helpers.payments import submit
+from tests.helpers.rulebook import changed_rulebook
+from tests.integration.consent.conftest import PISP
+from tests.integration.consent.conftest import Tpp
+from tests.integration.gateway.conftest import ISSUER
+from tests.integration.gateway.conftest import live_bank  # noqa: F401  (fixture)
+
+
+@pytest.fixture
+def settings(var_dir: Path, tmp_path: Path, live_bank: str, request: pytest.FixtureRequest) -> Settings:  # noqa: F811
+    """The shipped rulebook, or (parametrized with ``{operationId: {flag: value}}``) a copy with those flags."""
+    routes = getattr(request, "param", None)
+    if routes is None:
+        return Settings(var_dir=var_dir, issuer=ISSUER, sandbox_url=live_bank)
+    policies = changed_rulebook(tmp_path / "policies", routes=routes)
+    return Settings(var_dir=var_dir, issuer=ISSUER, sandbox_url=live_bank, policies_dir=policies)
+
+
+async def test_shipped_rulebook_refuses_an_unsigned_order_and_signs_every_answer(tpp: Tpp) -> None:
+    approved = await approved_payment(tpp)
+    refused = await submit(tpp, approved, sign=False, check=False)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["Errors"][0]["ErrorCode"] == "UK.OBIE.Signature.Missing"
+    created = await submit(tpp, approved)
+    assert created.status_code == 201, created.text
+    assert created.headers.get("x-jws-signature")
+    read = await tpp.call("GET", f"{PISP}/domestic-payments/{created.json()['Data']['DomesticPaymentId']}")
+    assert read.headers.get("x-jws-signature")
+
+
+@pytest.mark.parametrize("settings", [{"CreateDomesticPayments": {"signed_request": False}}], indirect=True)
+async def test_an_unsigned_order_is_accepted_when_the_route_is_not_signed_request(tpp: Tpp) -> None:
+    approved = await approved_payment(tpp)
+    created = await submit(tpp, approved, content=json.dumps(order_body(approved)).encode(), sign=False)
+    assert created.status_code == 201, created.text
+
+
+@pytest.mark.parametrize("settings", [{"CreateDomesticPayments": {"signed_response": False}}], indirect=True)
+async def test_order_answers_are_unsigned_when_the_route_is_not_signed_response(tpp: Tpp) -> None:
+    approved = await approved_payment(tpp)
+    created = await submit(tpp, approved, check=False)
+    assert created.status_code == 201, created.text
+    assert "x-jws-signature" not in created.headers
+    refused = await submit(tpp, approved, key="pay-2", sign=False, check=False)
+    assert refused.status_code == 400, refused.text
+    assert "x-jws-signature" not in refused.headers
+    # The read keeps its own rule.
+    read = await tpp.call("GET", f"{PISP}/domestic-payments/{created.json()['Data']['DomesticPaymentId']}")
+    assert read.headers.get("x-jws-signature")
+
+
+@pytest.mark.parametrize(
+    "settings", [{"GetDomesticPaymentsDomesticPaymentId": {"signed_response": False}}], indirect=True
+)
+async def test_a_payment_read_is_unsigned_when_its_route_is_not_signed_response(tpp: Tpp) -> None:
+    approved = await approved_payment(tpp)
+    created = await submit(tpp, approved)
+    assert created.status_code == 201, created.text
+    read = await tpp.call("GET", f"{PISP}/domestic-payments/{created.json()['Data']['DomesticPaymentId']}",
+                          check=False)
+    assert read.status_code == 200, read.text
+    assert "x-jws-signature" not in read.headers
