@@ -132,7 +132,8 @@ def signature_verifier(services: Services) -> consent_api.VerifySignature:
             keys=keys,
             now=None,
             trust_anchor=profile.trust_anchor,
-            clock_skew=profile.clock_skew,
+            clock_skew=services.policies.fapi.clock_skew_ahead,
+            algorithms=services.policies.fapi.algorithms["message_signature"],
         )
 
     return verify
@@ -186,7 +187,9 @@ def sign_responses(route: Route, services: Services, *, operations: Mapping[str,
             response = _render_refusal(request, exc)
         body = bytes(response.body) if response.body else b""
         if body:
-            response.headers[jws.HEADER] = jws.sign_response(body=body, keys=services.keys, settings=services.settings)
+            response.headers[jws.HEADER] = jws.sign_response(
+                body=body, keys=services.keys, settings=services.settings,
+                algorithms=services.policies.fapi.algorithms["message_signature"])
         return response
 
     return Route(route.path, signed, methods=sorted(route.methods or ()), name=route.name)

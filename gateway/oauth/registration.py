@@ -501,6 +501,7 @@ async def _read_signed(token: str, *, services: Services) -> _Submission:
         )
     except jose.JoseError as exc:
         raise InvalidClientMetadata(f"registration request rejected: {exc}") from exc
+    skew_ahead = services.policies.fapi.clock_skew_ahead  # policies/fapi.yaml clock_skew.ahead_seconds
     exp = claims.get("exp")
     if not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= time.time():
         raise InvalidClientMetadata("registration request has expired")
@@ -508,7 +509,7 @@ async def _read_signed(token: str, *, services: Services) -> _Submission:
         moment = claims.get(name)
         if moment is not None and (
             not isinstance(moment, int | float) or isinstance(moment, bool)
-            or moment > time.time() + settings.clock_skew_ahead
+            or moment > time.time() + skew_ahead
         ):
             raise InvalidClientMetadata(f"registration request {name} is in the future")
     if claims.get("iss") != ssa["software_id"]:
@@ -517,7 +518,7 @@ async def _read_signed(token: str, *, services: Services) -> _Submission:
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti:
         raise InvalidClientMetadata("registration request jti must be a string")
-    ttl = max(1, int(exp - time.time()) + settings.clock_skew_ahead)
+    ttl = max(1, int(exp - time.time()) + skew_ahead)
     if not await services.single_use.claim(f"dcr-jti:{ssa['software_id']}:{jti}", ttl=ttl):
         raise InvalidClientMetadata("registration request jti was already used")
     metadata = {k: v for k, v in claims.items() if k not in REQUEST_JWT_CLAIMS}

@@ -101,6 +101,7 @@ def _directory_key(path: Path | None, kid: str) -> dict[str, Any]:
 async def verify_software_statement(ssa: str, *, services: Services) -> dict[str, Any]:
     """The verified claims of ``ssa``, or ``InvalidSoftwareStatement`` / ``UnapprovedSoftwareStatement``."""
     settings = services.settings
+    skew_ahead = services.policies.fapi.clock_skew_ahead  # policies/fapi.yaml clock_skew.ahead_seconds
     if not isinstance(ssa, str) or not ssa or len(ssa) > MAX_SSA_LENGTH:
         raise InvalidSoftwareStatement("software_statement must be a signed JWT")
     try:
@@ -127,12 +128,12 @@ async def verify_software_statement(ssa: str, *, services: Services) -> dict[str
             algorithms=[alg],
             require=["iat"],
             # The leeway lets ``iat`` be up to the allowed skew ahead; ``exp`` is checked below without it.
-            leeway=settings.clock_skew_ahead,
+            leeway=skew_ahead,
             verify_exp=False,
         )
     except jose.JoseError as exc:
         raise InvalidSoftwareStatement(f"software_statement rejected: {exc}") from exc
-    _check_times(claims, skew=settings.clock_skew_ahead)
+    _check_times(claims, skew=skew_ahead)
     _check_claims(claims)
     return claims
 

@@ -155,7 +155,8 @@ async def test_default_settings_fit_the_fapi_policy(policies: Policies) -> None:
 
 @pytest.mark.parametrize(
     ("setting", "value"),
-    [("code_lifetime", 61), ("par_lifetime", 600), ("clock_skew_ahead", 11), ("max_proof_age", 61)],
+    [("code_lifetime", 61), ("par_lifetime", 600), ("access_token_lifetime", 301), ("id_token_lifetime", 301),
+     ("refresh_token_lifetime", 7776001)],
 )
 async def test_settings_looser_than_the_fapi_policy_are_refused(
     policies: Policies, setting: str, value: int
