@@ -166,6 +166,18 @@ class FapiPolicy:
     max_proof_age: int
     lifetimes: Mapping[str, int]
 
+    def check_signing_key(self, *, alg: str) -> None:
+        """Refuse a gateway signing key whose ``alg`` the rulebook does not list for what it signs: ID tokens
+        (``algorithms.id_token``) and response signatures (``algorithms.message_signature``)."""
+        for use in ("id_token", "message_signature"):
+            if alg not in self.algorithms[use]:
+                raise PolicyError(
+                    FAPI_FILE,
+                    f"algorithms.{use}",
+                    f"the gateway's signing key is {alg}, which {use} [{', '.join(self.algorithms[use])}] does not "
+                    f"list: list {alg} or rotate to a key of a listed alg",
+                )
+
     def check_settings(self, settings: Settings) -> None:
         """Refuse settings looser than the rulebook (lifetimes longer)."""
         pairs = {
