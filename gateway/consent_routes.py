@@ -311,6 +311,7 @@ def routes(services: Services) -> list[BaseRoute]:
         validate_body=body_validator(services),
         verify_signature=signature_verifier(services),
         rules_of=lambda operation_id: services.policies.by_operation_id[operation_id],
+        idempotency_window=services.policies.fapi.idempotency_window,
     )
     counted = [with_rate_headers(route) if isinstance(route, Route) else route for route in out]
     return [

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -165,6 +166,11 @@ class FapiPolicy:
     clock_skew_ahead: int
     max_proof_age: int
     lifetimes: Mapping[str, int]
+
+    @property
+    def idempotency_window(self) -> timedelta:
+        """How long an ``x-idempotency-key`` replays its first answer (``lifetimes.idempotency_key``)."""
+        return timedelta(seconds=self.lifetimes["idempotency_key"])
 
     def check_signing_key(self, *, alg: str) -> None:
         """Refuse a gateway signing key whose ``alg`` the rulebook does not list for what it signs: ID tokens

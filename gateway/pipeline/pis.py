@@ -29,10 +29,12 @@ with ``Retry-After`` (R/W API "429 (Too Many Requests)"); a success carries ``Ra
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 from typing import Final
@@ -198,19 +200,23 @@ class PaymentLimits:
     client: RateLimiter
     # The customer-presence header the rulebook names (x-fapi-customer-ip-address, R/W API "Request Headers").
     presence_header: str
+    # How long an x-idempotency-key stays a replay (the rulebook's lifetimes.idempotency_key).
+    idempotency_window: timedelta
 
     @classmethod
-    def create(cls, *, policy: RateLimits, redis_url: str, prefix: str) -> PaymentLimits:
+    def create(
+        cls, *, policy: RateLimits, redis_url: str, prefix: str, idempotency_window: timedelta
+    ) -> PaymentLimits:
         storage = storage_for(redis_url, prefix=prefix)
         return cls(customer=RateLimiter(policy=policy, storage=storage),
                    client=RateLimiter(policy=tier_only(policy), storage=storage),
-                   presence_header=policy.unattended.presence_header)
+                   presence_header=policy.unattended.presence_header, idempotency_window=idempotency_window)
 
     @classmethod
     def from_services(cls, services: Services) -> PaymentLimits:
         settings = services.settings
         return cls.create(policy=services.policies.rate_limits, redis_url=settings.redis_url,
-                          prefix=settings.redis_prefix)
+                          prefix=settings.redis_prefix, idempotency_window=services.policies.fapi.idempotency_window)
 
     async def customer_call(
         self, request: Request, *, access: AccessContext, route: RoutePolicy, counted: bool = True
@@ -247,11 +253,11 @@ class PaymentLimits:
         """Whether this is the first time (client, ``x-idempotency-key``) is seen within the idempotency window,
         atomically across concurrent calls and, in Redis, across replicas. Later calls with the key are
         replays, in flight or done, and are not counted against the submit budget."""
-        return await self.customer.first_sighting(client_id=client_id, key=key)
+        return await self.customer.first_sighting(client_id=client_id, key=key, window=self.idempotency_window)
 
     async def forget_submission(self, *, client_id: str, key: str) -> None:
         """The first call with this key was refused before it claimed the key: its retry is a first call."""
-        await self.customer.forget_sighting(client_id=client_id, key=key)
+        await self.customer.forget_sighting(client_id=client_id, key=key, window=self.idempotency_window)
 
 
 def mismatch(message: str, path: str, *, detail: str | None = None) -> errors.ResourceConsentMismatch:
@@ -325,7 +331,8 @@ class PaymentsApi:
         )
         bank = PaymentsBank(upstream=upstream or Upstream(base_url=services.settings.sandbox_url),
                             bank=services.bank)
-        return cls(services=services, bank=bank, store=PaymentOrderStore(db=services.db), kinds=kinds,
+        store = PaymentOrderStore(db=services.db, window=services.policies.fapi.idempotency_window)
+        return cls(services=services, bank=bank, store=store, kinds=kinds,
                    limits=PaymentLimits.from_services(services))
 
     # ------------------------------------------------------------------ rendering
@@ -350,7 +357,8 @@ class PaymentsApi:
         first = False
         known: PaymentOrderRecord | None = None
         try:
-            presented: str | None = check_idempotency_key(request.headers.get("x-idempotency-key"))
+            presented: str | None = (check_idempotency_key(request.headers.get("x-idempotency-key"))
+                                     if policy.idempotent else None)
         except errors.ObError:
             presented = None  # refused below, in the order the error codes are checked
         if presented is not None:
@@ -388,7 +396,10 @@ class PaymentsApi:
         if policy.signed_request:
             caller = consent_api.TppCaller(client_id=access.client.client_id, principal=access.client)
             await self._verify_signature(request, caller, raw)
-        key = check_idempotency_key(request.headers.get("x-idempotency-key"))
+        # The rulebook's idempotent flag: without it every POST is a new order, stored under a key of our own
+        # that no retry can present (the store keys every order).
+        key = check_idempotency_key(request.headers.get("x-idempotency-key")) if policy.idempotent else (
+            uuid.uuid4().hex)
         body = parse_json(raw)
         await self._validate_body(request, kind.create_operation, raw)
         data, risk = body["Data"], body["Risk"]

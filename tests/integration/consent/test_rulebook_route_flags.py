@@ -1,5 +1,6 @@
 """The rulebook's route flags (policies/routes.yaml ``idempotent``, ``signed_request``, ``signed_response``) decide
-what a consent POST needs and which consent answers the gateway signs.
+what a consent POST needs and which consent answers the gateway signs; its ``lifetimes.idempotency_key``
+(policies/fapi.yaml) how long a key replays.
 
 R/W API "Idempotency" and "Message Signing" (docs/obie-notes.md section 5): the shipped rulebook marks payment-order
 consent POSTs idempotent and signed, and every payment-consent answer signed; the consent API reads those flags instead
@@ -8,8 +9,10 @@ of deciding by path. Each test here runs the gateway on the shipped rulebook or 
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -33,12 +36,12 @@ OPERATION = "CreateDomesticPaymentConsents"
 @pytest.fixture
 def settings(var_dir: Path, tmp_path: Path, request: pytest.FixtureRequest) -> Settings:
     """The shipped rulebook, or (parametrized with a flag name) a copy with that flag off for OPERATION, or
-    (parametrized with ``{operationId: {flag: value}}``) a copy with those flags set."""
-    flag: str | dict[str, dict[str, bool]] | None = getattr(request, "param", None)
+    (parametrized with ``changed_rulebook`` arguments: ``{"routes": ...}``, ``{"fapi": ...}``) a changed copy."""
+    flag: str | dict[str, Any] | None = getattr(request, "param", None)
     if flag is None:
         return Settings(var_dir=var_dir, issuer=ISSUER, sandbox_url=SANDBOX_URL)
     if isinstance(flag, dict):
-        policies = changed_rulebook(tmp_path / "policies", routes=flag)
+        policies = changed_rulebook(tmp_path / "policies", **flag)
         return Settings(var_dir=var_dir, issuer=ISSUER, sandbox_url=SANDBOX_URL, policies_dir=policies)
     policies = tmp_path / "policies"
     shutil.copytree(SHIPPED, policies)
@@ -83,7 +86,7 @@ async def test_shipped_rulebook_signs_payment_consent_answers_only(tpp: Tpp) -> 
     assert "x-jws-signature" not in account_access.headers
 
 
-@pytest.mark.parametrize("settings", [{OPERATION: {"signed_response": False}}], indirect=True)
+@pytest.mark.parametrize("settings", [{"routes": {OPERATION: {"signed_response": False}}}], indirect=True)
 async def test_no_answer_signature_when_the_route_is_not_signed_response(tpp: Tpp) -> None:
     created = await tpp.create(DOMESTIC, payment_body(DOMESTIC), key="k1", check=False)
     assert created.status_code == 201, created.text
@@ -97,7 +100,7 @@ async def test_no_answer_signature_when_the_route_is_not_signed_response(tpp: Tp
 
 
 @pytest.mark.parametrize(
-    "settings", [{"CreateAccountAccessConsents": {"signed_response": True}}], indirect=True
+    "settings", [{"routes": {"CreateAccountAccessConsents": {"signed_response": True}}}], indirect=True
 )
 async def test_account_access_consent_answers_are_signed_when_the_rulebook_says_so(tpp: Tpp) -> None:
     created = await tpp.create(AISP, account_access_body())
@@ -105,3 +108,21 @@ async def test_account_access_consent_answers_are_signed_when_the_rulebook_says_
     await tpp.assert_signed(created)
     read = await tpp.call("GET", f"{AISP}/{created.json()['Data']['ConsentId']}")
     assert "x-jws-signature" not in read.headers
+
+
+async def test_shipped_rulebook_replays_a_key_after_a_second(tpp: Tpp) -> None:
+    first = await tpp.create(DOMESTIC, payment_body(DOMESTIC), key="k1")
+    await asyncio.sleep(1.2)
+    replay = await tpp.create(DOMESTIC, payment_body(DOMESTIC), key="k1")
+    assert replay.json()["Data"]["ConsentId"] == first.json()["Data"]["ConsentId"]
+
+
+@pytest.mark.parametrize("settings", [{"fapi": {"lifetimes.idempotency_key": 1}}], indirect=True)
+async def test_the_replay_window_is_the_rulebooks_idempotency_key_lifetime(tpp: Tpp) -> None:
+    """fapi.yaml lifetimes.idempotency_key: 1 s; the same key a second later is a new consent."""
+    first = await tpp.create(DOMESTIC, payment_body(DOMESTIC), key="k1")
+    assert first.status_code == 201, first.text
+    await asyncio.sleep(1.2)
+    second = await tpp.create(DOMESTIC, payment_body(DOMESTIC), key="k1")
+    assert second.status_code == 201, second.text
+    assert second.json()["Data"]["ConsentId"] != first.json()["Data"]["ConsentId"]

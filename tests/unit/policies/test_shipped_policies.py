@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from gateway.openapi_specs import OpenApiSpecs
@@ -147,6 +149,11 @@ async def test_fapi_policy_allows_only_fapi_algorithms(policies: Policies) -> No
     assert policies.fapi.algorithms["message_signature"] == ("PS256",)
     assert (policies.fapi.clock_skew_ahead, policies.fapi.max_proof_age) == (10, 60)
     assert policies.fapi.lifetimes["authorization_code"] <= 60
+
+
+async def test_the_shipped_idempotency_window_is_24_hours(policies: Policies) -> None:
+    # OBIE R/W API profile, "Idempotency": a key is a replay within the preceding 24 hours.
+    assert policies.fapi.idempotency_window == timedelta(hours=24)
 
 
 async def test_default_settings_fit_the_fapi_policy(policies: Policies) -> None:
