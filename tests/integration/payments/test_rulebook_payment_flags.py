@@ -1,5 +1,6 @@
 """The rulebook's route flags (policies/routes.yaml ``signed_request``, ``signed_response``) decide message signing on
-the payment-order endpoints, and its ``lifetimes.idempotency_key`` (policies/fapi.yaml) how long a key replays.
+the payment-order and funds-confirmation endpoints, and its ``lifetimes.idempotency_key`` (policies/fapi.yaml) how
+long a key replays.
 
 R/W API "Message Signing" (docs/obie-notes.md section 5): the shipped rulebook marks the payment-order POSTs signed
 both ways and every payment-order answer signed. The payment-order API reads those flags, per operation; each test
@@ -12,10 +13,15 @@ import asyncio
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 from gateway.settings import Settings
+from tests.helpers.jws import sign_body
+from tests.helpers.payments import FUNDS_CONFIRMATIONS
+from tests.helpers.payments import approved_funds_consent
 from tests.helpers.payments import approved_payment
+from tests.helpers.payments import customer_auth
 from tests.helpers.payments import order_body
 from tests.helpers.payments import submit
 from tests.helpers.rulebook import changed_rulebook
@@ -120,3 +126,35 @@ async def test_no_key_is_needed_when_the_order_route_is_not_idempotent(tpp: Tpp)
     again = await submit(tpp, approved, key=None, check=False)
     assert again.status_code == 400, again.text
     assert again.json()["Errors"][0]["ErrorCode"] == "UK.OBIE.Resource.InvalidConsentStatus"
+
+
+async def _funds_check(tpp: Tpp, *, signed: bool) -> httpx.Response:
+    approved = await approved_funds_consent(tpp)
+    body = {"Data": {"ConsentId": approved.consent_id, "Reference": "Purchase01",
+                     "InstructedAmount": {"Amount": "10.00", "Currency": "GBP"}}}
+    content = json.dumps(body).encode()
+    headers = customer_auth(tpp, approved.access_token, "POST", FUNDS_CONFIRMATIONS)
+    if signed:
+        headers["x-jws-signature"] = sign_body(content, key=tpp.fapi.key, issuer=tpp.signer)
+    return await tpp.call("POST", FUNDS_CONFIRMATIONS, content=content, headers=headers, authorized=False,
+                          check=False)
+
+
+async def test_shipped_rulebook_neither_requires_nor_gives_a_signature_on_funds_checks(tpp: Tpp) -> None:
+    response = await _funds_check(tpp, signed=False)
+    assert response.status_code == 201, response.text
+    assert "x-jws-signature" not in response.headers
+
+
+@pytest.mark.parametrize(
+    "settings", [{"routes": {"CreateFundsConfirmations": {"signed_request": True, "signed_response": True}}}],
+    indirect=True,
+)
+async def test_funds_checks_are_signed_both_ways_when_the_rulebook_says_so(tpp: Tpp) -> None:
+    refused = await _funds_check(tpp, signed=False)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["Errors"][0]["ErrorCode"] == "UK.OBIE.Signature.Missing"
+    assert refused.headers.get("x-jws-signature")
+    accepted = await _funds_check(tpp, signed=True)
+    assert accepted.status_code == 201, accepted.text
+    await tpp.assert_signed(accepted)
