@@ -23,6 +23,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 from typing import Final
 from typing import Protocol
@@ -166,6 +167,7 @@ class _Endpoints:
     validate_body: ValidateBody | None
     verify_signature: VerifySignature
     rules_of: RulesOf
+    idempotency_window: timedelta
     clock: Clock
 
     def _self_url(self, consent_id: str) -> str:
@@ -219,6 +221,7 @@ class _Endpoints:
                     idempotency_key=key,
                     request_hash=wire.request_hash(body),
                     now=now,
+                    idempotency_window=self.idempotency_window,
                 )
         # A replay answers 201 with the consent's current state (R/W API "Idempotency").
         return _json(wire.render(consent, self_url=self._self_url(consent.consent_id)), status_code=201)
@@ -252,10 +255,12 @@ def routes(
     base_url: str,
     verify_signature: VerifySignature,
     rules_of: RulesOf,
+    idempotency_window: timedelta,
     validate_body: ValidateBody | None = None,
     clock: Clock = _utcnow,
 ) -> list[BaseRoute]:
-    """The consent routes. ``base_url`` is the public origin (the issuer) that ``Links.Self`` starts with."""
+    """The consent routes. ``base_url`` is the public origin (the issuer) that ``Links.Self`` starts with;
+    ``idempotency_window`` how long an ``x-idempotency-key`` replays (the rulebook's ``lifetimes.idempotency_key``)."""
     out: list[BaseRoute] = []
     for resource in RESOURCES:
         endpoints = _Endpoints(
@@ -266,6 +271,7 @@ def routes(
             validate_body=validate_body,
             verify_signature=verify_signature,
             rules_of=rules_of,
+            idempotency_window=idempotency_window,
             clock=clock,
         )
         # Every method reaches the endpoint, which answers one the resource lacks with a bodyless 405 (v3.1.11).

@@ -4,9 +4,10 @@
 "Idempotency": a replay is the same key from the same TPP within the preceding 24 hours; after that the key
 may be used again for a new request.
 
-One definition for every table keyed this way (payment-order consents and payment orders): the window, the
-well-formed test, the "live key" filter and the retirement of an expired key so the unique (client, key)
-constraint holds for its reuse.
+One definition for every table keyed this way (payment-order consents and payment orders): the well-formed test,
+the "live key" filter and the retirement of an expired key so the unique (client, key) constraint holds for its
+reuse. The window is the rulebook's ``lifetimes.idempotency_key`` (policies/fapi.yaml; 24 hours as shipped): the
+gateway reads the rulebook and passes it in, as ``window``, to every function that needs it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from sqlalchemy import update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-WINDOW: Final = timedelta(hours=24)
 KEY_MAX: Final = 40
 
 
@@ -31,23 +31,25 @@ def well_formed(key: str) -> bool:
     return 0 < len(key) <= KEY_MAX and key == key.strip() and key.isprintable()
 
 
-def live(model: Any, *, client_id: str, key: str, now: datetime) -> ColumnElement[bool]:
-    """The filter for ``model``'s row the client created under ``key`` within the window."""
+def live(model: Any, *, client_id: str, key: str, now: datetime, window: timedelta) -> ColumnElement[bool]:
+    """The filter for ``model``'s row the client created under ``key`` within the ``window`` before ``now``."""
     return and_(
         col(model.client_id) == client_id,
         col(model.idempotency_key) == key,
-        col(model.created_at) > now - WINDOW,
+        col(model.created_at) > now - window,
     )
 
 
-async def retire_expired(session: AsyncSession, model: Any, *, client_id: str, key: str, now: datetime) -> None:
-    """Release ``key`` from a row older than the window, so a new row may take it under the unique key."""
+async def retire_expired(
+    session: AsyncSession, model: Any, *, client_id: str, key: str, now: datetime, window: timedelta
+) -> None:
+    """Release ``key`` from a row older than ``window``, so a new row may take it under the unique key."""
     await session.exec(
         update(model)
         .where(
             col(model.client_id) == client_id,
             col(model.idempotency_key) == key,
-            col(model.created_at) <= now - WINDOW,
+            col(model.created_at) <= now - window,
         )
         .values(idempotency_key=None)
         .execution_options(synchronize_session=False)

@@ -26,6 +26,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from typing import Any
 from typing import Final
 
@@ -284,13 +285,14 @@ def _check_idempotency_key(key: Any) -> str:
 
 
 async def _replay(
-    session: AsyncSession, *, client_id: str, kind: ConsentKind, key: str, request_hash: str, now: datetime
+    session: AsyncSession, *, client_id: str, kind: ConsentKind, key: str, request_hash: str, now: datetime,
+    window: timedelta,
 ) -> Consent | None:
-    """The consent created under ``key`` in the last 24 h if the request is the same; a different body (or
+    """The consent created under ``key`` within ``window`` if the request is the same; a different body (or
     another kind of consent) under the same key is refused and changes nothing (R/W API "Idempotency")."""
     existing = (
         await session.exec(
-            select(Consent).where(idempotency.live(Consent, client_id=client_id, key=key, now=now))
+            select(Consent).where(idempotency.live(Consent, client_id=client_id, key=key, now=now, window=window))
         )
     ).first()
     if existing is None:
@@ -324,13 +326,15 @@ async def create_payment_consent(
     idempotency_key: str | None,
     request_hash: str,
     now: datetime,
+    idempotency_window: timedelta,
 ) -> Consent:
     """POST a payment-order consent (OBWriteDomesticConsent4 and siblings), idempotent on ``x-idempotency-key``.
 
     ``idempotency_key`` is ``None`` only when the rulebook marks the route not idempotent: each POST is then new.
 
     ``request_hash`` identifies the request body (e.g. SHA-256 of the raw bytes); the same key with the same hash
-    within 24 h returns the existing consent, with another hash raises ``IdempotencyConflict``.
+    within ``idempotency_window`` (the rulebook's ``lifetimes.idempotency_key``, 24 h as shipped) returns the
+    existing consent, with another hash raises ``IdempotencyConflict``.
     """
     consent_kind = _payment_kind(kind)
     key = None if idempotency_key is None else _check_idempotency_key(idempotency_key)
@@ -348,7 +352,7 @@ async def create_payment_consent(
 
     if key is not None:
         existing = await _replay(session, client_id=client_id, kind=consent_kind, key=key, request_hash=request_hash,
-                                 now=now)
+                                 now=now, window=idempotency_window)
         if existing is not None:
             return existing
     consent = Consent(
@@ -367,14 +371,16 @@ async def create_payment_consent(
     try:
         async with _transaction(session):
             if key is not None:
-                await idempotency.retire_expired(session, Consent, client_id=client_id, key=key, now=now)
+                await idempotency.retire_expired(session, Consent, client_id=client_id, key=key, now=now,
+                                                 window=idempotency_window)
             await _add_created(session, consent, detail={"kind": consent.kind})
     except IntegrityError:
         if key is None:
             raise
         # A concurrent request with the same key won the unique constraint: answer as its replay.
         existing = await _replay(
-            session, client_id=client_id, kind=consent_kind, key=key, request_hash=request_hash, now=now
+            session, client_id=client_id, kind=consent_kind, key=key, request_hash=request_hash, now=now,
+            window=idempotency_window,
         )
         if existing is None:
             raise

@@ -21,6 +21,7 @@ from starlette.templating import Jinja2Templates
 from gateway import consent_routes
 from gateway import customer_routes
 from gateway import errors
+from gateway import jose
 from gateway import sandbox_controls
 from gateway.bank import BankClient
 from gateway.body_limit import BodyLimitMiddleware
@@ -78,6 +79,7 @@ def create_app(
     keystore = keys or KeyStore.ensure(settings.keys_dir, sandbox=settings.is_sandbox)
     if settings.mode == "production" and keystore.sandbox:
         raise SettingsError("sandbox signing keys refused in production: run 'obgw keys rotate' with OBGW_MODE=production")
+    policies.fapi.check_signing_key(alg=jose.alg_for(keystore.current))
     db = Database(settings.database_url)
     http = httpx.AsyncClient(transport=bank_transport, timeout=5.0)
     services = Services(

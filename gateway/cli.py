@@ -220,9 +220,12 @@ async def _serve(settings: Settings, *, components: Sequence[str], migrate: bool
                 await require_current_schema(url=settings.database_url)
             except DatabaseProblem as exc:
                 raise SystemExit(f"obgw: {exc}") from None
+        from gateway.policies import PolicyError
+
         try:
             app = create_app(settings)
-        except SettingsError as exc:
+        except (SettingsError, PolicyError) as exc:
+            # A rulebook the running configuration breaks (e.g. a signing key of an alg it does not list).
             raise SystemExit(f"obgw: {exc}") from None
         servers.append(_server(app, settings.host, settings.port, settings.log_level))
 

@@ -7,13 +7,13 @@
   RFC 6750 / RFC 9449 ``WWW-Authenticate`` challenge but lose the OAuth JSON body. A token without the scope is
   403 with ``OBErrorResponse1`` (v3.1.11 names no code for it: we answer ``UK.OBIE.Header.Invalid`` on
   ``Authorization``) and keeps its ``insufficient_scope`` challenge (RFC 6750 section 3.1).
-* Schema: request bodies are validated against the operation's schema in the served OBIE document with
-  openapi-core (docs/architecture.md section 3 step 6); each violation becomes one ``Errors`` item with its JSON
-  path.
-* Message signing (``gateway.jws``; R/W API "Message Signing"): payment-consent POSTs must carry the TPP's
-  ``x-jws-signature``, and every answer of a payment-consent endpoint that has a body, errors included, carries
-  the gateway's own (the payment-initiation endpoint table: "Signed Response"; docs/obie-notes.md section 5: "should be on
-  error bodies of such endpoints"). Bodyless answers (401, 405, 406, 415) have nothing to sign.
+* Schema: request bodies are validated against the operation's schema in the served OBIE document with openapi-core
+  (docs/architecture.md section 3 step 6); each violation becomes one ``Errors`` item with its JSON path.
+* Message signing (``gateway.jws``; R/W API "Message Signing"): a consent POST whose rule in
+  ``policies/routes.yaml`` says ``signed_request`` must carry the TPP's ``x-jws-signature``, and every answer with
+  a body, errors included, of an operation whose rule says ``signed_response`` carries the gateway's own (the
+  payment-initiation endpoint table: "Signed Response"; docs/obie-notes.md section 5: "should be on error bodies of
+  such endpoints"). Bodyless answers (401, 405, 406, 415) have nothing to sign.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -48,7 +49,6 @@ from gateway.pipeline.ratelimit import tier_only
 from gateway.services import Services
 
 _CLIENT_CREDENTIALS: Final = ("client_credentials",)
-_SIGNED_API: Final = f"{consent_api.API_PREFIX}/pisp/"
 _log = logging.getLogger(__name__)
 
 
@@ -131,7 +131,8 @@ def signature_verifier(services: Services) -> consent_api.VerifySignature:
             keys=keys,
             now=None,
             trust_anchor=profile.trust_anchor,
-            clock_skew=profile.clock_skew,
+            clock_skew=services.policies.fapi.clock_skew_ahead,
+            algorithms=services.policies.fapi.algorithms["message_signature"],
         )
 
     return verify
@@ -166,18 +167,28 @@ def _render_refusal(request: Request, exc: Exception) -> Response:
     return errors.respond(request, exc)
 
 
-def sign_responses(route: Route, services: Services) -> Route:
-    """``route`` whose every answer with a body carries the gateway's ``x-jws-signature``, refusals included."""
+def sign_responses(route: Route, services: Services, *, operations: Mapping[str, str]) -> Route:
+    """``route`` whose every answer with a body carries the gateway's ``x-jws-signature``, refusals included, for
+    the methods whose operation (``operations``: method -> operationId) the rulebook marks ``signed_response``.
+    ``route`` itself when it serves no such operation."""
+    rules = services.policies.by_operation_id
+    signed_methods = frozenset(method.upper() for method, op in operations.items() if rules[op].signed_response)
+    if not signed_methods:
+        return route
     endpoint = route.endpoint
 
     async def signed(request: Request) -> Response:
+        if request.method not in signed_methods:
+            return await endpoint(request)
         try:
             response = await endpoint(request)
         except Exception as exc:  # rendered here so that refusals are signed too
             response = _render_refusal(request, exc)
         body = bytes(response.body) if response.body else b""
         if body:
-            response.headers[jws.HEADER] = jws.sign_response(body=body, keys=services.keys, settings=services.settings)
+            response.headers[jws.HEADER] = jws.sign_response(
+                body=body, keys=services.keys, settings=services.settings,
+                algorithms=services.policies.fapi.algorithms["message_signature"])
         return response
 
     return Route(route.path, signed, methods=sorted(route.methods or ()), name=route.name)
@@ -299,11 +310,12 @@ def routes(services: Services) -> list[BaseRoute]:
         validate_body=body_validator(services),
         verify_signature=signature_verifier(services),
         rules_of=lambda operation_id: services.policies.by_operation_id[operation_id],
+        idempotency_window=services.policies.fapi.idempotency_window,
     )
     counted = [with_rate_headers(route) if isinstance(route, Route) else route for route in out]
     return [
-        sign_responses(route, services)
-        if isinstance(route, Route) and route.path.startswith(_SIGNED_API)
+        sign_responses(route, services, operations=services.policies.operations_at(route.path))
+        if isinstance(route, Route)
         else route
         for route in counted
     ]

@@ -123,7 +123,8 @@ def load_key(key: Mapping[str, Any]) -> jwt.PyJWK:
     return parsed
 
 
-def _alg_for(key: Mapping[str, Any]) -> str:
+def alg_for(key: Mapping[str, Any]) -> str:
+    """The JWS alg ``key`` signs with: its ``alg`` member, else the FAPI alg of its key type."""
     if "alg" in key:
         return str(key["alg"])
     return {"RSA": "PS256", "EC": "ES256", "OKP": "EdDSA"}.get(str(key.get("kty")), "PS256")
@@ -136,7 +137,7 @@ def sign(
     headers: Mapping[str, Any] | None = None,
     alg: str | None = None,
 ) -> str:
-    algorithm = alg or _alg_for(key)
+    algorithm = alg or alg_for(key)
     hdr: dict[str, Any] = {"kid": key.get("kid")} if key.get("kid") else {}
     hdr.update(headers or {})
     return jwt.encode(dict(claims), load_key({**key, "alg": algorithm}).key, algorithm=algorithm, headers=hdr)

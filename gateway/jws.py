@@ -3,7 +3,7 @@
 Read/Write API v3.1.11 profile, "Message Signing" (docs/obie-notes.md section 5, "JWS details"): a JWS over the raw HTTP body
 with the payload detached (RFC 7515 appendix F, ``header..signature``). From v3.1.4 on there is no ``b64``
 header (Waiver 7): the signing input is ``b64url(header) "." b64url(body)``, and a ``b64`` header is refused.
-The protected header carries ``alg`` (PS256), ``kid``, ``crit`` and exactly the three critical claims
+The protected header carries ``alg`` (PS256: the rulebook's ``algorithms.message_signature``), ``kid``, ``crit`` and exactly the three critical claims
 ``http://openbanking.org.uk/iat``, ``/iss`` and ``/tan``; ``typ`` (``JOSE``) and ``cty`` (JSON) are optional.
 
 Checks run in the order of the error codes (docs/obie-notes.md section 6), so a request gets the first failure:
@@ -21,6 +21,7 @@ The ASPSP signs its responses the same way, with the gateway's current key (publ
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,12 +38,12 @@ CLAIM_IAT: Final = "http://openbanking.org.uk/iat"
 CLAIM_ISS: Final = "http://openbanking.org.uk/iss"
 CLAIM_TAN: Final = "http://openbanking.org.uk/tan"
 CRITICAL: Final = frozenset({CLAIM_IAT, CLAIM_ISS, CLAIM_TAN})
-# The profile: the signer "must" use PS256 (policies/fapi.yaml ``message_signature`` holds the same).
-ALGORITHM: Final = "PS256"
+# The profile: the signer "must" use PS256; policies/fapi.yaml ``algorithms.message_signature`` is the list the
+# verifier accepts and the gateway signs with (the loader allows only [PS256]).
+_KEY_TYPE: Final = {"PS256": "RSA", "ES256": "EC", "EdDSA": "OKP"}
 # The OB Directory's trust anchor DNS name (profile, "http://openbanking.org.uk/tan").
 DEFAULT_TRUST_ANCHOR: Final = "openbanking.org.uk"
 DEFAULT_ASPSP_ORG_ID: Final = "obgw-sandbox-aspsp"
-DEFAULT_CLOCK_SKEW: Final = 10
 
 _REQUIRED: Final = ("alg", "kid", "crit", CLAIM_IAT, CLAIM_ISS, CLAIM_TAN)
 # Profile: "the verifier must reject headers with other claims"; typ and cty are the two optional ones.
@@ -56,7 +57,6 @@ class SigningProfile:
 
     trust_anchor: str = DEFAULT_TRUST_ANCHOR
     aspsp_org_id: str = DEFAULT_ASPSP_ORG_ID
-    clock_skew: int = DEFAULT_CLOCK_SKEW
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SigningProfile:
@@ -65,7 +65,6 @@ class SigningProfile:
         return cls(
             trust_anchor=settings.jws_trust_anchor,
             aspsp_org_id=settings.aspsp_org_id,
-            clock_skew=settings.clock_skew_ahead,
         )
 
 
@@ -92,11 +91,14 @@ def verify_request_signature(
     keys: list[dict[str, Any]],
     now: datetime | float | None = None,
     trust_anchor: str = DEFAULT_TRUST_ANCHOR,
-    clock_skew: int = DEFAULT_CLOCK_SKEW,
+    clock_skew: int,
+    algorithms: Collection[str],
 ) -> None:
     """Check a TPP's ``x-jws-signature`` over the raw request ``body``; returns only if every rule holds.
 
-    ``client`` is the registered client (``software_id``, ``org_id``), ``keys`` its public signing keys.
+    ``client`` is the registered client (``software_id``, ``org_id``), ``keys`` its public signing keys;
+    ``clock_skew`` is the rulebook's ``clock_skew.ahead_seconds`` and ``algorithms`` its
+    ``algorithms.message_signature`` (``policies/fapi.yaml``).
     Raises the first failing ``gateway.errors.Signature*`` (module docstring for the order).
     """
     if header_value is None or not header_value.strip():
@@ -114,8 +116,9 @@ def verify_request_signature(
         if name not in header:
             raise errors.SignatureMissingClaim(f"x-jws-signature header lacks {name}", path=HEADER)
 
-    if header["alg"] != ALGORITHM:
-        raise _invalid_claim("alg must be PS256")
+    alg = header["alg"]
+    if alg not in algorithms or alg not in _KEY_TYPE:
+        raise _invalid_claim(f"alg must be one of {', '.join(algorithms)}")
     unknown = sorted(set(header) - _ALLOWED)
     if unknown:
         raise _invalid_claim(f"unexpected header parameter {unknown[0]}")
@@ -131,7 +134,7 @@ def verify_request_signature(
         raise _invalid_claim("http://openbanking.org.uk/iat must be a NumericDate")
     current = _seconds(now)
     if iat > current + clock_skew:
-        # Profile: iat "must be a time before the current time"; docs/architecture.md section 6 allows 10 s of skew.
+        # Profile: iat "must be a time before the current time"; the rulebook allows clock_skew seconds of skew.
         raise _invalid_claim("http://openbanking.org.uk/iat is in the future")
     if header[CLAIM_ISS] != expected_issuer(client):
         raise _invalid_claim("http://openbanking.org.uk/iss does not name the registered software")
@@ -144,18 +147,22 @@ def verify_request_signature(
     if len(matching) != 1:
         raise _invalid_claim("kid does not name one of the client's registered signing keys")
     key = matching[0]
-    if key.get("kty") != "RSA" or key.get("alg", ALGORITHM) != ALGORITHM:
-        raise _invalid_claim("kid names a key that cannot sign PS256")
+    if key.get("kty") != _KEY_TYPE[alg] or key.get("alg", alg) != alg:
+        raise _invalid_claim(f"kid names a key that cannot sign {alg}")
 
     if not jose.verify_detached(jws, payload=body, key=key):
         raise errors.SignatureInvalid("x-jws-signature does not verify over the request body", path=HEADER)
 
 
 def sign_response(
-    *, body: bytes, keys: KeyStore, settings: Settings, now: float | None = None
+    *, body: bytes, keys: KeyStore, settings: Settings, algorithms: Collection[str], now: float | None = None
 ) -> str:
-    """The gateway's ``x-jws-signature`` for a response ``body``: PS256 with the current key (``/jwks``)."""
+    """The gateway's ``x-jws-signature`` for a response ``body`` with the current key (``/jwks``), whose alg must
+    be one of ``algorithms`` (the rulebook's ``algorithms.message_signature``; checked at start-up too)."""
     profile = SigningProfile.from_settings(settings)
+    alg = jose.alg_for(keys.current)
+    if alg not in algorithms:
+        raise jose.JoseError(f"the gateway's signing key is {alg}, not one of {', '.join(algorithms)}")
     return sign(body=body, key=keys.current, issuer=profile.aspsp_org_id, trust_anchor=profile.trust_anchor,
                 now=now)
 
@@ -168,9 +175,9 @@ def sign(
     trust_anchor: str = DEFAULT_TRUST_ANCHOR,
     now: float | None = None,
 ) -> str:
-    """A detached OBIE JWS over ``body`` with ``key`` (which must carry its ``kid``)."""
+    """A detached OBIE JWS over ``body`` with ``key`` (which must carry its ``kid``), in the key's alg."""
     header = {
-        "alg": ALGORITHM,
+        "alg": jose.alg_for(key),
         "kid": key["kid"],
         "typ": "JOSE",
         "cty": "application/json",

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -162,15 +163,33 @@ class RateLimits:
 @dataclass(frozen=True, kw_only=True)
 class FapiPolicy:
     algorithms: Mapping[str, tuple[str, ...]]
+    # clock_skew: the one source of the time windows: every iat/nbf check of a client assertion, request object,
+    # DPoP proof, software statement, registration request and message signature allows ``clock_skew_ahead``
+    # seconds in the future; client assertions and DPoP proofs may be at most ``max_proof_age`` seconds old.
     clock_skew_ahead: int
     max_proof_age: int
     lifetimes: Mapping[str, int]
 
+    @property
+    def idempotency_window(self) -> timedelta:
+        """How long an ``x-idempotency-key`` replays its first answer (``lifetimes.idempotency_key``)."""
+        return timedelta(seconds=self.lifetimes["idempotency_key"])
+
+    def check_signing_key(self, *, alg: str) -> None:
+        """Refuse a gateway signing key whose ``alg`` the rulebook does not list for what it signs: ID tokens
+        (``algorithms.id_token``) and response signatures (``algorithms.message_signature``)."""
+        for use in ("id_token", "message_signature"):
+            if alg not in self.algorithms[use]:
+                raise PolicyError(
+                    FAPI_FILE,
+                    f"algorithms.{use}",
+                    f"the gateway's signing key is {alg}, which {use} [{', '.join(self.algorithms[use])}] does not "
+                    f"list: list {alg} or rotate to a key of a listed alg",
+                )
+
     def check_settings(self, settings: Settings) -> None:
-        """Refuse settings looser than the rulebook (lifetimes longer, clock windows wider)."""
+        """Refuse settings looser than the rulebook (lifetimes longer)."""
         pairs = {
-            "clock_skew_ahead": (settings.clock_skew_ahead, self.clock_skew_ahead),
-            "max_proof_age": (settings.max_proof_age, self.max_proof_age),
             "code_lifetime": (settings.code_lifetime, self.lifetimes["authorization_code"]),
             "par_lifetime": (settings.par_lifetime, self.lifetimes["par_request_uri"]),
             "access_token_lifetime": (settings.access_token_lifetime, self.lifetimes["access_token"]),
@@ -194,6 +213,10 @@ class Policies:
     def route(self, method: str, path_template: str) -> RoutePolicy | None:
         """The policy for (method, full path template), e.g. ("GET", "/open-banking/v3.1/aisp/accounts")."""
         return self.routes.get((method.upper(), path_template))
+
+    def operations_at(self, path_template: str) -> dict[str, str]:
+        """``method -> operationId`` of every operation at the full path template ``path_template``."""
+        return {p.method: p.operation_id for p in self.routes.values() if p.path == path_template}
 
     def for_operation(self, operation: SpecOperation) -> RoutePolicy:
         """The policy of a matched spec operation. ``load_policies`` guarantees one exists for every spec

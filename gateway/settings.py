@@ -60,8 +60,6 @@ class Settings:
     code_lifetime: int = 60
     par_lifetime: int = 60
     id_token_lifetime: int = 300
-    clock_skew_ahead: int = 10
-    max_proof_age: int = 60
     session_secret: str = ""
     # OBIE message signing (R/W API "Message Signing"): the trust anchor TPP signatures name in
     # http://openbanking.org.uk/tan, and the organisation id the gateway signs its responses as.

@@ -101,13 +101,14 @@ async def _private_key_jwt(form: Mapping[str, str], *, services: Services) -> Cl
         raise InvalidClient(f"client_assertion must be signed with {registered_alg}")
 
     claims = await _verify_with_client_keys(assertion, client=client, services=services, header=header)
-    _check_assertion_claims(claims, issuer=settings.issuer, skew_ahead=settings.clock_skew_ahead,
-                            max_age=settings.max_proof_age)
+    fapi = services.policies.fapi
+    _check_assertion_claims(claims, issuer=settings.issuer, skew_ahead=fapi.clock_skew_ahead,
+                            max_age=fapi.max_proof_age)
     # The jti must be remembered for as long as the assertion could still be accepted.
     last_valid = int(claims["exp"])
     if isinstance(claims.get("iat"), int):
-        last_valid = min(last_valid, int(claims["iat"]) + settings.max_proof_age)
-    ttl = last_valid - int(time.time()) + settings.clock_skew_ahead
+        last_valid = min(last_valid, int(claims["iat"]) + fapi.max_proof_age)
+    ttl = last_valid - int(time.time()) + fapi.clock_skew_ahead
     if not await services.single_use.claim(f"assertion:{client_id}:{claims['jti']}", ttl=max(ttl, 1)):
         raise InvalidClient("client_assertion jti already used")
     return client

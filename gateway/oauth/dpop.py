@@ -108,7 +108,8 @@ async def check_dpop_proof(
     iat = claims.get("iat")
     if not isinstance(iat, int | float) or isinstance(iat, bool):
         raise InvalidDpopProof("DPoP proof iat missing")
-    if iat > now + settings.clock_skew_ahead or iat < now - settings.max_proof_age:
+    fapi = services.policies.fapi  # clock_skew in policies/fapi.yaml
+    if iat > now + fapi.clock_skew_ahead or iat < now - fapi.max_proof_age:
         raise InvalidDpopProof("DPoP proof iat outside the accepted window")
     if access_token is not None:
         if claims.get("ath") != jose.sha256_b64url(access_token):
@@ -119,7 +120,7 @@ async def check_dpop_proof(
         nonce = claims.get("nonce")
         if not isinstance(nonce, str) or not _nonce_valid(services.secret, nonce, now=now):
             raise UseDpopNonce(current_nonce(services.secret, now=now))
-    ttl = settings.max_proof_age + settings.clock_skew_ahead
+    ttl = fapi.max_proof_age + fapi.clock_skew_ahead
     if not await services.single_use.claim(f"dpop:{jkt}:{jti}", ttl=ttl):
         raise InvalidDpopProof("DPoP proof jti already used")
     return DpopProof(jkt=jkt, jwk=jwk, claims=claims)

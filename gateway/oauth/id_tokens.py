@@ -1,6 +1,8 @@
 """ID tokens (OpenID Connect Core 1.0 section 2, 3.1.3.6 and 12.2) as UK Open Banking expects them.
 
-Signed PS256 with the gateway's current key (``kid`` in the header, FAPI 2.0 Security Profile section 5.4).
+Signed with the gateway's current key, in its alg (PS256), which must be one of the rulebook's ``algorithms.id_token``
+(policies/fapi.yaml; checked at start-up, ``FapiPolicy.check_signing_key``), ``kid`` in the header (FAPI 2.0
+Security Profile section 5.4).
 ``acr`` is ``urn:openbanking:psd2:sca``: the customer signed in at the bank. ``openbanking_intent_id`` names
 the consent the customer authorised (OBIE Read/Write API "Consent Authorisation"); the refresh-token expiry
 claim follows OBIE "Token Expiry Time".
@@ -79,4 +81,4 @@ def build_id_token(
     if refresh_expires_at is not None:
         claims[REFRESH_EXPIRY_CLAIM] = int(refresh_expires_at.timestamp())
     key = keys.current
-    return jose.sign(claims, key=key, alg="PS256", headers={"typ": "JWT", "kid": key["kid"]})
+    return jose.sign(claims, key=key, alg=jose.alg_for(key), headers={"typ": "JWT", "kid": key["kid"]})

@@ -4,13 +4,17 @@ RFC 8414 section 3 (``/.well-known/oauth-authorization-server``) and OpenID Conn
 section 4 (``/.well-known/openid-configuration``) serve the same document; RFC 8705 section 5
 (``mtls_endpoint_aliases``), RFC 9126 section 5 (PAR), RFC 9449 section 5.1 (DPoP), RFC 9207 section 3
 (``iss`` in the authorization response), RFC 9396 section 10 (``authorization_details_types_supported``),
-FAPI 2.0 Security Profile section 5.3 (algorithms, PAR required, sender-constrained tokens).
+FAPI 2.0 Security Profile section 5.3 (algorithms, PAR required, sender-constrained tokens). The advertised algs are
+the rulebook's (policies/fapi.yaml ``algorithms``): what the gateway accepts for client assertions, DPoP proofs and
+request objects, and the one alg it signs ID tokens with.
 ``GET /jwks`` is the RFC 7517 section 5 JWK Set named by ``jwks_uri``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -44,9 +48,12 @@ CLAIMS_SUPPORTED: tuple[str, ...] = (
 )
 
 
-def authorization_server_metadata(*, issuer: str) -> dict[str, Any]:
-    """The metadata document for ``issuer`` (a fresh dict; the routes serve a cached serialisation)."""
-    algs = list(jose.FAPI_ALGORITHMS)
+def authorization_server_metadata(
+    *, issuer: str, algorithms: Mapping[str, Sequence[str]], id_token_alg: str
+) -> dict[str, Any]:
+    """The metadata document for ``issuer`` (a fresh dict; the routes serve a cached serialisation).
+    ``algorithms`` is the rulebook's lists, ``id_token_alg`` the alg of the gateway's signing key."""
+    assertion_algs = list(algorithms["client_assertion"])
     endpoints = {
         "token_endpoint": f"{issuer}/token",
         "pushed_authorization_request_endpoint": f"{issuer}/par",
@@ -66,16 +73,16 @@ def authorization_server_metadata(*, issuer: str) -> dict[str, Any]:
         "grant_types_supported": list(GRANT_TYPES_SUPPORTED),
         "code_challenge_methods_supported": ["S256"],
         "token_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
-        "token_endpoint_auth_signing_alg_values_supported": algs,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "introspection_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
-        "introspection_endpoint_auth_signing_alg_values_supported": algs,
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "revocation_endpoint_auth_methods_supported": list(CLIENT_AUTH_METHODS),
-        "revocation_endpoint_auth_signing_alg_values_supported": algs,
-        "dpop_signing_alg_values_supported": algs,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "dpop_signing_alg_values_supported": list(algorithms["dpop_proof"]),
         "tls_client_certificate_bound_access_tokens": True,
         "authorization_response_iss_parameter_supported": True,
-        "request_object_signing_alg_values_supported": algs,
-        "id_token_signing_alg_values_supported": ["PS256"],
+        "request_object_signing_alg_values_supported": list(algorithms["request_object"]),
+        "id_token_signing_alg_values_supported": [id_token_alg],
         "subject_types_supported": ["public"],
         "scopes_supported": list(SCOPES_SUPPORTED),
         "claims_supported": list(CLAIMS_SUPPORTED),
@@ -92,13 +99,16 @@ def authorization_server_metadata(*, issuer: str) -> dict[str, Any]:
 
 
 @lru_cache(maxsize=16)
-def _metadata_body(issuer: str) -> bytes:
-    # Built once per issuer (in practice once per process), not per request.
-    return json.dumps(authorization_server_metadata(issuer=issuer), separators=(",", ":")).encode("utf-8")
+def _metadata_body(issuer: str, algorithms: tuple[tuple[str, tuple[str, ...]], ...], id_token_alg: str) -> bytes:
+    # Built once per issuer and rulebook (in practice once per process), not per request.
+    document = authorization_server_metadata(issuer=issuer, algorithms=dict(algorithms), id_token_alg=id_token_alg)
+    return json.dumps(document, separators=(",", ":")).encode("utf-8")
 
 
 async def openid_configuration(request: Request) -> Response:
-    body = _metadata_body(services(request).settings.issuer)
+    svc = services(request)
+    body = _metadata_body(svc.settings.issuer, tuple(sorted(svc.policies.fapi.algorithms.items())),
+                          jose.alg_for(svc.keys.current))
     return Response(body, media_type="application/json", headers={"Cache-Control": CACHE_CONTROL})
 
 

@@ -148,7 +148,7 @@ async def _request_object_params(token: str, *, client: Client, services: Servic
         issuer=services.settings.issuer,
         jwks=jwks,
         algorithms=services.policies.fapi.algorithms["request_object"],
-        skew_ahead=services.settings.clock_skew_ahead,
+        skew_ahead=services.policies.fapi.clock_skew_ahead,
     )
     # RFC 9126 section 3 / FAPI: only the request object's parameters are used; JWT-only claims dropped.
     return {k: v for k, v in claims.items() if k not in {"iss", "aud", "exp", "nbf", "iat", "jti", "client_id"}}

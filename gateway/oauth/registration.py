@@ -19,7 +19,9 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Collection
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from typing import Final
@@ -164,13 +166,17 @@ def _str_list(metadata: Mapping[str, Any], name: str, *, default: list[str]) -> 
     return list(dict.fromkeys(value))
 
 
-def _fapi_alg(metadata: Mapping[str, Any], name: str, *, default: str | None) -> str | None:
+def _fapi_alg(
+    metadata: Mapping[str, Any], name: str, *, allowed: Collection[str], default: str | None
+) -> str | None:
+    """``name`` from ``metadata``, one of ``allowed`` (the rulebook's list for that use, within FAPI's)."""
     value = _optional_str(metadata, name)
     if value is None:
         return default
-    if value not in jose.FAPI_ALGORITHMS:
-        # FAPI 2.0 section 5.4: PS256, ES256, EdDSA only (RS256 refused, as the OBIE DCR tool expects).
-        raise InvalidClientMetadata(f"{name} must be one of {', '.join(jose.FAPI_ALGORITHMS)}")
+    if value not in allowed or value not in jose.FAPI_ALGORITHMS:
+        # FAPI 2.0 section 5.4: PS256, ES256, EdDSA at most (RS256 refused, as the OBIE DCR tool expects); the
+        # rulebook (policies/fapi.yaml algorithms) narrows each use further.
+        raise InvalidClientMetadata(f"{name} must be one of {', '.join(allowed)}")
     return value
 
 
@@ -211,8 +217,11 @@ def validate_client_metadata(
     software_statement: str,
     keys: ClientKeys,
     settings: Settings,
+    algorithms: Mapping[str, Sequence[str]],
 ) -> ClientMetadata:
-    """Apply RFC 7591 section 2, OBIE DCR v3.3 and FAPI 2.0 rules to ``metadata`` (unknown claims ignored)."""
+    """Apply RFC 7591 section 2, OBIE DCR v3.3 and FAPI 2.0 rules to ``metadata`` (unknown claims ignored).
+    ``algorithms`` is the rulebook's (policies/fapi.yaml): the algs a client may register for its assertions,
+    request objects and ID tokens."""
     software_id = str(ssa["software_id"])
     if "software_id" in metadata and metadata["software_id"] != software_id:
         raise InvalidClientMetadata("software_id must equal the software statement's software_id")
@@ -226,9 +235,10 @@ def validate_client_metadata(
     signing_alg: str | None = None
     subject_dn: str | None = None
     if method == "private_key_jwt":
-        signing_alg = _fapi_alg(metadata, "token_endpoint_auth_signing_alg", default=None)
+        assertion_algs = algorithms["client_assertion"]
+        signing_alg = _fapi_alg(metadata, "token_endpoint_auth_signing_alg", allowed=assertion_algs, default=None)
         if signing_alg is None:
-            raise InvalidClientMetadata(f"private_key_jwt requires token_endpoint_auth_signing_alg: one of {', '.join(jose.FAPI_ALGORITHMS)}")
+            raise InvalidClientMetadata(f"private_key_jwt requires token_endpoint_auth_signing_alg: one of {', '.join(assertion_algs)}")
         if keys.jwks is None and keys.jwks_uri is None:
             raise InvalidClientMetadata("private_key_jwt requires the client's keys (jwks or jwks_uri)")
     else:
@@ -278,8 +288,11 @@ def validate_client_metadata(
         response_types=response_types,
         scope=" ".join(scopes),
         application_type=application_type,
-        id_token_signed_response_alg=str(_fapi_alg(metadata, "id_token_signed_response_alg", default="PS256")),
-        request_object_signing_alg=str(_fapi_alg(metadata, "request_object_signing_alg", default="PS256")),
+        id_token_signed_response_alg=str(_fapi_alg(metadata, "id_token_signed_response_alg",
+                                                   allowed=algorithms["id_token"], default=algorithms["id_token"][0])),
+        request_object_signing_alg=str(_fapi_alg(metadata, "request_object_signing_alg",
+                                                 allowed=algorithms["request_object"],
+                                                 default=algorithms["request_object"][0])),
         client_name=client_name,
         jwks=keys.jwks,
         jwks_uri=keys.jwks_uri,
@@ -477,8 +490,9 @@ async def _read_signed(token: str, *, services: Services) -> _Submission:
         unverified = jose.unverified_claims(token)
     except jose.JoseError as exc:
         raise InvalidClientMetadata("registration request is not a signed JWT") from exc
-    if header.get("alg") not in jose.FAPI_ALGORITHMS:
-        raise InvalidClientMetadata(f"registration request alg must be one of {', '.join(jose.FAPI_ALGORITHMS)}")
+    allowed = services.policies.fapi.algorithms["registration_request"]  # policies/fapi.yaml
+    if header.get("alg") not in allowed or header.get("alg") not in jose.FAPI_ALGORITHMS:
+        raise InvalidClientMetadata(f"registration request alg must be one of {', '.join(allowed)}")
     for member in EMBEDDED_KEY_HEADERS:
         if member in header:
             raise InvalidClientMetadata(f"registration request header must not carry {member}")
@@ -495,12 +509,14 @@ async def _read_signed(token: str, *, services: Services) -> _Submission:
         claims = jose.verify_with_jwks(
             token,
             jwks=signing_keys,
+            algorithms=allowed,
             audience=settings.issuer,
             require=["iss", "aud", "iat", "exp", "jti"],
             verify_exp=False,  # exp, iat and nbf are checked below with the profile's skew
         )
     except jose.JoseError as exc:
         raise InvalidClientMetadata(f"registration request rejected: {exc}") from exc
+    skew_ahead = services.policies.fapi.clock_skew_ahead  # policies/fapi.yaml clock_skew.ahead_seconds
     exp = claims.get("exp")
     if not isinstance(exp, int | float) or isinstance(exp, bool) or exp <= time.time():
         raise InvalidClientMetadata("registration request has expired")
@@ -508,7 +524,7 @@ async def _read_signed(token: str, *, services: Services) -> _Submission:
         moment = claims.get(name)
         if moment is not None and (
             not isinstance(moment, int | float) or isinstance(moment, bool)
-            or moment > time.time() + settings.clock_skew_ahead
+            or moment > time.time() + skew_ahead
         ):
             raise InvalidClientMetadata(f"registration request {name} is in the future")
     if claims.get("iss") != ssa["software_id"]:
@@ -517,12 +533,21 @@ async def _read_signed(token: str, *, services: Services) -> _Submission:
     jti = claims.get("jti")
     if not isinstance(jti, str) or not jti:
         raise InvalidClientMetadata("registration request jti must be a string")
-    ttl = max(1, int(exp - time.time()) + settings.clock_skew_ahead)
+    ttl = max(1, int(exp - time.time()) + skew_ahead)
     if not await services.single_use.claim(f"dcr-jti:{ssa['software_id']}:{jti}", ttl=ttl):
         raise InvalidClientMetadata("registration request jti was already used")
     metadata = {k: v for k, v in claims.items() if k not in REQUEST_JWT_CLAIMS}
     keys = _client_keys(metadata, ssa_keys, settings=settings)
     return _Submission(metadata=metadata, software_statement=ssa_text, ssa=ssa, keys=keys)
+
+
+def registrable_algorithms(services: Services) -> dict[str, tuple[str, ...]]:
+    """The rulebook's algorithm lists, except that ID tokens can be asked for only in the alg the gateway signs
+    them with: its current key's, which start-up checked is in ``algorithms.id_token``."""
+    algorithms = dict(services.policies.fapi.algorithms)
+    signing = jose.alg_for(services.keys.current)
+    algorithms["id_token"] = tuple(alg for alg in algorithms["id_token"] if alg == signing)
+    return algorithms
 
 
 async def _validated(request: Request, *, services: Services) -> ClientMetadata:
@@ -533,6 +558,7 @@ async def _validated(request: Request, *, services: Services) -> ClientMetadata:
         software_statement=submission.software_statement,
         keys=submission.keys,
         settings=services.settings,
+        algorithms=registrable_algorithms(services),
     )
 
 

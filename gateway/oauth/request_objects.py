@@ -37,12 +37,13 @@ def verify_request_object(
     issuer: str,
     jwks: Iterable[Mapping[str, Any]],
     algorithms: Collection[str],
-    skew_ahead: int = 10,
+    skew_ahead: int,
     now: int | None = None,
 ) -> dict[str, Any]:
     """The verified claims of ``token`` or ``InvalidRequestObject``.
 
-    ``algorithms`` is the rulebook's list (``policies/fapi.yaml`` ``algorithms.request_object``).
+    ``algorithms`` is the rulebook's list (``policies/fapi.yaml`` ``algorithms.request_object``), ``skew_ahead``
+    its ``clock_skew.ahead_seconds``: how far in the future ``nbf`` and ``iat`` may be.
     """
     try:
         header = jose.unverified_header(token)
@@ -73,7 +74,7 @@ def check_claims(
     *,
     client_id: str,
     issuer: str,
-    skew_ahead: int = 10,
+    skew_ahead: int,
     now: int | None = None,
 ) -> None:
     moment = int(time.time()) if now is None else now

@@ -6,7 +6,8 @@ in production ``settings.directory_jwks_file``. The file is re-read when it chan
 statement names a ``kid`` not yet known (the sandbox may create directory keys after the gateway started),
 so a key removed from the file stops being trusted.
 
-Checks (OBIE Directory "SSA" and DCR v3.3 "Request Validation"): ``alg`` PS256 or ES256 only, ``kid``
+Checks (OBIE Directory "SSA" and DCR v3.3 "Request Validation"): ``alg`` one of the rulebook's
+``algorithms.software_statement`` (policies/fapi.yaml; PS256 and ES256 as shipped), ``kid``
 of a trusted key, signature, ``iat`` not in the future beyond the clock skew, ``exp`` (when present) not
 passed, the claims a registration relies on present, and ``org_status`` (when present) ``Active``.
 """
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
     from gateway.services import Services
 
 SANDBOX_DIRECTORY_JWKS = Path("sandbox") / "directory-jwks.json"
-# OBIE Directory: SSAs are signed ES256 or PS256 (a subset of jose.FAPI_ALGORITHMS; no EdDSA, never none).
-SSA_ALGORITHMS: tuple[str, ...] = ("PS256", "ES256")
 REQUIRED_CLAIMS: tuple[str, ...] = ("software_id", "software_redirect_uris", "software_roles", "org_id")
 MAX_SSA_LENGTH = 64 * 1024
 
@@ -101,6 +100,7 @@ def _directory_key(path: Path | None, kid: str) -> dict[str, Any]:
 async def verify_software_statement(ssa: str, *, services: Services) -> dict[str, Any]:
     """The verified claims of ``ssa``, or ``InvalidSoftwareStatement`` / ``UnapprovedSoftwareStatement``."""
     settings = services.settings
+    skew_ahead = services.policies.fapi.clock_skew_ahead  # policies/fapi.yaml clock_skew.ahead_seconds
     if not isinstance(ssa, str) or not ssa or len(ssa) > MAX_SSA_LENGTH:
         raise InvalidSoftwareStatement("software_statement must be a signed JWT")
     try:
@@ -108,9 +108,10 @@ async def verify_software_statement(ssa: str, *, services: Services) -> dict[str
     except jose.JoseError as exc:
         raise InvalidSoftwareStatement("software_statement is not a JWT") from exc
     alg = header.get("alg")
-    if alg not in SSA_ALGORITHMS:
+    allowed = services.policies.fapi.algorithms["software_statement"]
+    if alg not in allowed or alg not in jose.FAPI_ALGORITHMS:
         # Unsigned (alg none) and non-FAPI (RS256, HS256, ...) statements are refused outright.
-        raise InvalidSoftwareStatement(f"software_statement alg must be one of {', '.join(SSA_ALGORITHMS)}")
+        raise InvalidSoftwareStatement(f"software_statement alg must be one of {', '.join(allowed)}")
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         # OBIE Directory: the header names the signing key; without it the signer cannot be identified.
@@ -127,12 +128,12 @@ async def verify_software_statement(ssa: str, *, services: Services) -> dict[str
             algorithms=[alg],
             require=["iat"],
             # The leeway lets ``iat`` be up to the allowed skew ahead; ``exp`` is checked below without it.
-            leeway=settings.clock_skew_ahead,
+            leeway=skew_ahead,
             verify_exp=False,
         )
     except jose.JoseError as exc:
         raise InvalidSoftwareStatement(f"software_statement rejected: {exc}") from exc
-    _check_times(claims, skew=settings.clock_skew_ahead)
+    _check_times(claims, skew=skew_ahead)
     _check_claims(claims)
     return claims
 

@@ -30,6 +30,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
+from gateway import consent_routes
 from gateway.errors import NotFound
 from gateway.errors import interaction_id
 from gateway.oauth.models import utcnow
@@ -191,9 +192,15 @@ async def not_found(request: Request) -> Response:
 
 
 def routes(pipeline: AisPipeline) -> list[BaseRoute]:
-    """One route per AIS path template, every method (the pipeline answers 405 itself, in OBIE form)."""
+    """One route per AIS path template, every method (the pipeline answers 405 itself, in OBIE form); answers
+    signed where the rulebook marks the operation ``signed_response`` (none in the shipped rulebook)."""
+    policies = pipeline.services.policies
     return [
-        Route(template, ais_endpoint, methods=ALL_METHODS, name=f"ais:{template}")
+        consent_routes.sign_responses(
+            Route(template, ais_endpoint, methods=ALL_METHODS, name=f"ais:{template}"),
+            pipeline.services,
+            operations=policies.operations_at(template),
+        )
         for template in pipeline.table.templates()
     ]
 

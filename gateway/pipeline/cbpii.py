@@ -6,7 +6,9 @@ funds-confirmation consent (authorization-code grant or its refresh, scope ``fun
 ``{Data: {ConsentId, Reference, InstructedAmount}}`` is checked against the operation's schema, "the intent-id in
 the token must match the ConsentId in the message payload" (COF endpoint table), and the bank answers from the
 real available balance of the account the customer chose at approval. 201 ``OBFundsConfirmationResponse1``; no
-message signing and no idempotency key on this API (docs/obie-notes.md section 2.3). Every answered check is recorded in the consent's
+message signing and no idempotency key on this API (docs/obie-notes.md section 2.3): the shipped rulebook marks the
+operation neither ``signed_request`` nor ``signed_response``, and both flags are obeyed if set (the ``idempotent``
+flag is not: a funds check changes nothing to replay). Every answered check is recorded in the consent's
 audit trail (docs/architecture.md section 3 step 8), before the answer, so none is lost.
 
 Rate limits (docs/architecture.md section 3 step 5): counted right after the token, for the client's tier (rate class
@@ -26,6 +28,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
+from consent import api as consent_api
 from consent import service as consent_service
 from consent.lifecycle import ConsentKind
 from gateway import consent_routes
@@ -66,6 +69,7 @@ class FundsConfirmations:
         self.policy: RoutePolicy = services.policies.by_operation_id[OPERATION]
         self.public_base = services.settings.issuer.rstrip("/")
         self._validate_body = consent_routes.body_validator(services)
+        self._verify_signature = consent_routes.signature_verifier(services)
 
     async def create(self, request: Request) -> Response:
         access = await require_customer_token(request, services=self.services, policy=self.policy)
@@ -73,6 +77,10 @@ class FundsConfirmations:
         check_json_content_type(request)
         check_accept(request.headers)
         raw = await request.body()
+        if self.policy.signed_request:
+            # Not in the shipped rulebook (docs/obie-notes.md section 2.3); verified on the raw bytes when it says so.
+            caller = consent_api.TppCaller(client_id=access.client.client_id, principal=access.client)
+            await self._verify_signature(request, caller, raw)
         parse_json(raw)
         await self._validate_body(request, OPERATION, raw)
         data = parse_json(raw)["Data"]
@@ -108,4 +116,7 @@ class FundsConfirmations:
         return json_response(dumps(document), status_code=201, headers=rate_headers)
 
     def routes(self) -> list[BaseRoute]:
-        return [Route(CBPII_BASE + ENDPOINT, self.create, methods=["POST"], name="cbpii:funds-confirmations")]
+        route = Route(CBPII_BASE + ENDPOINT, self.create, methods=["POST"], name="cbpii:funds-confirmations")
+        # Signed only if the rulebook marks the operation signed_response (not in the shipped rulebook).
+        return [consent_routes.sign_responses(route, self.services,
+                                              operations=self.services.policies.operations_at(route.path))]

@@ -119,13 +119,17 @@ async def _until(probe: Callable[[], Awaitable[tuple[bool, T]]], *, within: floa
 
 
 class PaymentOrderStore:
-    def __init__(self, *, db: Database, lease: timedelta = DEFAULT_LEASE, max_wait: float = 30.0) -> None:
+    def __init__(
+        self, *, db: Database, window: timedelta, lease: timedelta = DEFAULT_LEASE, max_wait: float = 30.0
+    ) -> None:
+        """``window``: how long a key replays its first answer (the rulebook's ``lifetimes.idempotency_key``)."""
         self._db = db
+        self._window = window
         self._lease = lease
         self._max_wait = max_wait
 
     async def find(self, *, client_id: str, key: str, now: datetime) -> PaymentOrderRecord | None:
-        """The client's live record for ``key`` (created within the last 24 hours)."""
+        """The client's live record for ``key`` (created within the window)."""
         async with self._db.session() as session:
             return await self._by_key(session, client_id=client_id, key=key, now=now)
 
@@ -140,11 +144,12 @@ class PaymentOrderStore:
 
         return await _until(probe, within=within, interval=APPEAR_POLL_INTERVAL)
 
-    @staticmethod
-    async def _by_key(session: AsyncSession, *, client_id: str, key: str, now: datetime) -> PaymentOrderRecord | None:
+    async def _by_key(
+        self, session: AsyncSession, *, client_id: str, key: str, now: datetime
+    ) -> PaymentOrderRecord | None:
         found = await session.exec(
             select(PaymentOrderRecord).where(idempotency.live(PaymentOrderRecord, client_id=client_id, key=key,
-                                                              now=now))
+                                                              now=now, window=self._window))
         )
         return found.first()
 
@@ -234,7 +239,8 @@ class PaymentOrderStore:
         )
         async with self._db.session() as session:
             try:
-                await idempotency.retire_expired(session, PaymentOrderRecord, client_id=client_id, key=key, now=at)
+                await idempotency.retire_expired(session, PaymentOrderRecord, client_id=client_id, key=key, now=at,
+                                                 window=self._window)
                 session.add(record)
                 await session.commit()
             except IntegrityError:

@@ -2,7 +2,8 @@
 
 * ``POST /domestic-payments``, ``/domestic-scheduled-payments``, ``/domestic-standing-orders``: the customer's
   token for the consent (authorization-code grant or its refresh, scope ``payments``), ``x-jws-signature`` over
-  the raw body checked before anything else (R/W API "Message Signing"), ``x-idempotency-key`` (docs/obie-notes.md section 5), the
+  the raw body checked before anything else where the rulebook marks the operation ``signed_request`` (R/W API
+  "Message Signing"), ``x-idempotency-key`` (docs/obie-notes.md section 5), the
   body against the operation's schema, ``Data.ConsentId`` = the token's consent, the consent ``Authorised`` and
   this client's and customer's, ``Initiation`` and ``Risk`` equal to the consent's (else 400
   ``UK.OBIE.Resource.ConsentMismatch``, docs/obie-notes.md section 9 step 4). The bank executes the order from the debtor account the
@@ -14,8 +15,8 @@
   the consent ``Authorised`` (else 400 ``UK.OBIE.Resource.InvalidConsentStatus``, docs/obie-notes.md section 9 step 3) ->
   ``OBWriteFundsConfirmationResponse1`` from the debtor account's balance.
 
-Every answer with a body, refusals included, carries the gateway's ``x-jws-signature`` (PISP endpoint table:
-"Signed Response"; ``gateway.consent_routes.sign_responses``).
+Every answer with a body, refusals included, of an operation the rulebook marks ``signed_response`` carries the
+gateway's ``x-jws-signature`` (PISP endpoint table: "Signed Response"; ``gateway.consent_routes.sign_responses``).
 
 Rate limits (docs/architecture.md section 3 step 5, ``policies/rate-limits.yaml``), counted right after the token so a
 refused call creates, executes and reads nothing: customer-token calls spend the client's tier budget of the
@@ -28,10 +29,12 @@ with ``Retry-After`` (R/W API "429 (Too Many Requests)"); a success carries ``Ra
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 from typing import Final
@@ -197,19 +200,23 @@ class PaymentLimits:
     client: RateLimiter
     # The customer-presence header the rulebook names (x-fapi-customer-ip-address, R/W API "Request Headers").
     presence_header: str
+    # How long an x-idempotency-key stays a replay (the rulebook's lifetimes.idempotency_key).
+    idempotency_window: timedelta
 
     @classmethod
-    def create(cls, *, policy: RateLimits, redis_url: str, prefix: str) -> PaymentLimits:
+    def create(
+        cls, *, policy: RateLimits, redis_url: str, prefix: str, idempotency_window: timedelta
+    ) -> PaymentLimits:
         storage = storage_for(redis_url, prefix=prefix)
         return cls(customer=RateLimiter(policy=policy, storage=storage),
                    client=RateLimiter(policy=tier_only(policy), storage=storage),
-                   presence_header=policy.unattended.presence_header)
+                   presence_header=policy.unattended.presence_header, idempotency_window=idempotency_window)
 
     @classmethod
     def from_services(cls, services: Services) -> PaymentLimits:
         settings = services.settings
         return cls.create(policy=services.policies.rate_limits, redis_url=settings.redis_url,
-                          prefix=settings.redis_prefix)
+                          prefix=settings.redis_prefix, idempotency_window=services.policies.fapi.idempotency_window)
 
     async def customer_call(
         self, request: Request, *, access: AccessContext, route: RoutePolicy, counted: bool = True
@@ -246,11 +253,11 @@ class PaymentLimits:
         """Whether this is the first time (client, ``x-idempotency-key``) is seen within the idempotency window,
         atomically across concurrent calls and, in Redis, across replicas. Later calls with the key are
         replays, in flight or done, and are not counted against the submit budget."""
-        return await self.customer.first_sighting(client_id=client_id, key=key)
+        return await self.customer.first_sighting(client_id=client_id, key=key, window=self.idempotency_window)
 
     async def forget_submission(self, *, client_id: str, key: str) -> None:
         """The first call with this key was refused before it claimed the key: its retry is a first call."""
-        await self.customer.forget_sighting(client_id=client_id, key=key)
+        await self.customer.forget_sighting(client_id=client_id, key=key, window=self.idempotency_window)
 
 
 def mismatch(message: str, path: str, *, detail: str | None = None) -> errors.ResourceConsentMismatch:
@@ -324,7 +331,8 @@ class PaymentsApi:
         )
         bank = PaymentsBank(upstream=upstream or Upstream(base_url=services.settings.sandbox_url),
                             bank=services.bank)
-        return cls(services=services, bank=bank, store=PaymentOrderStore(db=services.db), kinds=kinds,
+        store = PaymentOrderStore(db=services.db, window=services.policies.fapi.idempotency_window)
+        return cls(services=services, bank=bank, store=store, kinds=kinds,
                    limits=PaymentLimits.from_services(services))
 
     # ------------------------------------------------------------------ rendering
@@ -349,7 +357,8 @@ class PaymentsApi:
         first = False
         known: PaymentOrderRecord | None = None
         try:
-            presented: str | None = check_idempotency_key(request.headers.get("x-idempotency-key"))
+            presented: str | None = (check_idempotency_key(request.headers.get("x-idempotency-key"))
+                                     if policy.idempotent else None)
         except errors.ObError:
             presented = None  # refused below, in the order the error codes are checked
         if presented is not None:
@@ -382,10 +391,15 @@ class PaymentsApi:
         check_json_content_type(request)
         check_accept(request.headers)
         raw = await request.body()
-        # Message Signing: verified on the raw bytes before anything is parsed or stored.
-        caller = consent_api.TppCaller(client_id=access.client.client_id, principal=access.client)
-        await self._verify_signature(request, caller, raw)
-        key = check_idempotency_key(request.headers.get("x-idempotency-key"))
+        # Message Signing, where the rulebook marks the operation signed_request: verified on the raw bytes
+        # before anything is parsed or stored.
+        if policy.signed_request:
+            caller = consent_api.TppCaller(client_id=access.client.client_id, principal=access.client)
+            await self._verify_signature(request, caller, raw)
+        # The rulebook's idempotent flag: without it every POST is a new order, stored under a key of our own
+        # that no retry can present (the store keys every order).
+        key = check_idempotency_key(request.headers.get("x-idempotency-key")) if policy.idempotent else (
+            uuid.uuid4().hex)
         body = parse_json(raw)
         await self._validate_body(request, kind.create_operation, raw)
         data, risk = body["Data"], body["Risk"]
@@ -520,21 +534,24 @@ class PaymentsApi:
     # ------------------------------------------------------------------ routes
 
     def routes(self) -> list[BaseRoute]:
-        """Every payment-order route, each answer signed (module docstring). Methods outside the spec are 405
+        """Every payment-order route, its answers signed as the rulebook says (module docstring). Methods outside the spec are 405
         (Starlette answers them before the handler)."""
-        plain: list[Route] = []
+        plain: list[tuple[Route, str]] = []
         for kind in self.kinds.values():
             base = f"{PISP_BASE}/{kind.collection}"
             plain += [
-                Route(base, self.create, methods=["POST"], name=f"pis:{kind.collection}"),
-                Route(base + "/{payment_id:str}", self._bound(kind, self.read), methods=["GET"],
-                      name=f"pis:{kind.collection}-item"),
-                Route(base + "/{payment_id:str}/payment-details", self._bound(kind, self.details), methods=["GET"],
-                      name=f"pis:{kind.collection}-details"),
+                (Route(base, self.create, methods=["POST"], name=f"pis:{kind.collection}"), kind.create_operation),
+                (Route(base + "/{payment_id:str}", self._bound(kind, self.read), methods=["GET"],
+                       name=f"pis:{kind.collection}-item"), kind.read_operation),
+                (Route(base + "/{payment_id:str}/payment-details", self._bound(kind, self.details),
+                       methods=["GET"], name=f"pis:{kind.collection}-details"), kind.details_operation),
             ]
-        plain.append(Route(f"{PISP_BASE}/domestic-payment-consents/{{ConsentId:str}}/funds-confirmation",
-                           self.funds_confirmation, methods=["GET"], name="pis:funds-confirmation"))
-        return [consent_routes.sign_responses(route, self.services) for route in plain]
+        plain.append((Route(f"{PISP_BASE}/domestic-payment-consents/{{ConsentId:str}}/funds-confirmation",
+                            self.funds_confirmation, methods=["GET"], name="pis:funds-confirmation"),
+                      FUNDS_OPERATION))
+        return [consent_routes.sign_responses(route, self.services,
+                                              operations=dict.fromkeys(route.methods or (), operation))
+                for route, operation in plain]
 
     @staticmethod
     def _bound(kind: OrderKind, endpoint: Callable[..., Any]) -> Callable[[Request], Any]:

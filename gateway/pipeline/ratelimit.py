@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from dataclasses import replace
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from typing import Final
 
 from limits import RateLimitItem
-from limits import RateLimitItemPerDay
+from limits import RateLimitItemPerSecond
 from limits.aio.storage import Storage
 from limits.aio.strategies import STRATEGIES
 from limits.aio.strategies import RateLimiter as LimitsStrategy
@@ -40,8 +41,12 @@ from gateway.policies import RateLimits
 from gateway.policies import RoutePolicy
 
 UNATTENDED_PREFIX: Final = "x-obgw-unattended-"
-_SIGHTING: Final = RateLimitItemPerDay(1)
 _ALL_ACCOUNTS: Final = "*"
+
+
+def _sighting(window: timedelta) -> RateLimitItem:
+    """Once per ``window``."""
+    return RateLimitItemPerSecond(1, max(1, int(window.total_seconds())))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,13 +132,14 @@ class RateLimiter:
             f"{prefix}reset": str(max(0, math.ceil(reset - time.time()))),
         }
 
-    async def first_sighting(self, *, client_id: str, key: str) -> bool:
-        """True the first time (client, idempotency key) is seen in 24 hours (the R/W API idempotency window),
-        atomically: one hit of a one-a-day counter in the same storage as the budgets."""
-        return await self._strategy.hit(_SIGHTING, "obgw", "idempotency", client_id, key)
+    async def first_sighting(self, *, client_id: str, key: str, window: timedelta) -> bool:
+        """True the first time (client, idempotency key) is seen within ``window`` (the rulebook's
+        ``lifetimes.idempotency_key``, 24 h as shipped), atomically: one hit of a once-per-window counter in the same
+        storage as the budgets."""
+        return await self._strategy.hit(_sighting(window), "obgw", "idempotency", client_id, key)
 
-    async def forget_sighting(self, *, client_id: str, key: str) -> None:
-        await self._strategy.clear(_SIGHTING, "obgw", "idempotency", client_id, key)
+    async def forget_sighting(self, *, client_id: str, key: str, window: timedelta) -> None:
+        await self._strategy.clear(_sighting(window), "obgw", "idempotency", client_id, key)
 
     @staticmethod
     def _counted(limit: Limit, *keys: str, budget: str, described: str) -> list[_Counted]:

@@ -106,6 +106,7 @@ class RouteTable:
         return RouteMatch(
             route=route,
             sub_path=path.removeprefix(self.base),
-            account_id=found.path_params.get("AccountId"),
+            # The rulebook's account_scoped flag says whether the path names an account the consent must hold.
+            account_id=found.path_params["AccountId"] if route.policy.account_scoped else None,
             path_params=found.path_params,
         )

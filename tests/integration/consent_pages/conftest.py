@@ -68,7 +68,7 @@ async def lodge_payment(db: Any, client_id: str) -> str:
     async with db.session() as session:
         consent = await service.create_payment_consent(
             session=session, client_id=client_id, kind="domestic-payment", now=now,
-            idempotency_key=f"key-{now.timestamp()}", request_hash="h" * 64,
+            idempotency_key=f"key-{now.timestamp()}", request_hash="h" * 64, idempotency_window=timedelta(hours=24),
             risk={"PaymentContextCode": "EcommerceGoods"},
             data={"Initiation": {
                 "InstructionIdentification": "ACME412", "EndToEndIdentification": "FRESCO.21302.GFX.20",

@@ -54,9 +54,14 @@ async def test_metadata_advertises_fapi2_profile(client: httpx.AsyncClient) -> N
     assert set(meta["grant_types_supported"]) == {"authorization_code", "refresh_token", "client_credentials"}
     for name in ("token_endpoint", "introspection_endpoint", "revocation_endpoint"):
         assert meta[f"{name}_auth_methods_supported"] == ["private_key_jwt", "tls_client_auth"]
-    for name in ("token_endpoint_auth_signing_alg_values_supported", "dpop_signing_alg_values_supported",
-                 "request_object_signing_alg_values_supported"):
-        assert meta[name] == ["PS256", "ES256", "EdDSA"]
+    # The shipped rulebook's lists (policies/fapi.yaml algorithms): exactly what the gateway accepts.
+    expected = {"token_endpoint_auth_signing_alg_values_supported": ["PS256", "ES256"],
+                "introspection_endpoint_auth_signing_alg_values_supported": ["PS256", "ES256"],
+                "revocation_endpoint_auth_signing_alg_values_supported": ["PS256", "ES256"],
+                "dpop_signing_alg_values_supported": ["PS256", "ES256", "EdDSA"],
+                "request_object_signing_alg_values_supported": ["PS256", "ES256"]}
+    for name, algs in expected.items():
+        assert meta[name] == algs, name
         assert "RS256" not in meta[name] and "none" not in meta[name]
     assert meta["id_token_signing_alg_values_supported"] == ["PS256"]
     assert meta["tls_client_certificate_bound_access_tokens"] is True

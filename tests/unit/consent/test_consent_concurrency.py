@@ -39,7 +39,7 @@ async def test_two_concurrent_consumes_succeed_exactly_once(
     async with file_sessions() as session:
         consent = await service.create_payment_consent(
             session=session, client_id=TPP, kind="domestic-payment", data=PAYMENT, risk={},
-            idempotency_key="k1", request_hash="h1", now=now,
+            idempotency_key="k1", request_hash="h1", now=now, idempotency_window=timedelta(hours=24),
         )  # fmt: skip
         await service.authorise(
             session=session, consent_id=consent.consent_id, client_id=TPP, psu_id=PSU, account_ids=["acc-1"],

@@ -26,12 +26,15 @@ DATA: dict[str, Any] = {
     }
 }  # fmt: skip
 RISK: dict[str, Any] = {"PaymentContextCode": "EcommerceGoods"}
+# The shipped rulebook's lifetimes.idempotency_key (policies/fapi.yaml), which the gateway passes in.
+WINDOW = timedelta(hours=24)
 
 
 async def create(session: AsyncSession, now: datetime, **overrides: Any) -> Consent:
     arguments: dict[str, Any] = {
         "session": session, "client_id": TPP, "kind": "domestic-payment", "data": DATA, "risk": RISK,
         "idempotency_key": "key-1", "request_hash": "sha256-of-body-1", "now": now,
+        "idempotency_window": WINDOW,
     }  # fmt: skip
     return await service.create_payment_consent(**{**arguments, **overrides})
 
@@ -79,6 +82,15 @@ async def test_key_older_than_24_hours_creates_a_new_consent(session: AsyncSessi
     second = await create(session, now + timedelta(hours=24), request_hash="sha256-of-body-2")
     assert second.consent_id != first.consent_id
     assert await count(session) == (2, 2)
+
+
+async def test_the_window_is_the_one_given(session: AsyncSession, now: datetime) -> None:
+    # The rulebook's lifetimes.idempotency_key decides; here a 5-minute window.
+    first = await create(session, now, idempotency_window=timedelta(minutes=5))
+    replay = await create(session, now + timedelta(minutes=4), idempotency_window=timedelta(minutes=5))
+    assert replay.consent_id == first.consent_id
+    later = await create(session, now + timedelta(minutes=5), idempotency_window=timedelta(minutes=5))
+    assert later.consent_id != first.consent_id
 
 
 @pytest.mark.parametrize(

@@ -305,7 +305,7 @@ async def test_another_client_cannot_delete(session: AsyncSession, now: datetime
 async def _authorised_payment(session: AsyncSession, now: datetime, key: str = "key-1") -> Consent:
     consent = await service.create_payment_consent(
         session=session, client_id=TPP, kind="domestic-payment", data=PAYMENT_DATA, risk=RISK,
-        idempotency_key=key, request_hash="hash-" + key, now=now,
+        idempotency_key=key, request_hash="hash-" + key, now=now, idempotency_window=timedelta(hours=24),
     )  # fmt: skip
     return await service.authorise(
         session=session, consent_id=consent.consent_id, client_id=TPP, psu_id=PSU, account_ids=["acc-1"],
@@ -367,7 +367,7 @@ async def test_payment_consent_cannot_be_revoked_by_the_customer(session: AsyncS
 async def test_payment_consent_needs_exactly_one_account(session: AsyncSession, now: datetime) -> None:
     consent = await service.create_payment_consent(
         session=session, client_id=TPP, kind="domestic-payment", data=PAYMENT_DATA, risk=RISK,
-        idempotency_key="k", request_hash="h", now=now,
+        idempotency_key="k", request_hash="h", now=now, idempotency_window=timedelta(hours=24),
     )  # fmt: skip
     with pytest.raises(ConsentError) as error:
         await service.authorise(

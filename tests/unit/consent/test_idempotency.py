@@ -1,5 +1,5 @@
-"""R/W API "Request Headers": x-idempotency-key is Max40Text without surrounding white space; "Idempotency": a
-replay is the same key within 24 hours."""
+"""R/W API "Request Headers": x-idempotency-key is Max40Text without surrounding white space. The replay window
+("Idempotency": 24 hours) is the rulebook's, given by the caller: tests/unit/consent/test_consent_idempotency.py."""
 
 from __future__ import annotations
 
@@ -16,7 +16,3 @@ def test_a_key_of_1_to_40_characters_without_surrounding_space_is_well_formed(ke
 @pytest.mark.parametrize("key", ["", "x" * 41, " lead", "trail ", "line\nbreak", "tab\tinside", "end\n"])
 def test_an_empty_long_padded_or_unprintable_key_is_not_well_formed(key: str) -> None:
     assert not idempotency.well_formed(key)
-
-
-def test_the_replay_window_is_24_hours() -> None:
-    assert idempotency.WINDOW.total_seconds() == 24 * 3600

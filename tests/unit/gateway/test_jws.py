@@ -26,6 +26,9 @@ from tests.helpers.jws import verify_detached
 BODY = b'{"Data":{"Initiation":{"InstructedAmount":{"Amount":"10.00","Currency":"GBP"}}},"Risk":{}}'
 CLIENT = SimpleNamespace(client_id="client-1", software_id="soft-1", org_id="org-1")
 ISSUER = "org-1/soft-1"
+# The shipped rulebook's values (policies/fapi.yaml clock_skew.ahead_seconds, algorithms.message_signature).
+SKEW = 10
+SHIPPED_ALGORITHMS = ("PS256",)
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +42,12 @@ def other_key() -> dict[str, Any]:
 
 
 def check(value: str | None, key: dict[str, Any], *, body: bytes = BODY, client: Any = CLIENT,
-          keys: list[dict[str, Any]] | None = None) -> None:
+          keys: list[dict[str, Any]] | None = None, clock_skew: int = SKEW,
+          algorithms: tuple[str, ...] = SHIPPED_ALGORITHMS) -> None:
     jws.verify_request_signature(
         header_value=value, body=body, client=client,
         keys=[jose.public_jwk(key)] if keys is None else keys, now=time.time(),
+        clock_skew=clock_skew, algorithms=algorithms,
     )
 
 
@@ -67,6 +72,21 @@ def test_typ_and_cty_are_optional(tpp_key: dict[str, Any]) -> None:
 
 def test_iat_within_the_ten_second_skew_is_accepted(tpp_key: dict[str, Any]) -> None:
     check(sign_body(BODY, key=tpp_key, issuer=ISSUER, iat=int(time.time()) + 5), tpp_key)
+
+
+def test_the_skew_is_the_one_given_by_the_rulebook(tpp_key: dict[str, Any]) -> None:
+    # policies/fapi.yaml clock_skew.ahead_seconds: 0 refuses what 10 accepts.
+    value = sign_body(BODY, key=tpp_key, issuer=ISSUER, iat=int(time.time()) + 5)
+    check(value, tpp_key, clock_skew=10)
+    refused(errors.SignatureInvalidClaim, value, tpp_key, clock_skew=0)
+
+
+def test_an_alg_the_rulebook_does_not_list_is_invalid_claim(tpp_key: dict[str, Any]) -> None:
+    # policies/fapi.yaml algorithms.message_signature: a PS256 signature is refused by a list without PS256.
+    value = sign_body(BODY, key=tpp_key, issuer=ISSUER)
+    check(value, tpp_key, algorithms=("PS256",))
+    error = refused(errors.SignatureInvalidClaim, value, tpp_key, algorithms=("ES256",))
+    assert "ES256" in error.message
 
 
 def test_a_client_without_an_organisation_signs_as_its_software_id(tpp_key: dict[str, Any]) -> None:
@@ -170,11 +190,13 @@ def test_a_tan_other_than_the_trust_anchor_is_invalid_claim(tpp_key: dict[str, A
 def test_the_configured_trust_anchor_replaces_the_default(tpp_key: dict[str, Any]) -> None:
     value = sign_body(BODY, key=tpp_key, issuer=ISSUER, tan="directory.example.org")
     jws.verify_request_signature(header_value=value, body=BODY, client=CLIENT, keys=[jose.public_jwk(tpp_key)],
-                                 now=time.time(), trust_anchor="directory.example.org")
+                                 now=time.time(), trust_anchor="directory.example.org", clock_skew=SKEW,
+                                 algorithms=SHIPPED_ALGORITHMS)
     with pytest.raises(errors.SignatureInvalidClaim):
         jws.verify_request_signature(header_value=sign_body(BODY, key=tpp_key, issuer=ISSUER), body=BODY,
                                      client=CLIENT, keys=[jose.public_jwk(tpp_key)], now=time.time(),
-                                     trust_anchor="directory.example.org")
+                                     trust_anchor="directory.example.org", clock_skew=SKEW,
+                                     algorithms=SHIPPED_ALGORITHMS)
 
 
 def test_a_kid_not_among_the_clients_keys_is_invalid_claim(tpp_key: dict[str, Any], other_key: dict[str, Any]) -> None:
@@ -230,7 +252,7 @@ def test_the_first_failing_rule_decides_the_code(tpp_key: dict[str, Any]) -> Non
 def test_response_signature_verifies_with_the_published_jwks_and_names_the_aspsp() -> None:
     keys = KeyStore.generate_in_memory()
     settings = Settings()
-    value = jws.sign_response(body=BODY, keys=keys, settings=settings)
+    value = jws.sign_response(body=BODY, keys=keys, settings=settings, algorithms=SHIPPED_ALGORITHMS)
     header = verify_detached(value, body=BODY, jwks=keys.public_jwks())
     assert header["kid"] == keys.current["kid"]
     assert header[ISS] == jws.SigningProfile.from_settings(settings).aspsp_org_id
@@ -245,3 +267,9 @@ def test_the_gateway_accepts_its_own_signature_shape() -> None:
     key = jose.generate_key(alg="PS256")
     value = jws.sign(body=BODY, key=key, issuer="org-1/soft-1")
     check(value, key)
+
+
+def test_the_gateway_signs_responses_only_with_an_alg_the_rulebook_lists() -> None:
+    keys = KeyStore.generate_in_memory()
+    with pytest.raises(jose.JoseError):
+        jws.sign_response(body=BODY, keys=keys, settings=Settings(), algorithms=("ES256",))

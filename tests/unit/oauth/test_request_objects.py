@@ -15,8 +15,9 @@ from gateway.oauth.request_objects import verify_request_object
 ISSUER = "https://bank.example"
 CLIENT = "client-1"
 KEY = jose.generate_key(alg="ES256")
-# The shipped rulebook's algorithms.request_object (policies/fapi.yaml).
+# The shipped rulebook's algorithms.request_object and clock_skew.ahead_seconds (policies/fapi.yaml).
 ALGS = ("PS256", "ES256")
+SKEW = 10
 NOW = int(time.time())
 
 
@@ -29,8 +30,9 @@ def signed(key: dict[str, Any] = KEY, headers: dict[str, Any] | None = None, **o
     return jose.sign(claims, key=key, headers={"typ": "oauth-authz-req+jwt", **(headers or {})})
 
 
-def verify(token: str) -> dict[str, Any]:
-    return verify_request_object(token, client_id=CLIENT, issuer=ISSUER, jwks=[jose.public_jwk(KEY)], algorithms=ALGS, now=NOW)
+def verify(token: str, *, skew_ahead: int = SKEW) -> dict[str, Any]:
+    return verify_request_object(token, client_id=CLIENT, issuer=ISSUER, jwks=[jose.public_jwk(KEY)], algorithms=ALGS,
+                                 skew_ahead=skew_ahead, now=NOW)
 
 
 def test_request_object_signed_by_a_registered_key_is_accepted() -> None:
@@ -79,7 +81,8 @@ def test_request_object_with_rs256_is_refused() -> None:
     rsa = jose.generate_key(alg="PS256")
     token = jose.sign({"iss": CLIENT, "aud": ISSUER, "nbf": NOW, "exp": NOW + 60}, key=rsa, alg="RS256")
     with pytest.raises(InvalidRequestObject, match="alg"):
-        verify_request_object(token, client_id=CLIENT, issuer=ISSUER, jwks=[jose.public_jwk(rsa)], algorithms=ALGS, now=NOW)
+        verify_request_object(token, client_id=CLIENT, issuer=ISSUER, jwks=[jose.public_jwk(rsa)], algorithms=ALGS,
+                              skew_ahead=SKEW, now=NOW)
 
 
 def test_request_object_with_an_unexpected_typ_is_refused() -> None:
@@ -95,4 +98,14 @@ def test_request_object_that_is_not_a_jwt_is_refused() -> None:
 def test_now_defaults_to_the_clock() -> None:
     now = int(time.time())
     token = signed(nbf=now - 5, exp=now + 60)
-    assert verify_request_object(token, client_id=CLIENT, issuer=ISSUER, jwks=[jose.public_jwk(KEY)], algorithms=ALGS)["iss"] == CLIENT
+    assert verify_request_object(token, client_id=CLIENT, issuer=ISSUER, jwks=[jose.public_jwk(KEY)], algorithms=ALGS,
+                                 skew_ahead=SKEW)["iss"] == CLIENT
+
+
+@pytest.mark.parametrize("claim", ["nbf", "iat"])
+def test_the_skew_ahead_is_the_rulebooks(claim: str) -> None:
+    # policies/fapi.yaml clock_skew.ahead_seconds: 0 refuses a claim 5 s ahead which 10 accepts.
+    token = signed(**{claim: NOW + 5})
+    assert verify(token, skew_ahead=10)["iss"] == CLIENT
+    with pytest.raises(InvalidRequestObject, match="not yet valid|future"):
+        verify(token, skew_ahead=0)

@@ -3,6 +3,7 @@ PS256/ES256 only, within their validity window, with the claims a registration r
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from types import SimpleNamespace
 import pytest
 
 from gateway import jose
+from gateway.app import _contract
 from gateway.errors import InvalidSoftwareStatement
 from gateway.errors import UnapprovedSoftwareStatement
 from gateway.oauth.software_statements import directory_jwks_path
@@ -30,7 +32,15 @@ def directory(var_dir: Path) -> DirectoryKeys:
 
 @pytest.fixture
 def services(settings: Settings) -> SimpleNamespace:
-    return SimpleNamespace(settings=settings)
+    """What the check reads: the settings and the shipped rulebook (policies/fapi.yaml)."""
+    _, policies = _contract(settings.openapi_dir.resolve(), settings.policies_dir.resolve())
+    return SimpleNamespace(settings=settings, policies=policies)
+
+
+def with_fapi(services: SimpleNamespace, **changes: object) -> SimpleNamespace:
+    """``services`` whose rulebook has ``changes`` in its resolved fapi.yaml (e.g. clock_skew_ahead=0)."""
+    fapi = dataclasses.replace(services.policies.fapi, **changes)
+    return SimpleNamespace(settings=services.settings, policies=dataclasses.replace(services.policies, fapi=fapi))
 
 
 def ssa(directory: DirectoryKeys, **kwargs: object) -> str:
@@ -134,6 +144,14 @@ async def test_ssa_within_clock_skew_is_accepted(directory: DirectoryKeys, servi
     assert (await verify_software_statement(token, services=services))["software_id"] == "app1"
 
 
+async def test_the_clock_skew_is_the_rulebooks(directory: DirectoryKeys, services: SimpleNamespace) -> None:
+    # policies/fapi.yaml clock_skew.ahead_seconds: 0 refuses a statement issued 5 s ahead which 10 accepts.
+    token = ssa(directory, iat=int(time.time()) + 5)
+    assert await verify_software_statement(token, services=with_fapi(services, clock_skew_ahead=10))
+    with pytest.raises(InvalidSoftwareStatement):
+        await verify_software_statement(token, services=with_fapi(services, clock_skew_ahead=0))
+
+
 async def test_ssa_without_exp_is_accepted(directory: DirectoryKeys, services: SimpleNamespace) -> None:
     token = ssa(directory, lifetime=None)
     assert "exp" not in await verify_software_statement(token, services=services)
@@ -176,7 +194,9 @@ async def test_no_directory_file_means_no_trusted_issuer(var_dir: Path, services
         await verify_software_statement(ssa(directory), services=services)
 
 
-async def test_production_trusts_the_configured_directory_file(tmp_path: Path, var_dir: Path) -> None:
+async def test_production_trusts_the_configured_directory_file(
+    tmp_path: Path, var_dir: Path, services: SimpleNamespace
+) -> None:
     sandbox_directory = make_directory(var_dir)
     production_file = tmp_path / "trusted" / "directory.json"
     production_dir = make_directory(tmp_path / "trusted-root")
@@ -184,7 +204,7 @@ async def test_production_trusts_the_configured_directory_file(tmp_path: Path, v
     production_file.write_text(production_dir.jwks_path.read_text())
     settings = Settings(var_dir=var_dir, mode="production", directory_jwks_file=production_file)
     assert directory_jwks_path(settings) == production_file
-    services = SimpleNamespace(settings=settings)
+    services = SimpleNamespace(settings=settings, policies=services.policies)
     assert (await verify_software_statement(ssa(production_dir), services=services))["software_id"] == "app1"
     # The sandbox directory's keys mean nothing in production.
     with pytest.raises(UnapprovedSoftwareStatement):

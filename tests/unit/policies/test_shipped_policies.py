@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from gateway.openapi_specs import OpenApiSpecs
@@ -149,13 +151,19 @@ async def test_fapi_policy_allows_only_fapi_algorithms(policies: Policies) -> No
     assert policies.fapi.lifetimes["authorization_code"] <= 60
 
 
+async def test_the_shipped_idempotency_window_is_24_hours(policies: Policies) -> None:
+    # OBIE R/W API profile, "Idempotency": a key is a replay within the preceding 24 hours.
+    assert policies.fapi.idempotency_window == timedelta(hours=24)
+
+
 async def test_default_settings_fit_the_fapi_policy(policies: Policies) -> None:
     policies.fapi.check_settings(Settings())
 
 
 @pytest.mark.parametrize(
     ("setting", "value"),
-    [("code_lifetime", 61), ("par_lifetime", 600), ("clock_skew_ahead", 11), ("max_proof_age", 61)],
+    [("code_lifetime", 61), ("par_lifetime", 600), ("access_token_lifetime", 301), ("id_token_lifetime", 301),
+     ("refresh_token_lifetime", 7776001)],
 )
 async def test_settings_looser_than_the_fapi_policy_are_refused(
     policies: Policies, setting: str, value: int

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
@@ -125,11 +126,12 @@ async def test_a_replay_reads_the_budgets_without_spending_them(limiter: RateLim
 
 
 async def test_an_idempotency_key_is_seen_first_once_until_forgotten(limiter: RateLimiter) -> None:
-    assert await limiter.first_sighting(client_id="tpp", key="k1")
-    assert not await limiter.first_sighting(client_id="tpp", key="k1")
-    assert await limiter.first_sighting(client_id="other", key="k1")
-    await limiter.forget_sighting(client_id="tpp", key="k1")
-    assert await limiter.first_sighting(client_id="tpp", key="k1")
+    day = timedelta(hours=24)
+    assert await limiter.first_sighting(client_id="tpp", key="k1", window=day)
+    assert not await limiter.first_sighting(client_id="tpp", key="k1", window=day)
+    assert await limiter.first_sighting(client_id="other", key="k1", window=day)
+    await limiter.forget_sighting(client_id="tpp", key="k1", window=day)
+    assert await limiter.first_sighting(client_id="tpp", key="k1", window=day)
 
 
 async def test_client_on_a_tier_the_rulebook_does_not_define_is_refused(limiter: RateLimiter, balances) -> None:  # type: ignore[no-untyped-def]

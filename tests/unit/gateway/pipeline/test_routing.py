@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from gateway.errors import MethodNotAllowed
@@ -61,3 +63,16 @@ def test_wrong_method_is_405(table: RouteTable) -> None:
 def test_client_token_consent_endpoint_is_not_served_by_the_resource_pipeline(table: RouteTable) -> None:
     with pytest.raises(NotFound):
         table.match(method="GET", path=f"{BASE}/account-access-consents/aac-1")
+
+
+def test_the_account_checked_against_the_consent_comes_from_the_account_scoped_flag(contract) -> None:  # type: ignore[no-untyped-def]
+    """The loader keeps ``account_scoped`` equal to "the path has {AccountId}" (policies/routes.yaml); the pipeline
+    reads the flag, not the path: a rule without it names no account for the consent check."""
+    specs, policies = contract
+    key = ("GET", f"{BASE}/accounts/{{AccountId}}/transactions")
+    unscoped = dataclasses.replace(policies.routes[key], account_scoped=False)
+    changed = dataclasses.replace(policies, routes={**policies.routes, key: unscoped})
+    table = RouteTable.build(specs=specs, policies=changed)
+    assert table.match(method="GET", path=f"{BASE}/accounts/acc-9/transactions").account_id is None
+    shipped = RouteTable.build(specs=specs, policies=policies)
+    assert shipped.match(method="GET", path=f"{BASE}/accounts/acc-9/transactions").account_id == "acc-9"
