@@ -2,7 +2,7 @@
 
 One module per concern: ``processes`` (pinned children, stopped by pid), ``stub`` (nginx: the stub upstream and
 the reverse proxy), ``servers`` (the bench-only pass-through gateway and the Python floor), ``seed`` (rulebook
-copy, consents, pre-signed requests), ``load`` (wrk and its Lua scripts), ``report`` (medians and ratios) and
+copy, consents, pre-signed requests), ``token`` (the token endpoint lines and node-oidc-provider), ``load`` (wrk and its Lua scripts), ``report`` (medians and ratios) and
 ``run`` (the run itself).
 """
 

@@ -2,7 +2,8 @@
 result as one JSON line (docs/performance.md, "How a run is set up").
 
 Two scripts: ``FIXED`` sends the same request every time; ``LINES`` sends one pre-signed request per line of a
-file (tab-separated ``name: value`` header fields), each wrk thread taking its own slice (line i goes to thread
+file (tab-separated ``name: value`` header fields; the pseudo-fields ``:method`` and ``:body`` set the method,
+default GET, and the body), each wrk thread taking its own slice (line i goes to thread
 i mod threads), so no line - no DPoP proof, no context token - is sent twice. A thread that runs out of lines
 stops and the result says so. Both count non-2xx answers in ``response()``.
 """
@@ -67,12 +68,18 @@ function init(args)
   local path = wrk.path
   for line in io.lines(args[1]) do
     if index % threads_total == id then
-      local headers = {}
+      local headers, method, body = {}, "GET", nil
       for field in string.gmatch(line, "[^\t]+") do
-        local name, value = string.match(field, "^([^:]+): (.*)$")
-        headers[name] = value
+        local name, value = string.match(field, "^(:?[^:]+): (.*)$")
+        if name == ":method" then
+          method = value
+        elseif name == ":body" then
+          body = value
+        else
+          headers[name] = value
+        end
       end
-      table.insert(requests, wrk.format("GET", path, headers))
+      table.insert(requests, wrk.format(method, path, headers, body))
     end
     index = index + 1
   end

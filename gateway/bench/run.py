@@ -30,6 +30,7 @@ from gateway.bench import load
 from gateway.bench import report
 from gateway.bench import seed
 from gateway.bench import stub
+from gateway.bench import token
 from gateway.bench.processes import LOAD_CPU
 from gateway.bench.processes import SERVER_CPU
 from gateway.bench.processes import Processes
@@ -46,7 +47,12 @@ NAMES = {
     "passthrough": "obgw pass-through -> stub",
     "full": "obgw every check -> stub",
     "direct": "sandbox bank direct (reference)",
+    "token": "obgw token endpoint",
+    "token_reference": "node-oidc-provider token endpoint",
 }
+PRE_SIGNED = ("full", "direct", "token", "token_reference")
+# Pre-signed requests for a token warm-up before any rate of that line is known.
+TOKEN_WARMUP_RPS = 2000.0
 # Pre-signed requests for a window: the expected rate times the window, with this margin.
 SIGNING_MARGIN = 1.5
 
@@ -75,6 +81,9 @@ class Stack:
     urls: dict[str, str] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
     sign_context: Callable[..., str] | None = None
+    token_client: token.TokenClient | None = None
+    issuers: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def _env(*, work: Path, gw_port: int, bank_port: int, policies: Path) -> dict[str, str]:
@@ -97,7 +106,7 @@ def _start(*, work: Path, processes: Processes, consents: int) -> Stack:
     from gateway.bank import BankClient
     from gateway.keys import KeyStore
 
-    gw_port, bank_port, stub_port, proxy_port, floor_port = (free_port() for _ in range(5))
+    gw_port, bank_port, stub_port, proxy_port, floor_port, node_port = (free_port() for _ in range(6))
     shipped = Settings().policies_dir
     policies = seed.bench_rulebook(source=shipped, target=work / "policies")
     env = _env(work=work, gw_port=gw_port, bank_port=bank_port, policies=policies)
@@ -105,7 +114,9 @@ def _start(*, work: Path, processes: Processes, consents: int) -> Stack:
     keys = KeyStore.ensure(settings.keys_dir, sandbox=True)
     _say(f"seeding {consents} authorised consents, one DPoP-bound token each")
     seeded = asyncio.run(seed.seed(settings=settings, consents=consents))
-    stack = Stack(work=work, processes=processes, settings=settings, seeded=seeded)
+    stack = Stack(work=work, processes=processes, settings=settings, seeded=seeded, token_client=token.new_client())
+    assert stack.token_client is not None
+    asyncio.run(token.seed_client(settings=settings, client=stack.token_client))
     logs = work / "logs"
     logs.mkdir()
     python = [sys.executable, "-m", "gateway.bench"]
@@ -142,7 +153,21 @@ def _start(*, work: Path, processes: Processes, consents: int) -> Stack:
         "passthrough": f"{settings.issuer}/bench/passthrough{sub_path}",
         "full": f"{settings.issuer}{PUBLIC_AIS}{sub_path}",
         "direct": f"{settings.sandbox_url}{BANK_AIS}{sub_path}",
+        "token": f"{settings.issuer}/token",
     }
+    stack.issuers = {"token": settings.issuer}
+    _say("installing node-oidc-provider (cached) for the token endpoint reference")
+    reference = token.install_reference()
+    if isinstance(reference, str):
+        stack.notes.append(f"token endpoint reference skipped: {reference}.")
+        return stack
+    node_issuer = f"http://127.0.0.1:{node_port}"
+    up("node", token.reference_command(directory=reference, port=node_port,
+                                       client_file=token.client_file(client=stack.token_client,
+                                                                     path=work / "token-client.json")),
+       node_issuer + "/.well-known/openid-configuration")
+    stack.urls["token_reference"] = node_issuer + "/token"
+    stack.issuers["token_reference"] = node_issuer
     return stack
 
 
@@ -171,12 +196,18 @@ class Runner:
 
     def _expected(self, key: str) -> float:
         """The rate to sign for: this line's best so far, else the pass-through's (the gateway's upper bound)."""
+        if key in ("token", "token_reference") and not self.samples.get(key):
+            return TOKEN_WARMUP_RPS
         seen = self.samples.get(key) or self.samples.get("passthrough") or []
         return max((s.rps for s in seen), default=self.args.expected_rps)
 
-    def _signed(self, key: str, seconds: float) -> list[dict[str, str]]:
-        count = int(self._expected(key) * seconds * SIGNING_MARGIN) + 200
+    def _signed(self, key: str, seconds: float, *, rate: float | None = None) -> list[dict[str, str]]:
+        count = int((rate or self._expected(key)) * seconds * SIGNING_MARGIN) + 200
         stack = self.stack
+        if key in ("token", "token_reference"):
+            assert stack.token_client is not None
+            return token.token_requests(client=stack.token_client, issuer=stack.issuers[key],
+                                        token_url=stack.urls[key], count=count)
         if key == "full":
             signed = seed.dpop_requests(seeded=stack.seeded, htu=stack.urls["full"], count=count,
                                         start=self.next_token)
@@ -188,18 +219,22 @@ class Runner:
 
     def scenario(self, key: str) -> None:
         args = self.args
-        pre_signed = key in ("full", "direct")
+        pre_signed = key in PRE_SIGNED
         warm = self._wrk(key, args.warmup, self._signed(key, args.warmup) if pre_signed else None)
         if key == "full":
             self.full_requests.append(warm.requests)
         started = time.monotonic()
-        signed = self._signed(key, args.seconds) if pre_signed else None
+        # This line's best rate so far, or its warm-up's (twice that if the warm-up ran out), sizes the window.
+        seen = [sample.rps for sample in self.samples.get(key, [])]
+        rate = max([*seen, warm.rps * (2 if warm.exhausted_threads else 1)])
+        signed = self._signed(key, args.seconds, rate=rate) if pre_signed else None
         if signed is not None:
             _say(f"  signed {len(signed)} requests in {time.monotonic() - started:.1f} s (outside the window)")
         result = self._wrk(key, args.seconds, signed)
         if key == "full":
             self.full_requests.append(result.requests)
-        server = "gateway" if key in ("passthrough", "full") else ("sandbox" if key == "direct" else key)
+        server = {"passthrough": "gateway", "full": "gateway", "token": "gateway", "direct": "sandbox",
+                  "token_reference": "node"}.get(key, key)
         self.samples.setdefault(key, []).append(result)
         self.rss.setdefault(key, []).append(rss_kib(self.stack.pids[server]))
         _say(f"  {NAMES[key]}: {result.rps:.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
@@ -222,9 +257,10 @@ def _run(args: argparse.Namespace, *, work: Path, processes: Processes) -> tuple
     for repetition in range(1, args.repetitions + 1):
         _say(f"repetition {repetition} of {args.repetitions}")
         for key in NAMES:
-            runner.scenario(key)
+            if key in stack.urls:
+                runner.scenario(key)
     result_lines = [report.Line(key=key, name=name, samples=tuple(runner.samples[key]),
-                                rss_kib=tuple(runner.rss[key])) for key, name in NAMES.items()]
+                                rss_kib=tuple(runner.rss[key])) for key, name in NAMES.items() if key in stack.urls]
     most = seed.uses_per_consent(requests=runner.full_requests, consents=consents)
     meta = {
         "endpoint": "GET " + PUBLIC_AIS + BALANCES.replace("{account_id}", "{AccountId}"),
@@ -237,6 +273,9 @@ def _run(args: argparse.Namespace, *, work: Path, processes: Processes) -> tuple
             f"{consents} consents, round robin: at most {most} requests per consent over the whole run "
             f"(sized for up to {args.expected_rps:g} req/s); customer present (x-fapi-customer-ip-address).",
             "stub upstream: nginx serving the sandbox bank's recorded answer to the same balances call.",
+            "token lines: client_credentials, private_key_jwt (ES256) and DPoP, a fresh assertion and proof per "
+            "request.",
+            *stack.notes,
         ],
     }
     return meta, result_lines

@@ -117,3 +117,29 @@ def test_medians_over_repetitions() -> None:
                     for r, p in ((100, 5.0), (300, 1.0), (200, 3.0)))
     line = report.Line(key="x", name="x", samples=samples, rss_kib=(1024, 3072, 2048))
     assert (line.rps, line.p50_ms, line.p99_ms, line.non2xx, line.rss_mib) == (200.0, 3.0, 6.0, 3, 2.0)
+
+
+def test_token_requests_carry_a_fresh_assertion_and_proof_each() -> None:
+    from urllib.parse import parse_qs
+
+    from gateway import jose
+    from gateway.bench import token
+
+    client = token.new_client()
+    signed = token.token_requests(client=client, issuer="http://127.0.0.1:1", token_url="http://127.0.0.1:1/token",
+                                  count=3)
+    assertions, proofs = set(), set()
+    for fields in signed:
+        assert fields[":method"] == "POST" and fields["content-type"] == "application/x-www-form-urlencoded"
+        form = {k: v[0] for k, v in parse_qs(fields[":body"]).items()}
+        assert form["grant_type"] == "client_credentials" and form["client_assertion_type"] == token.ASSERTION_TYPE
+        claims = jose.verify(form["client_assertion"], key=jose.public_jwk(client.signing_key), algorithms=["ES256"],
+                             audience="http://127.0.0.1:1")
+        assert claims["iss"] == claims["sub"] == client.client_id
+        proof = jose.verify(fields["dpop"], key=jose.public_jwk(client.dpop_key), algorithms=["ES256"],
+                            verify_exp=False)
+        assert (proof["htm"], proof["htu"]) == ("POST", "http://127.0.0.1:1/token")
+        assertions.add(claims["jti"])
+        proofs.add(proof["jti"])
+        assert "\t" not in "".join(fields.values())  # one request per line, fields split on tabs
+    assert len(assertions) == len(proofs) == 3
