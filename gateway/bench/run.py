@@ -250,7 +250,8 @@ def _run(args: argparse.Namespace, *, work: Path, processes: Processes) -> tuple
     shipped = Settings().policies_dir
     per_consent = seed.per_consent_limits(shipped)
     run_seconds = args.repetitions * (args.warmup + args.seconds)
-    consents = seed.consents_needed(per_consent=per_consent, expected_rps=args.expected_rps, run_seconds=run_seconds)
+    consents = seed.coprime_with(seed.consents_needed(per_consent=per_consent, expected_rps=args.expected_rps,
+                                                      run_seconds=run_seconds), threads=args.threads)
     stack = _start(work=work, processes=processes, consents=consents)
     fixed, lines = load.write_scripts(work)
     runner = Runner(stack=stack, args=args, fixed=fixed, lines=lines)

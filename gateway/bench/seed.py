@@ -71,6 +71,14 @@ def consents_needed(*, per_consent: str, expected_rps: float, run_seconds: float
     return needed
 
 
+def coprime_with(count: int, *, threads: int) -> int:
+    """The smallest number >= ``count`` sharing no factor with ``threads``: line i goes to wrk thread
+    i mod threads and uses consent i mod consents, so each thread's slice then cycles through every consent."""
+    while math.gcd(count, threads) != 1:
+        count += 1
+    return count
+
+
 @dataclass(frozen=True, kw_only=True)
 class Seeded:
     tokens: tuple[str, ...]  # one DPoP-bound access token per consent, in consent order

@@ -143,3 +143,12 @@ def test_token_requests_carry_a_fresh_assertion_and_proof_each() -> None:
         proofs.add(proof["jti"])
         assert "\t" not in "".join(fields.values())  # one request per line, fields split on tabs
     assert len(assertions) == len(proofs) == 3
+
+
+def test_each_wrk_thread_cycles_through_every_consent() -> None:
+    assert seed.coprime_with(720, threads=2) == 721
+    assert seed.coprime_with(721, threads=2) == 721
+    assert seed.coprime_with(9, threads=3) == 10
+    consents = seed.coprime_with(720, threads=2)
+    thread_zero = {line % consents for line in range(0, 4 * consents, 2)}
+    assert len(thread_zero) == consents
