@@ -53,8 +53,6 @@ NAMES = {
 PRE_SIGNED = ("full", "direct", "token", "token_reference")
 # Pre-signed requests for a token warm-up before any rate of that line is known.
 TOKEN_WARMUP_RPS = 2000.0
-# Pre-signed requests for a window: the expected rate times the window, with this margin.
-SIGNING_MARGIN = 1.5
 
 
 def _say(message: str) -> None:
@@ -201,8 +199,9 @@ class Runner:
         seen = self.samples.get(key) or self.samples.get("passthrough") or []
         return max((s.rps for s in seen), default=self.args.expected_rps)
 
-    def _signed(self, key: str, seconds: float, *, rate: float | None = None) -> list[dict[str, str]]:
-        count = int((rate or self._expected(key)) * seconds * SIGNING_MARGIN) + 200
+    def _signed(self, key: str, seconds: float, *, count: int | None = None) -> list[dict[str, str]]:
+        if count is None:
+            count = int(self._expected(key) * seconds * seed.SIGNING_MARGIN) + 200
         stack = self.stack
         if key in ("token", "token_reference"):
             assert stack.token_client is not None
@@ -224,10 +223,10 @@ class Runner:
         if key == "full":
             self.full_requests.append(warm.requests)
         started = time.monotonic()
-        # This line's best rate so far, or its warm-up's (twice that if the warm-up ran out), sizes the window.
-        seen = [sample.rps for sample in self.samples.get(key, [])]
-        rate = max([*seen, warm.rps * (2 if warm.exhausted_threads else 1)])
-        signed = self._signed(key, args.seconds, rate=rate) if pre_signed else None
+        count = seed.requests_to_sign(seen=[sample.rps for sample in self.samples.get(key, [])],
+                                      warmup_rps=warm.rps, warmup_ran_out=bool(warm.exhausted_threads),
+                                      seconds=args.seconds)
+        signed = self._signed(key, args.seconds, count=count) if pre_signed else None
         if signed is not None:
             _say(f"  signed {len(signed)} requests in {time.monotonic() - started:.1f} s (outside the window)")
         result = self._wrk(key, args.seconds, signed)

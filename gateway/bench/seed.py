@@ -32,6 +32,8 @@ RATE_LIMITS_FILE = "rate-limits.yaml"
 PRESENT_IP = "127.0.0.1"
 # Share of a shipped per-consent budget a consent may use during the run: room for uneven spreading.
 HEADROOM = 0.5
+# Pre-signed requests for a window: the expected rate times the window, with this margin.
+SIGNING_MARGIN = 1.5
 PERMISSIONS = ("ReadAccountsDetail", "ReadBalances", "ReadTransactionsDetail", "ReadTransactionsCredits",
                "ReadTransactionsDebits")
 
@@ -77,6 +79,15 @@ def coprime_with(count: int, *, threads: int) -> int:
     while math.gcd(count, threads) != 1:
         count += 1
     return count
+
+
+def requests_to_sign(*, seen: Sequence[float], warmup_rps: float, warmup_ran_out: bool, seconds: float,
+                     margin: float = SIGNING_MARGIN) -> int:
+    """Pre-signed requests for a timed window: ``margin`` times the best rate this line reached in earlier
+    windows (``seen``) or in its warm-up. A warm-up is no steady state (node's JIT, the gateway's caches): before
+    any earlier window, or when the warm-up itself ran out, its rate counts double."""
+    warm = warmup_rps * (2 if warmup_ran_out or not seen else 1)
+    return int(max([*seen, warm]) * seconds * margin) + 200
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -152,3 +152,12 @@ def test_each_wrk_thread_cycles_through_every_consent() -> None:
     consents = seed.coprime_with(720, threads=2)
     thread_zero = {line % consents for line in range(0, 4 * consents, 2)}
     assert len(thread_zero) == consents
+
+
+def test_a_window_is_signed_for_more_than_the_rate_seen_so_far() -> None:
+    # First window: only the warm-up is known, and it counts double (no steady state yet).
+    assert seed.requests_to_sign(seen=[], warmup_rps=400, warmup_ran_out=False, seconds=10, margin=1.5) == 12200
+    # Later windows: the best rate of earlier windows, unless the warm-up now beats it.
+    assert seed.requests_to_sign(seen=[700, 600], warmup_rps=400, warmup_ran_out=False, seconds=10,
+                                 margin=1.5) == 10700
+    assert seed.requests_to_sign(seen=[700], warmup_rps=500, warmup_ran_out=True, seconds=10, margin=1.5) == 15200
