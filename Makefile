@@ -35,8 +35,9 @@ lint: $(DEVSTAMP)
 contract: $(DEVSTAMP)
 	OBGW_CONTRACT_DEPTH=deep $(BIN)/pytest tests/contract $(PYTEST_ARGS)
 
+# wrk against nginx, a Python floor and the gateway (docs/performance.md); needs wrk, nginx and taskset.
 bench: $(STAMP)
-	$(BIN)/obgw bench
+	$(BIN)/obgw bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -306,10 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("sandbox", help="sandbox tools: psus, tpp create, seed (see 'obgw sandbox --help')",
                    add_help=False)
-    bench = sub.add_parser("bench", help="start the stack and measure throughput and latency")
-    bench.add_argument("--seconds", type=float, default=5.0)
-    bench.add_argument("--concurrency", type=int, default=32)
-    bench.add_argument("--json", action="store_true")
+    bench = sub.add_parser("bench", help="measure the hot path side by side with nginx and a Python proxy (wrk)")
+    importlib.import_module("gateway.bench.run").add_arguments(bench)
     return parser
 
 
