@@ -6,12 +6,23 @@ and renders ``consent.errors`` as OBIE errors.
 
 from __future__ import annotations
 
+from consent.access import ConsentGrant
+from consent.access import check_access
+from consent.access import record_access
 from consent.audit import GENESIS
 from consent.audit import ActorType
 from consent.audit import AuditReport
 from consent.audit import EventType
 from consent.audit import append_event
 from consent.audit import verify_chain
+from consent.creation import create_account_access_consent
+from consent.creation import create_funds_confirmation_consent
+from consent.creation import create_payment_consent
+from consent.customer_views import ClientConsents
+from consent.customer_views import ConsentSummary
+from consent.customer_views import HistoryEntry
+from consent.customer_views import export_for_customer
+from consent.customer_views import list_for_customer
 from consent.errors import AccountNotConsented
 from consent.errors import ConsentError
 from consent.errors import ConsentExpired
@@ -51,26 +62,15 @@ from consent.permissions import credit_debit_filter
 from consent.permissions import describe
 from consent.permissions import detail_level
 from consent.permissions import permits
-from consent.service import ClientConsents
-from consent.service import ConsentGrant
-from consent.service import ConsentSummary
-from consent.service import HistoryEntry
-from consent.service import authorise
-from consent.service import check_access
-from consent.service import consented_accounts
-from consent.service import consume
-from consent.service import create_account_access_consent
-from consent.service import create_funds_confirmation_consent
-from consent.service import create_payment_consent
-from consent.service import delete
-from consent.service import expire_due
-from consent.service import export_for_customer
-from consent.service import get_consent
-from consent.service import list_for_customer
-from consent.service import record_access
-from consent.service import reject
-from consent.service import revoke
-from consent.service import revoke_all_for_client
+from consent.status_changes import authorise
+from consent.status_changes import consented_accounts
+from consent.status_changes import consume
+from consent.status_changes import delete
+from consent.status_changes import expire_due
+from consent.status_changes import get_consent
+from consent.status_changes import reject
+from consent.status_changes import revoke
+from consent.status_changes import revoke_all_for_client
 
 __all__ = [
     "AccountNotConsented",

@@ -1,6 +1,6 @@
 """The two seams through which the consent domain talks to the bank (docs/architecture.md section 2).
 
-The sandbox bank implements them over HTTP (``gateway.bank``); a production bank plugs in its identity
+The sandbox bank implements them over HTTP (``gateway.backend.bank``); a production bank plugs in its identity
 provider and account directory behind the same protocols.
 """
 

@@ -18,38 +18,38 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from gateway import consent_routes
-from gateway import customer_routes
 from gateway import errors
-from gateway import jose
-from gateway import sandbox_controls
-from gateway.bank import BankClient
-from gateway.body_limit import BodyLimitMiddleware
-from gateway.db import Database
-from gateway.health import Readiness
-from gateway.health import healthz
-from gateway.health import readyz
-from gateway.interaction import InteractionIdMiddleware
-from gateway.keys import KeyStore
+from gateway.backend.bank import BankClient
+from gateway.contract.policies import Policies
+from gateway.contract.policies import declared_operations
+from gateway.contract.policies import load_policies
+from gateway.contract.specs import OpenApiSpecs
+from gateway.contract.specs import load_specs
+from gateway.hosting import consent_routes
+from gateway.hosting import customer_routes
+from gateway.hosting import sandbox_controls
+from gateway.hosting.body_limit import BodyLimitMiddleware
+from gateway.hosting.health import Readiness
+from gateway.hosting.health import healthz
+from gateway.hosting.health import readyz
+from gateway.hosting.interaction import InteractionIdMiddleware
 from gateway.oauth import routes as oauth_routes
-from gateway.oauth.clients import ClientKeyCache
 from gateway.observability import tracing
 from gateway.observability.metrics import metrics_endpoint
 from gateway.observability.middleware import ObservabilityMiddleware
-from gateway.openapi_specs import OpenApiSpecs
-from gateway.openapi_specs import load_specs
 from gateway.pipeline import ais
 from gateway.pipeline import cbpii
 from gateway.pipeline import pis
-from gateway.policies import Policies
-from gateway.policies import declared_operations
-from gateway.policies import load_policies
+from gateway.security import jose
+from gateway.security.client_keys import ClientKeyCache
+from gateway.security.keys import KeyStore
+from gateway.security.sign_in_throttle import SignInThrottle
+from gateway.security.single_use import SingleUseStore
+from gateway.security.single_use import create_single_use_store
 from gateway.services import Services
 from gateway.settings import Settings
 from gateway.settings import SettingsError
-from gateway.sign_in_throttle import SignInThrottle
-from gateway.single_use import SingleUseStore
-from gateway.single_use import create_single_use_store
+from gateway.store.db import Database
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 

@@ -9,19 +9,19 @@ from typing import TYPE_CHECKING
 import httpx
 from starlette.requests import Request
 
-from gateway.db import Database
-from gateway.keys import KeyStore
+from gateway.security.keys import KeyStore
+from gateway.security.single_use import SingleUseStore
 from gateway.settings import Settings
-from gateway.single_use import SingleUseStore
+from gateway.store.db import Database
 
 if TYPE_CHECKING:
     from starlette.templating import Jinja2Templates
 
-    from gateway.bank import BankClient
-    from gateway.oauth.clients import ClientKeyCache
-    from gateway.openapi_specs import OpenApiSpecs
-    from gateway.policies import Policies
-    from gateway.sign_in_throttle import SignInThrottle
+    from gateway.backend.bank import BankClient
+    from gateway.contract.policies import Policies
+    from gateway.contract.specs import OpenApiSpecs
+    from gateway.security.client_keys import ClientKeyCache
+    from gateway.security.sign_in_throttle import SignInThrottle
 
 
 @dataclass(kw_only=True)

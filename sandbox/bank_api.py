@@ -1,4 +1,4 @@
-"""The bank's internal API, answered only to the gateway (contract in ``gateway.bank``).
+"""The bank's internal API, answered only to the gateway (contract in ``gateway.backend.bank``).
 
 * ``POST /bank/v1/psu-authentications`` ``{"username", "password"}`` -> 200 ``{"psu_id", "name"}`` | 401
 * ``GET /bank/v1/customers/{psu_id}/accounts`` -> 200 ``{"accounts": [...]}``

@@ -1,6 +1,6 @@
 """Verification of ``x-obgw-context``: the JWT the gateway signs on every call to the bank's internal API.
 
-Contract (``gateway.bank``): RFC 7519 JWT, ``alg`` ES256 (FAPI 2.0 Security Profile section 5.4; the
+Contract (``gateway.backend.bank``): RFC 7519 JWT, ``alg`` ES256 (FAPI 2.0 Security Profile section 5.4; the
 sandbox's ``context_algorithms``), ``kid`` of a
 key in the gateway's published JWKS (``var/keys/gateway-jwks.json``), ``iss`` = the gateway's issuer,
 ``aud`` = ``obgw-bank``, short ``exp``, ``jti``. The bank answers nobody else, so every doubt rejects:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 
-from gateway.keys import KeyStore
+from gateway.security.keys import KeyStore
 from gateway.settings import Settings
 
 ISSUER = "http://127.0.0.1:8000"

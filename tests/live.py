@@ -19,7 +19,7 @@ import httpx
 def start_obgw(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
     """``obgw ARGV`` as a child process, its output in ``log``."""
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "gateway.cli", *argv], env=env, stdout=out,
+        return subprocess.Popen([sys.executable, "-m", "gateway.cli.main", *argv], env=env, stdout=out,
                                 stderr=subprocess.STDOUT)
 
 
@@ -84,7 +84,7 @@ def live_stack(var_dir: Path, *, extra_env: dict[str, str] | None = None, timeou
     var_dir.mkdir(parents=True, exist_ok=True)
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "up"], env=env, stdout=out, stderr=subprocess.STDOUT
+            [sys.executable, "-m", "gateway.cli.main", "up"], env=env, stdout=out, stderr=subprocess.STDOUT
         )
     stack = LiveStack(
         gateway_url=f"http://127.0.0.1:{port}",

@@ -25,6 +25,8 @@ from starlette.routing import Route
 
 from consent import service
 from consent.audit import EventType
+from consent.customer_views import ClientConsents
+from consent.customer_views import ConsentSummary
 from consent.errors import ConsentError
 from consent.lifecycle import ConsentStatus
 from consent.lifecycle import allowed
@@ -39,8 +41,6 @@ from consent.pages.portal import PortalUnavailable
 from consent.pages.portal import SignInThrottled
 from consent.pages.rendering import render
 from consent.permissions import long_date
-from consent.service import ClientConsents
-from consent.service import ConsentSummary
 
 S = ConsentStatus
 BASE = "/consents"

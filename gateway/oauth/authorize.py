@@ -50,7 +50,7 @@ from consent.lifecycle import ConsentStatus
 from consent.models import Consent
 from consent.pages import consent_page_view
 from consent.pages import render_consent_page
-from gateway.bank import BankUnavailable
+from gateway.backend.bank import BankUnavailable
 from gateway.errors import AccessDenied
 from gateway.errors import InvalidRequest
 from gateway.errors import InvalidRequestUri
@@ -58,20 +58,20 @@ from gateway.errors import NotFound
 from gateway.errors import OAuthError
 from gateway.errors import TemporarilyUnavailable
 from gateway.oauth import psu_session
-from gateway.oauth.models import AuthorizationCode
-from gateway.oauth.models import Client
-from gateway.oauth.models import PushedRequest
-from gateway.oauth.models import new_secret
-from gateway.oauth.models import secret_hash
-from gateway.oauth.models import utcnow
 from gateway.oauth.par import handle_of
 from gateway.oauth.psu_session import PsuSession
 from gateway.oauth.token import read_form
 from gateway.oauth.token import read_form_lists
+from gateway.security.sign_in_throttle import SignInThrottled
+from gateway.security.sign_in_throttle import client_address
 from gateway.services import Services
 from gateway.services import services as get_services
-from gateway.sign_in_throttle import SignInThrottled
-from gateway.sign_in_throttle import client_address
+from gateway.store.db import utcnow
+from gateway.store.oauth_tables import AuthorizationCode
+from gateway.store.oauth_tables import Client
+from gateway.store.oauth_tables import PushedRequest
+from gateway.store.oauth_tables import new_secret
+from gateway.store.oauth_tables import secret_hash
 
 # FAPI 2.0 SP section 5.3.2.2: authorization codes live at most 60 seconds, whatever the setting says.
 MAX_CODE_LIFETIME = 60

@@ -17,16 +17,16 @@ from typing import Any
 
 from starlette.requests import Request
 
-from gateway import jose
 from gateway.errors import InvalidClient
-from gateway.oauth.certificates import certificate_thumbprint
-from gateway.oauth.certificates import presented_certificate
-from gateway.oauth.certificates import same_dn
-from gateway.oauth.clients import JwksUnavailable
-from gateway.oauth.clients import get_client
-from gateway.oauth.models import Client
 from gateway.observability.context import annotate
+from gateway.security import jose
+from gateway.security.certificates import certificate_thumbprint
+from gateway.security.certificates import presented_certificate
+from gateway.security.certificates import same_dn
+from gateway.security.client_keys import JwksUnavailable
+from gateway.security.client_keys import get_client
 from gateway.services import Services
+from gateway.store.oauth_tables import Client
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MAX_ASSERTION_LIFETIME = 300

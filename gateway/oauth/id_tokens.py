@@ -13,10 +13,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from gateway import jose
-from gateway.keys import KeyStore
-from gateway.oauth.models import utcnow
+from gateway.security import jose
+from gateway.security.keys import KeyStore
 from gateway.settings import Settings
+from gateway.store.db import utcnow
 
 ACR_SCA = "urn:openbanking:psd2:sca"
 REFRESH_EXPIRY_CLAIM = "http://openbanking.org.uk/refresh_token_expires_at"

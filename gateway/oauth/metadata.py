@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
-from gateway import jose
+from gateway.security import jose
 from gateway.services import services
 
 # Public documents: clients may cache them a few minutes; a rotated key stays published next to the new one,

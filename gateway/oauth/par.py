@@ -42,17 +42,17 @@ from gateway.errors import UnauthorizedClient
 from gateway.errors import UnsupportedResponseType
 from gateway.oauth import request_objects
 from gateway.oauth.client_auth import authenticate_client
-from gateway.oauth.clients import JwksUnavailable
-from gateway.oauth.dpop import check_dpop_proof
 from gateway.oauth.id_tokens import requested_intent_id
-from gateway.oauth.models import Client
-from gateway.oauth.models import PushedRequest
-from gateway.oauth.models import new_secret
-from gateway.oauth.models import secret_hash
-from gateway.oauth.models import utcnow
 from gateway.oauth.token import read_form
+from gateway.security.client_keys import JwksUnavailable
+from gateway.security.dpop import check_dpop_proof
 from gateway.services import Services
 from gateway.services import services as get_services
+from gateway.store.db import utcnow
+from gateway.store.oauth_tables import Client
+from gateway.store.oauth_tables import PushedRequest
+from gateway.store.oauth_tables import new_secret
+from gateway.store.oauth_tables import secret_hash
 
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 # RFC 7636 section 4.2: BASE64URL(SHA256(verifier)) is 43 characters.

@@ -39,20 +39,20 @@ from starlette.routing import Route
 
 from consent.errors import MalformedBody
 from consent.wire import loads_json
-from gateway import jose
 from gateway.errors import InvalidClientMetadata
 from gateway.errors import InvalidRedirectUri
 from gateway.errors import InvalidRequest
 from gateway.errors import InvalidSoftwareStatement
 from gateway.errors import InvalidToken
-from gateway.oauth.access import require_access_token
-from gateway.oauth.models import Client
-from gateway.oauth.models import Token
-from gateway.oauth.models import utcnow
 from gateway.oauth.software_statements import verify_software_statement
+from gateway.security import jose
+from gateway.security.access import require_access_token
 from gateway.services import Services
 from gateway.services import services as get_services
 from gateway.settings import Settings
+from gateway.store.db import utcnow
+from gateway.store.oauth_tables import Client
+from gateway.store.oauth_tables import Token
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_JWKS_BYTES = 64 * 1024

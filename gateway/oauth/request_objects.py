@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from collections.abc import Mapping
 from typing import Any
 
-from gateway import jose
 from gateway.errors import InvalidRequestObject
+from gateway.security import jose
 
 # FAPI 1 Advanced section 5.2.2: exp - nbf <= 60 minutes, nbf no older than 60 minutes.
 MAX_LIFETIME = 3600

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
 
-from gateway import jose
 from gateway.errors import InvalidSoftwareStatement
 from gateway.errors import UnapprovedSoftwareStatement
+from gateway.security import jose
 from gateway.settings import Settings
 
 if TYPE_CHECKING:

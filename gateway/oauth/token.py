@@ -27,25 +27,25 @@ from starlette.routing import Route
 
 from consent.lifecycle import ConsentStatus
 from consent.models import Consent
-from gateway import jose
 from gateway.errors import InvalidGrant
 from gateway.errors import InvalidRequest
 from gateway.errors import InvalidScope
 from gateway.errors import UnauthorizedClient
 from gateway.errors import UnsupportedGrantType
 from gateway.oauth import tokens
-from gateway.oauth.certificates import certificate_thumbprint
-from gateway.oauth.certificates import presented_certificate
 from gateway.oauth.client_auth import AuthenticatedClient
 from gateway.oauth.client_auth import authenticate_client
-from gateway.oauth.dpop import check_dpop_proof
 from gateway.oauth.id_tokens import build_id_token
-from gateway.oauth.models import AuthorizationCode
-from gateway.oauth.models import secret_hash
-from gateway.oauth.models import utcnow
 from gateway.oauth.tokens import SenderBinding
+from gateway.security import jose
+from gateway.security.certificates import certificate_thumbprint
+from gateway.security.certificates import presented_certificate
+from gateway.security.dpop import check_dpop_proof
 from gateway.services import Services
 from gateway.services import services as get_services
+from gateway.store.db import utcnow
+from gateway.store.oauth_tables import AuthorizationCode
+from gateway.store.oauth_tables import secret_hash
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 # RFC 7636 section 4.1: code_verifier = 43*128unreserved.
@@ -72,7 +72,7 @@ async def read_form_lists(
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type != FORM_TYPE:
         raise InvalidRequest(f"the request body must be {FORM_TYPE}")
-    body = await request.body()  # bounded by OBGW_MAX_FORM_BYTES (gateway/body_limit.py)
+    body = await request.body()  # bounded by OBGW_MAX_FORM_BYTES (gateway/hosting/body_limit.py)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -18,11 +18,11 @@ from sqlalchemy import update
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.oauth.models import Token
-from gateway.oauth.models import new_secret
-from gateway.oauth.models import secret_hash
-from gateway.oauth.models import utcnow
 from gateway.settings import Settings
+from gateway.store.db import utcnow
+from gateway.store.oauth_tables import Token
+from gateway.store.oauth_tables import new_secret
+from gateway.store.oauth_tables import secret_hash
 
 ACCESS = "access"
 REFRESH = "refresh"

@@ -24,7 +24,7 @@ from sqlmodel import select
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.db import Database
+from gateway.store.db import Database
 
 # Text format 0.0.4: what every Prometheus server version scrapes (2.x does not know 1.0.0).
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -7,7 +7,7 @@ pipeline of docs/architecture.md section 3, one step per module:
 4. ``consent_check``  consent status, owner, customer, permissions, AccountId (403/400), transaction window;
 5. ``validation``     Accept, FAPI headers, query parameters (406/400);
 6. ``ratelimit``      tier, consent and unattended budgets (429);
-7. ``proxy``          the bank call with the signed consent context (502/503/504 via ``gateway.upstream``);
+7. ``proxy``          the bank call with the signed consent context (502/503/504 via ``gateway.backend.upstream``);
 8. ``shaping``/``audit``  the response cut to the consent, the access recorded.
 
 Validation runs after the consent check and before the rate limits (docs/architecture.md section 3 lists it after them) so that a
@@ -30,10 +30,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
-from gateway import consent_routes
+from gateway.backend.upstream import Upstream
+from gateway.backend.upstream import UpstreamResponse
+from gateway.backend.upstream import upstream_error
 from gateway.errors import NotFound
 from gateway.errors import interaction_id
-from gateway.oauth.models import utcnow
+from gateway.hosting import consent_routes
 from gateway.pipeline import audit
 from gateway.pipeline.consent_check import Window
 from gateway.pipeline.consent_check import check_consent
@@ -51,9 +53,7 @@ from gateway.pipeline.shaping import shape
 from gateway.pipeline.tokens import require_customer_token
 from gateway.pipeline.validation import RequestValidator
 from gateway.services import Services
-from gateway.upstream import Upstream
-from gateway.upstream import UpstreamResponse
-from gateway.upstream import upstream_error
+from gateway.store.db import utcnow
 
 STATE_KEY: Final = "ais_pipeline"
 JSON_UTF8: Final = "application/json; charset=utf-8"

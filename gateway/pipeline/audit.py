@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from consent.access import Access
+from consent.access import record_access
+from consent.access import record_accesses
 from consent.errors import ConsentError
-from consent.service import Access
-from consent.service import record_access
-from consent.service import record_accesses
-from gateway.db import Database
+from gateway.store.db import Database
 
 log = logging.getLogger("obgw.audit")
 

@@ -31,10 +31,10 @@ from starlette.routing import Route
 from consent import api as consent_api
 from consent import service as consent_service
 from consent.lifecycle import ConsentKind
-from gateway import consent_routes
 from gateway import errors
-from gateway.oauth.models import utcnow
-from gateway.payments import PaymentsBank
+from gateway.backend.payments import PaymentsBank
+from gateway.contract.policies import RoutePolicy
+from gateway.hosting import consent_routes
 from gateway.pipeline.pis import PaymentLimits
 from gateway.pipeline.pis import authorised_consent
 from gateway.pipeline.pis import check_json_content_type
@@ -44,8 +44,8 @@ from gateway.pipeline.pis import mismatch
 from gateway.pipeline.pis import parse_json
 from gateway.pipeline.tokens import require_customer_token
 from gateway.pipeline.validation import check_accept
-from gateway.policies import RoutePolicy
 from gateway.services import Services
+from gateway.store.db import utcnow
 
 CBPII_BASE: Final = "/open-banking/v3.1/cbpii"
 OPERATION: Final = "CreateFundsConfirmations"

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
 
+from consent.access import ConsentGrant
+from consent.access import check_access
 from consent.errors import PermissionNotGranted
-from consent.service import ConsentGrant
-from consent.service import check_access
-from gateway.oauth.access import AccessContext
 from gateway.pipeline.routing import RouteMatch
+from gateway.security.access import AccessContext
 from gateway.services import Services
 
 

@@ -1,4 +1,4 @@
-"""Exactly-once payment orders: the gateway's idempotency record (``gateway.pipeline.models.PaymentOrderRecord``).
+"""Exactly-once payment orders: the gateway's idempotency record (``gateway.store.payment_tables.PaymentOrderRecord``).
 
 R/W API v3.1.11 profile "Idempotency" (docs/obie-notes.md section 5) and PISP profile "Idempotent Payment Order"
 (docs/obie-notes.md section 9 step 4): the same ``x-idempotency-key`` from the same TPP within 24 hours returns the same payment
@@ -47,12 +47,12 @@ from consent import idempotency
 from consent import service as consent_service
 from consent.errors import ConsentError
 from gateway import errors
-from gateway.db import Database
-from gateway.pipeline.models import PaymentOrderRecord
+from gateway.store.db import Database
+from gateway.store.payment_tables import PaymentOrderRecord
 
 PENDING: Final = "pending"
 DONE: Final = "done"
-# Longer than the bank call may take (gateway.upstream total timeout 10 s), so a live owner keeps its lease.
+# Longer than the bank call may take (gateway.backend.upstream total timeout 10 s), so a live owner keeps its lease.
 DEFAULT_LEASE: Final = timedelta(seconds=15)
 POLL_INTERVAL: Final = 0.05
 # A concurrent first call claims its key within milliseconds of passing its checks: look more often for it.

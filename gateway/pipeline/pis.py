@@ -16,7 +16,7 @@
   ``OBWriteFundsConfirmationResponse1`` from the debtor account's balance.
 
 Every answer with a body, refusals included, of an operation the rulebook marks ``signed_response`` carries the
-gateway's ``x-jws-signature`` (PISP endpoint table: "Signed Response"; ``gateway.consent_routes.sign_responses``).
+gateway's ``x-jws-signature`` (PISP endpoint table: "Signed Response"; ``gateway.hosting.consent_routes.sign_responses``).
 
 Rate limits (docs/architecture.md section 3 step 5, ``policies/rate-limits.yaml``), counted right after the token so a
 refused call creates, executes and reads nothing: customer-token calls spend the client's tier budget of the
@@ -52,28 +52,28 @@ from consent.errors import MalformedBody
 from consent.lifecycle import ConsentKind
 from consent.lifecycle import ConsentStatus
 from consent.models import Consent
-from gateway import consent_routes
 from gateway import errors
-from gateway.oauth.access import AccessContext
-from gateway.oauth.models import Client
-from gateway.oauth.models import utcnow
-from gateway.payments import BankRefused
-from gateway.payments import PaymentsBank
-from gateway.pipeline.models import PaymentOrderRecord
+from gateway.backend.payments import BankRefused
+from gateway.backend.payments import PaymentsBank
+from gateway.backend.upstream import Upstream
+from gateway.backend.upstream import upstream_error
+from gateway.contract.policies import RateLimits
+from gateway.contract.policies import RoutePolicy
+from gateway.hosting import consent_routes
 from gateway.pipeline.payments_store import Claim
 from gateway.pipeline.payments_store import PaymentOrderStore
 from gateway.pipeline.payments_store import StoredAnswer
 from gateway.pipeline.ratelimit import RateLimiter
-from gateway.pipeline.ratelimit import storage_for
 from gateway.pipeline.ratelimit import tier_of
 from gateway.pipeline.ratelimit import tier_only
 from gateway.pipeline.tokens import require_customer_token
 from gateway.pipeline.validation import check_accept
-from gateway.policies import RateLimits
-from gateway.policies import RoutePolicy
+from gateway.security.access import AccessContext
 from gateway.services import Services
-from gateway.upstream import Upstream
-from gateway.upstream import upstream_error
+from gateway.store.counters import storage_for
+from gateway.store.db import utcnow
+from gateway.store.oauth_tables import Client
+from gateway.store.payment_tables import PaymentOrderRecord
 
 PISP_BASE: Final = "/open-banking/v3.1/pisp"
 JSON_UTF8: Final = "application/json; charset=utf-8"

@@ -1,7 +1,7 @@
 """Step 7 of the enforcement pipeline (docs/architecture.md section 3): forward the checked call to the account backend.
 
 Bank contract (``sandbox`` implements it): the same sub-path as the public API under ``/bank/v1/aisp``, the
-consent context in ``x-obgw-context`` (a short-lived JWT the gateway signs, ``gateway.bank``: ``purpose`` "ais",
+consent context in ``x-obgw-context`` (a short-lived JWT the gateway signs, ``gateway.backend.bank``: ``purpose`` "ais",
 ``psu_id``, ``consent_id``, ``account_ids``, ``permissions``, and the clamped ``transaction_from`` /
 ``transaction_to`` when bounded) and the public base for ``Links`` in ``x-obgw-public-base``. The backend answers
 the full Detail view; ``shaping`` cuts it to the consent. The query sent upstream is rebuilt from the validated
@@ -16,13 +16,13 @@ from datetime import datetime
 from typing import Final
 from urllib.parse import urlencode
 
-from consent.service import ConsentGrant
-from gateway.bank import CONTEXT_HEADER
-from gateway.bank import BankClient
+from consent.access import ConsentGrant
+from gateway.backend.bank import CONTEXT_HEADER
+from gateway.backend.bank import BankClient
+from gateway.backend.upstream import Upstream
+from gateway.backend.upstream import UpstreamResponse
 from gateway.errors import INTERACTION_HEADER
 from gateway.pipeline.consent_check import Window
-from gateway.upstream import Upstream
-from gateway.upstream import UpstreamResponse
 
 BANK_AIS_BASE: Final = "/bank/v1/aisp"
 PUBLIC_BASE_HEADER: Final = "x-obgw-public-base"

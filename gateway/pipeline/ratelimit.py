@@ -32,13 +32,13 @@ from limits import RateLimitItemPerSecond
 from limits.aio.storage import Storage
 from limits.aio.strategies import STRATEGIES
 from limits.aio.strategies import RateLimiter as LimitsStrategy
-from limits.storage import storage_from_string
 
+from gateway.contract.policies import Limit
+from gateway.contract.policies import RateLimits
+from gateway.contract.policies import RoutePolicy
 from gateway.errors import TooManyRequests
-from gateway.oauth.models import Client
-from gateway.policies import Limit
-from gateway.policies import RateLimits
-from gateway.policies import RoutePolicy
+from gateway.store.counters import storage_for
+from gateway.store.oauth_tables import Client
 
 UNATTENDED_PREFIX: Final = "x-obgw-unattended-"
 _ALL_ACCOUNTS: Final = "*"
@@ -62,21 +62,6 @@ def tier_of(client: Client) -> str | None:
     """The client's rate tier. Clients carry no tier yet, so every client is on ``default_tier``; a tier taken
     from client-supplied registration metadata would let a TPP choose its own budget, so none is read."""
     return None
-
-
-def storage_for(redis_url: str, *, prefix: str = "obgw:") -> Storage:
-    """Counters in Redis when configured (shared by replicas), else in this process's memory. Redis is
-    reached through redis-py, the client the rest of obgw uses."""
-    if redis_url:
-        scheme, sep, rest = redis_url.partition("://")
-        if not sep or scheme not in ("redis", "rediss"):
-            raise ValueError("OBGW_REDIS_URL must be a redis:// or rediss:// URL")
-        storage = storage_from_string(f"async+{scheme}://{rest}", implementation="redispy",
-                                      key_prefix=f"{prefix}limits")
-    else:
-        storage = storage_from_string("async+memory://")
-    assert isinstance(storage, Storage)
-    return storage
 
 
 def tier_only(policy: RateLimits) -> RateLimits:

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from gateway.contract.policies import Policies
+from gateway.contract.policies import RoutePolicy
+from gateway.contract.specs import OpenApiSpecs
 from gateway.errors import NotFound
-from gateway.openapi_specs import OpenApiSpecs
-from gateway.policies import Policies
-from gateway.policies import RoutePolicy
 
 AIS_API: Final = "accounts"
 AIS_BASE: Final = "/open-banking/v3.1/aisp"

@@ -27,7 +27,7 @@ from consent.permissions import LEVELLED_RESOURCES
 from consent.permissions import can_see_pan
 from consent.permissions import credit_debit_filter
 from consent.permissions import detail_level
-from gateway.upstream import upstream_error
+from gateway.backend.upstream import upstream_error
 
 # Resource -> the key of its records under Data (account-info-openapi v3.1.11 OBRead* schemas).
 DATA_KEYS: Final[Mapping[str, str]] = {

@@ -1,6 +1,6 @@
 """Steps 2-3 of the enforcement pipeline (docs/architecture.md section 3): the customer's access token.
 
-``gateway.oauth.access.require_access_token`` does the lookup, expiry, revocation and sender-constraint checks
+``gateway.security.access.require_access_token`` does the lookup, expiry, revocation and sender-constraint checks
 (RFC 9449 section 7 DPoP, RFC 8705 section 3 certificate binding) in one database round trip. This step adds
 what a customer endpoint needs: a token from the authorization-code flow (or its refresh), carrying the scope of
 the API, a customer and a consent. R/W API v3.1.11 "HTTP Status Codes" 401: a missing, invalid or expired token,
@@ -14,13 +14,13 @@ from typing import Final
 
 from starlette.requests import Request
 
+from gateway.contract.policies import RoutePolicy
 from gateway.errors import Forbidden
 from gateway.errors import OAuthError
 from gateway.errors import ObError
 from gateway.errors import Unauthorized
-from gateway.oauth.access import AccessContext
-from gateway.oauth.access import require_access_token
-from gateway.policies import RoutePolicy
+from gateway.security.access import AccessContext
+from gateway.security.access import require_access_token
 from gateway.services import Services
 
 # Tokens a customer endpoint accepts: issued for the customer's authorization (RFC 6749 section 4.1) or

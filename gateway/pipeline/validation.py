@@ -30,12 +30,12 @@ from typing import Final
 from starlette.datastructures import Headers
 from starlette.datastructures import QueryParams
 
+from gateway.contract.specs import OpenApiSpecs
 from gateway.errors import FieldInvalid
 from gateway.errors import FieldInvalidDate
 from gateway.errors import FieldUnexpected
 from gateway.errors import HeaderInvalid
 from gateway.errors import NotAcceptable
-from gateway.openapi_specs import OpenApiSpecs
 
 PAGE_PARAM: Final = "page"
 _MAX_PAGE: Final = 1_000_000

@@ -1,7 +1,7 @@
 """Requests generated from ``openapi/`` against the resource APIs, in-process: every AIS read, the payment orders
 and the funds checks, on the customer's tokens (R/W API v3.1.11 AIS, PIS and CBPII endpoint tables).
 
-The gateway reaches the bank for these over a real socket (aiohttp, ``gateway.upstream``), which cannot call an
+The gateway reaches the bank for these over a real socket (aiohttp, ``gateway.backend.upstream``), which cannot call an
 ASGI app, so here the sandbox app is also served on a free 127.0.0.1 port and the gateway's ``sandbox_url``
 points there. Checks as for the consent endpoints: no 5xx, every answer as its operation documents it, every
 error an ``OBErrorResponse1``, and the positive cases reach the handlers (their 2xx share is asserted).

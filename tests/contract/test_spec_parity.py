@@ -1,6 +1,6 @@
 """The OBIE documents the gateway serves are wire-identical to the official v3.1.11 ones for every operation.
 
-The served documents are derived at start-up from the official files (gateway/openapi_derive.py); this checks
+The served documents are derived at start-up from the official files (gateway/contract/derive.py); this checks
 the result as a partner's tool would see it, per operation after resolving every local ``$ref``: the path,
 the method, the parameters (path, query and headers), the request body, every response status code with its
 headers and schemas, and the security requirement. Any difference is named by its location. The official
@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from gateway.openapi_specs import API_FILES
-from gateway.openapi_specs import HTTP_METHODS
-from gateway.openapi_specs import load_specs
-from gateway.openapi_specs import read_yaml
-from gateway.policies import declared_operations
+from gateway.contract.policies import declared_operations
+from gateway.contract.specs import API_FILES
+from gateway.contract.specs import HTTP_METHODS
+from gateway.contract.specs import load_specs
+from gateway.contract.specs import read_yaml
 from gateway.settings import REPO_ROOT
 
 OPENAPI_DIR = REPO_ROOT / "openapi"

@@ -30,11 +30,11 @@ from openapi_core.validation.response.exceptions import MissingRequiredHeader
 from openapi_core.validation.response.validators import V30ResponseDataValidator
 from openapi_core.validation.response.validators import V30ResponseHeadersValidator
 
-from gateway.openapi_specs import API_FILES
-from gateway.openapi_specs import OpenApiSpecs
-from gateway.openapi_specs import load_specs
-from gateway.openapi_specs import read_yaml
-from gateway.policies import declared_operations
+from gateway.contract.policies import declared_operations
+from gateway.contract.specs import API_FILES
+from gateway.contract.specs import OpenApiSpecs
+from gateway.contract.specs import load_specs
+from gateway.contract.specs import read_yaml
 from gateway.settings import REPO_ROOT
 
 OPENAPI_DIR: Final = REPO_ROOT / "openapi"

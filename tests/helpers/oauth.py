@@ -24,8 +24,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from gateway import jose
-from gateway.oauth.models import Client
+from gateway.security import jose
+from gateway.store.oauth_tables import Client
 
 ISSUER = "http://127.0.0.1:8000"
 REDIRECT_URI = "https://tpp.example.com/callback"
@@ -238,7 +238,7 @@ async def tokens_for(http: httpx.AsyncClient, fapi: FapiClient, *, scope: str = 
 @pytest.fixture(name="db")
 async def db_fixture(settings: Any, gateway_app: Any) -> AsyncIterator[Any]:
     """A second handle on the gateway's database (the app under test owns the first)."""
-    from gateway.db import Database
+    from gateway.store.db import Database
 
     database = Database(settings.database_url)
     yield database

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gateway import jose
+from gateway.security import jose
 
 DIRECTORY_JWKS = Path("sandbox") / "directory-jwks.json"
 

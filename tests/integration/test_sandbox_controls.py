@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from consent.models import Consent
-from gateway import sandbox_controls
 from gateway.app import create_app
+from gateway.hosting import sandbox_controls
 from gateway.settings import Settings
 from tests.contract.validate import assert_conforms
 from tests.helpers.oauth import db_fixture  # noqa: F401  (the db fixture)

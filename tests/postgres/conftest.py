@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from gateway.migrate import upgrade
-from gateway.models_registry import import_models
 from gateway.settings import Settings
+from gateway.store.migrate import upgrade
+from gateway.store.registry import import_models
 from tests.conftest import ISSUER
 from tests.conftest import SANDBOX_URL
 from tests.postgres.services import POSTGRES_ENV

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from alembic import command
 
-from gateway.migrate import alembic_config
-from gateway.migrate import upgrade
+from gateway.store.migrate import alembic_config
+from gateway.store.migrate import upgrade
 
 
 def test_alembic_check_passes_on_postgres(postgres_url: str) -> None:

@@ -13,8 +13,8 @@ from sqlmodel import col
 from sqlmodel import func
 from sqlmodel import select
 
-from gateway.db import Database
-from gateway.pipeline.models import PaymentOrderRecord
+from gateway.store.db import Database
+from gateway.store.payment_tables import PaymentOrderRecord
 from sandbox.db import SandboxDatabase
 from sandbox.models import PaymentOrder
 from sandbox.settings import SandboxSettings

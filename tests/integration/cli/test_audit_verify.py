@@ -22,7 +22,7 @@ from tests.helpers.oauth import tokens_for
 def _verify(var_dir: Path) -> tuple[int, dict[str, object]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OBGW_")}
     env["OBGW_VAR_DIR"] = str(var_dir)
-    done = subprocess.run([sys.executable, "-m", "gateway.cli", "audit", "verify", "--json"],
+    done = subprocess.run([sys.executable, "-m", "gateway.cli.main", "audit", "verify", "--json"],
                           env=env, capture_output=True, text=True, timeout=60)
     return done.returncode, json.loads(done.stdout)
 

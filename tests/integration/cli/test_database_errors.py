@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.migrate import upgrade
+from gateway.store.migrate import upgrade
 
 READING_COMMANDS = [
     ["audit", "verify"],
@@ -26,7 +26,7 @@ READING_COMMANDS = [
 
 def _obgw(args: list[str], **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OBGW_")}
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], env={**clean, **env},
+    return subprocess.run([sys.executable, "-m", "gateway.cli.main", *args], env={**clean, **env},
                           capture_output=True, text=True, timeout=60)
 
 

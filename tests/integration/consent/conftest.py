@@ -22,9 +22,9 @@ from sqlmodel import func
 from sqlmodel import select
 
 from consent.models import Consent
-from gateway.openapi_specs import OpenApiSpecs
-from gateway.openapi_specs import load_specs
-from gateway.policies import declared_operations
+from gateway.contract.policies import declared_operations
+from gateway.contract.specs import OpenApiSpecs
+from gateway.contract.specs import load_specs
 from gateway.settings import Settings
 from tests.helpers.jws import sign_body
 from tests.helpers.jws import signing_key
@@ -55,8 +55,8 @@ def obie_specs() -> OpenApiSpecs:
 @pytest.fixture
 async def gateway_app(settings, gateway_keys, sandbox_app):  # type: ignore[no-untyped-def]
     """The shared ``gateway_app`` plus the consent routes (mounted here until ``create_app`` mounts them)."""
-    from gateway import consent_routes
     from gateway.app import create_app
+    from gateway.hosting import consent_routes
 
     app = create_app(
         settings, keys=gateway_keys, bank_transport=httpx.ASGITransport(app=sandbox_app), create_schema=True

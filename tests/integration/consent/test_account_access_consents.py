@@ -9,8 +9,8 @@ from datetime import datetime
 import pytest
 import yaml
 
-from gateway import openapi_derive
-from gateway import openapi_specs
+from gateway.contract import derive as openapi_derive
+from gateway.contract import specs as openapi_specs
 from tests.integration.consent.conftest import AISP
 from tests.integration.consent.conftest import CBPII
 from tests.integration.consent.conftest import Tpp

@@ -1,5 +1,5 @@
 """Bodies the consent API cannot take. One past ``OBGW_MAX_BODY_BYTES`` (shipped 1 MiB) sent without
-``Content-Length`` is counted while it streams (gateway/body_limit.py): an authorised TPP's consent POST is refused
+``Content-Length`` is counted while it streams (gateway/hosting/body_limit.py): an authorised TPP's consent POST is refused
 413 in the OBIE error form, even where the endpoint renders its own refusals (the signed payment-consent API).
 One that is not UTF-8 (RFC 8259 section 8.1) or nests deeper than a parser should follow is a 400 in the OBIE
 error form. None creates anything."""

@@ -4,7 +4,7 @@ and ID token carry the consent; Deny rejects; a bad choice or a forged form chan
 
 from __future__ import annotations
 
-from gateway import jose
+from gateway.security import jose
 from tests.helpers.oauth import query_of
 from tests.integration.consent_pages.conftest import account_ids
 from tests.integration.consent_pages.conftest import alice_psu_id

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from gateway.sign_in_throttle import SignInThrottle
+from gateway.security.sign_in_throttle import SignInThrottle
 from tests.conftest import ISSUER
 from tests.helpers.oauth import PSU_PASSWORD
 from tests.helpers.oauth import PSU_USERNAME

@@ -1,6 +1,6 @@
 """The gateway's AIS pipeline against the real sandbox bank over 127.0.0.1.
 
-The upstream client is aiohttp (``gateway.upstream``), which cannot call an ASGI app in-process, so the sandbox
+The upstream client is aiohttp (``gateway.backend.upstream``), which cannot call an ASGI app in-process, so the sandbox
 app (the shared ``sandbox_app`` fixture) is served by uvicorn on a free loopback port inside the test's event
 loop; the gateway app is the shared ``gateway_app`` with the AIS pipeline pointed at that port. Consents and
 tokens are inserted directly: a client (``tests.helpers.oauth.insert_client``), an account-access consent created
@@ -22,12 +22,12 @@ import pytest
 import uvicorn
 
 from consent import service
-from gateway.oauth.models import Token
-from gateway.oauth.models import new_secret
-from gateway.oauth.models import secret_hash
-from gateway.oauth.models import utcnow
+from gateway.backend.upstream import Upstream
 from gateway.pipeline import ais
-from gateway.upstream import Upstream
+from gateway.store.db import utcnow
+from gateway.store.oauth_tables import Token
+from gateway.store.oauth_tables import new_secret
+from gateway.store.oauth_tables import secret_hash
 from sandbox.customers import accounts_of
 from sandbox.customers import customer_id
 from tests.helpers.oauth import FapiClient

@@ -10,8 +10,8 @@ from sqlmodel import select
 from consent import service
 from consent.models import Consent
 from consent.models import ConsentEvent
-from gateway.oauth.models import utcnow
-from gateway.upstream import Upstream
+from gateway.backend.upstream import Upstream
+from gateway.store.db import utcnow
 from sandbox.customers import accounts_of
 from tests.integration.gateway.conftest import AIS
 from tests.integration.gateway.conftest import insert_token

@@ -25,13 +25,13 @@ from starlette.responses import JSONResponse
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway import jose
-from gateway.db import Database
-from gateway.oauth.models import Token
-from gateway.oauth.models import new_secret
-from gateway.oauth.models import secret_hash
-from gateway.oauth.models import utcnow
+from gateway.security import jose
 from gateway.settings import Settings
+from gateway.store.db import Database
+from gateway.store.db import utcnow
+from gateway.store.oauth_tables import Token
+from gateway.store.oauth_tables import new_secret
+from gateway.store.oauth_tables import secret_hash
 from tests.conftest import ISSUER
 from tests.helpers.ssa import DirectoryKeys
 from tests.helpers.ssa import make_directory

@@ -8,9 +8,9 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import update
 
-from gateway.oauth.models import PushedRequest
-from gateway.oauth.models import secret_hash
-from gateway.oauth.models import utcnow
+from gateway.store.db import utcnow
+from gateway.store.oauth_tables import PushedRequest
+from gateway.store.oauth_tables import secret_hash
 from tests.helpers.consents import intent_claims
 from tests.helpers.consents import lodge_account_access
 from tests.helpers.oauth import ISSUER
@@ -311,7 +311,7 @@ async def test_session_cookie_is_secure_and_host_prefixed_on_an_https_issuer(set
     from asgi_lifespan import LifespanManager
 
     from gateway.app import create_app
-    from gateway.db import Database
+    from gateway.store.db import Database
 
     https = "https://bank.example"
     app = create_app(settings.replace(issuer=https), keys=gateway_keys,

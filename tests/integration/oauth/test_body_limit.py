@@ -1,4 +1,4 @@
-"""The gateway app refuses oversized bodies with 413 in the OBIE error form (gateway/body_limit.py, shipped
+"""The gateway app refuses oversized bodies with 413 in the OBIE error form (gateway/hosting/body_limit.py, shipped
 defaults: 1 MiB, 64 KiB for forms)."""
 
 from __future__ import annotations

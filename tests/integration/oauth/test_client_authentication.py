@@ -11,8 +11,8 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from gateway import jose
-from gateway.oauth.models import Client
+from gateway.security import jose
+from gateway.store.oauth_tables import Client
 from tests.helpers.oauth import ASSERTION_TYPE
 from tests.helpers.oauth import FORM
 from tests.helpers.oauth import ISSUER

@@ -5,8 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from gateway import jose
-from gateway.keys import KeyStore
+from gateway.security import jose
+from gateway.security.keys import KeyStore
 from tests.conftest import ISSUER
 from tests.integration.oauth._dcr_helpers import jwks_host  # noqa: F401  (fixture)
 from tests.integration.oauth._dcr_helpers import sandbox_app  # noqa: F401  (fixture)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from gateway import jose
-from gateway.oauth.models import PushedRequest
-from gateway.oauth.models import secret_hash
+from gateway.security import jose
+from gateway.store.oauth_tables import PushedRequest
+from gateway.store.oauth_tables import secret_hash
 from tests.helpers.consents import lodge_account_access
 from tests.helpers.oauth import db_fixture  # noqa: F401  (the db fixture)
 from tests.helpers.oauth import insert_client

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway import jose
-from gateway.db import Database
-from gateway.oauth.models import Client
+from gateway.security import jose
+from gateway.store.db import Database
+from gateway.store.oauth_tables import Client
 from tests.conftest import ISSUER
 from tests.helpers.oauth import FapiClient
 from tests.helpers.ssa import DirectoryKeys

@@ -15,9 +15,9 @@ import pytest
 import yaml
 from sqlmodel import select
 
-from gateway import jose
-from gateway.oauth.models import Client
+from gateway.security import jose
 from gateway.settings import Settings
+from gateway.store.oauth_tables import Client
 from tests.conftest import ISSUER
 from tests.conftest import SANDBOX_URL
 from tests.helpers.oauth import FORM

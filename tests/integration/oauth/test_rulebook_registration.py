@@ -21,8 +21,8 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.keys import KeyStore
-from gateway.policies import PolicyError
+from gateway.contract.policies import PolicyError
+from gateway.security.keys import KeyStore
 from gateway.settings import Settings
 from tests.conftest import ISSUER
 from tests.conftest import SANDBOX_URL

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway import jose
+from gateway.security import jose
 from tests.helpers.oauth import FORM
 from tests.helpers.oauth import ISSUER
 from tests.helpers.oauth import FapiClient
@@ -162,7 +162,7 @@ async def test_server_nonce_is_demanded_when_configured(settings, gateway_keys, 
     from asgi_lifespan import LifespanManager
 
     from gateway.app import create_app
-    from gateway.db import Database
+    from gateway.store.db import Database
 
     app = create_app(settings.replace(dpop_nonce_required=True), keys=gateway_keys,
                      bank_transport=httpx.ASGITransport(app=sandbox_app), create_schema=True)

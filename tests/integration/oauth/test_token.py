@@ -9,10 +9,10 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import update
 
-from gateway import jose
-from gateway.oauth.models import AuthorizationCode
-from gateway.oauth.models import secret_hash
-from gateway.oauth.models import utcnow
+from gateway.security import jose
+from gateway.store.db import utcnow
+from gateway.store.oauth_tables import AuthorizationCode
+from gateway.store.oauth_tables import secret_hash
 from tests.helpers.consents import intent_claims
 from tests.helpers.consents import lodge_account_access
 from tests.helpers.oauth import ISSUER

@@ -10,7 +10,7 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from gateway.app import create_app
-from gateway.keys import KeyStore
+from gateway.security.keys import KeyStore
 from gateway.settings import Settings
 from tests.conftest import ISSUER
 from tests.live import free_port

@@ -14,9 +14,9 @@ import pytest
 
 from consent.audit import verify_chain
 from consent.models import ConsentEvent
-from gateway import cli
-from gateway.db import Database
+from gateway.cli import main as cli
 from gateway.settings import Settings
+from gateway.store.db import Database
 from tests.scale.journey import CONSENTS
 from tests.scale.journey import Journey
 from tests.scale.journey import client_credentials

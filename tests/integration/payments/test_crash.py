@@ -23,11 +23,11 @@ from sqlmodel import col
 from sqlmodel import func
 from sqlmodel import select
 
-from gateway.db import Database
-from gateway.openapi_specs import load_specs
-from gateway.pipeline.models import PaymentOrderRecord
-from gateway.policies import declared_operations
+from gateway.contract.policies import declared_operations
+from gateway.contract.specs import load_specs
 from gateway.settings import Settings
+from gateway.store.db import Database
+from gateway.store.payment_tables import PaymentOrderRecord
 from sandbox.customers import account_id
 from sandbox.db import SandboxDatabase
 from sandbox.models import LedgerEntry

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from gateway import jose
+from gateway.security import jose
 from tests.helpers.jws import IAT
 from tests.helpers.jws import ISS
 from tests.helpers.jws import TAN

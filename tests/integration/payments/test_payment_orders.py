@@ -17,9 +17,9 @@ from sqlmodel import select
 
 from consent.lifecycle import ConsentStatus
 from consent.models import Consent
-from gateway.bank import BankClient
-from gateway.pipeline.models import PaymentOrderRecord
+from gateway.backend.bank import BankClient
 from gateway.settings import Settings
+from gateway.store.payment_tables import PaymentOrderRecord
 from sandbox.customers import account_id
 from sandbox.db import SandboxDatabase
 from sandbox.models import PaymentOrder

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.keys import KeyStore
+from gateway.security.keys import KeyStore
 from sandbox.customers import account_id
 
 from ._ais_helpers import ais_context

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from gateway.keys import KeyStore
+from gateway.security.keys import KeyStore
 from sandbox.ais import PAGE_SIZE
 from sandbox.customers import account_id
 

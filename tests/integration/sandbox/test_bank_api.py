@@ -1,4 +1,4 @@
-"""The bank's internal API (contract in ``gateway.bank``), reached through the gateway's real ``BankClient`` and
+"""The bank's internal API (contract in ``gateway.backend.bank``), reached through the gateway's real ``BankClient`` and
 by hand for every refusal: nothing is answered without a valid ``x-obgw-context``."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import httpx
 import jwt
 import pytest
 
-from gateway.bank import BankClient
-from gateway.keys import KeyStore
+from gateway.backend.bank import BankClient
+from gateway.security.keys import KeyStore
 from sandbox.customers import customer_id
 
 ISSUER = "http://127.0.0.1:8000"

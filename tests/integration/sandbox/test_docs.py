@@ -12,10 +12,10 @@ import httpx
 import pytest
 import yaml
 
-from gateway.openapi_specs import OpenApiSpecs
-from gateway.openapi_specs import load_specs
-from gateway.openapi_specs import read_yaml
-from gateway.policies import declared_operations
+from gateway.contract.policies import declared_operations
+from gateway.contract.specs import OpenApiSpecs
+from gateway.contract.specs import load_specs
+from gateway.contract.specs import read_yaml
 from gateway.settings import REPO_ROOT
 from sandbox import docs
 

@@ -20,7 +20,7 @@ from asgi_lifespan import LifespanManager
 from sqlmodel import func
 from sqlmodel import select
 
-from gateway.keys import KeyStore
+from gateway.security.keys import KeyStore
 from sandbox.customers import account_id
 from sandbox.customers import customer_id
 from sandbox.models import LedgerEntry

@@ -186,7 +186,7 @@ async def test_psus_lists_customers_with_passwords_and_accounts(sandbox: httpx.A
 async def test_sandbox_tables_stay_out_of_the_gateway_metadata() -> None:
     from sqlmodel import SQLModel
 
-    import gateway.oauth.models  # noqa: F401
+    import gateway.store.oauth_tables  # noqa: F401
     from sandbox.db import SANDBOX_METADATA
 
     assert "sandbox_customer" in SANDBOX_METADATA.tables

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from gateway.keys import KeyStore
+from gateway.security.keys import KeyStore
 from sandbox.settings import SandboxSettings
 from tests.integration.sandbox.test_bank_api import context
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from gateway import sandbox_controls
+from gateway.hosting import sandbox_controls
 from gateway.settings import Settings
 
 

@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from consent import service
 from consent.errors import ConsentError
+from consent.errors import ConsentExpired
 from consent.models import Consent
 from consent.models import ConsentEvent
 
@@ -441,7 +442,7 @@ async def test_check_access_enforces_expiry_and_records_it(
     )
     after = datetime.fromisoformat("2026-03-02T00:00:00+00:00")
     for _ in range(2):
-        with pytest.raises(service.ConsentExpired) as error:
+        with pytest.raises(ConsentExpired) as error:
             await service.check_access(
                 session=session, consent_id=consent.consent_id, client_id=TPP, psu_id=PSU, now=after,
                 endpoint="/accounts",

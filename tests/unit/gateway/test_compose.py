@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from gateway.cli import build_parser
+from gateway.cli.main import build_parser
 from gateway.settings import REPO_ROOT
 from gateway.settings import Settings
 

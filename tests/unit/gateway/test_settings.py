@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.app import create_app
-from gateway.keys import KeyStore
+from gateway.security.keys import KeyStore
 from gateway.settings import Settings
 from gateway.settings import SettingsError
 

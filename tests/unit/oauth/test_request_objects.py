@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from gateway import jose
 from gateway.errors import InvalidRequestObject
 from gateway.oauth.request_objects import verify_request_object
+from gateway.security import jose
 
 ISSUER = "https://bank.example"
 CLIENT = "client-1"

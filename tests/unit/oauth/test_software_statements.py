@@ -11,12 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from gateway import jose
 from gateway.app import _contract
 from gateway.errors import InvalidSoftwareStatement
 from gateway.errors import UnapprovedSoftwareStatement
 from gateway.oauth.software_statements import directory_jwks_path
 from gateway.oauth.software_statements import verify_software_statement
+from gateway.security import jose
 from gateway.settings import Settings
 from tests.helpers.ssa import DirectoryKeys
 from tests.helpers.ssa import make_directory

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.openapi_specs import OpenApiSpecs
-from gateway.openapi_specs import load_specs
-from gateway.policies import Policies
-from gateway.policies import declared_operations
-from gateway.policies import load_policies
+from gateway.contract.policies import Policies
+from gateway.contract.policies import declared_operations
+from gateway.contract.policies import load_policies
+from gateway.contract.specs import OpenApiSpecs
+from gateway.contract.specs import load_specs
 from gateway.settings import REPO_ROOT
 
 POLICIES_DIR = REPO_ROOT / "policies"

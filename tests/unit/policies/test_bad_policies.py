@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.openapi_specs import OpenApiSpecs
-from gateway.policies import PolicyError
-from gateway.policies import load_policies
+from gateway.contract.policies import PolicyError
+from gateway.contract.policies import load_policies
+from gateway.contract.specs import OpenApiSpecs
 
 from .conftest import POLICIES_DIR
 

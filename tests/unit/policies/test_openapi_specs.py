@@ -11,11 +11,11 @@ from openapi_core.testing import MockRequest
 from openapi_core.validation.request.exceptions import InvalidRequestBody
 
 from gateway import errors
-from gateway.openapi_specs import API_FILES
-from gateway.openapi_specs import OpenApiSpecs
-from gateway.openapi_specs import SpecError
-from gateway.openapi_specs import load_specs
-from gateway.policies import declared_operations
+from gateway.contract.policies import declared_operations
+from gateway.contract.specs import API_FILES
+from gateway.contract.specs import OpenApiSpecs
+from gateway.contract.specs import SpecError
+from gateway.contract.specs import load_specs
 
 from .conftest import OPENAPI_DIR
 from .conftest import POLICIES_DIR

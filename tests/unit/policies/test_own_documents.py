@@ -9,8 +9,8 @@ import pytest
 from openapi_spec_validator import validate
 from starlette.routing import Route
 
-from gateway.openapi_specs import HTTP_METHODS
-from gateway.openapi_specs import read_yaml
+from gateway.contract.specs import HTTP_METHODS
+from gateway.contract.specs import read_yaml
 
 from .conftest import OPENAPI_DIR
 
@@ -45,7 +45,7 @@ async def test_our_documents_are_valid_openapi(name: str) -> None:
 
 
 async def test_the_oauth_document_covers_the_authorization_server_endpoints() -> None:
-    from gateway import sandbox_controls
+    from gateway.hosting import sandbox_controls
     from gateway.oauth.routes import routes
     from gateway.settings import Settings
 

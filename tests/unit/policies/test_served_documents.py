@@ -1,5 +1,5 @@
 """The OBIE documents the gateway serves are the official files of openapi/obie/ keeping exactly the operations
-policies/routes.yaml declares (docs/architecture.md section 2, ``openapi/``; gateway/openapi_derive.py)."""
+policies/routes.yaml declares (docs/architecture.md section 2, ``openapi/``; gateway/contract/derive.py)."""
 
 from __future__ import annotations
 
@@ -15,16 +15,16 @@ import pytest
 import yaml
 
 from gateway import errors
-from gateway.openapi_derive import HTTP_METHODS
-from gateway.openapi_derive import served_document
-from gateway.openapi_specs import API_FILES
-from gateway.openapi_specs import OpenApiSpecs
-from gateway.openapi_specs import load_specs
-from gateway.openapi_specs import read_yaml
-from gateway.policies import Policies
-from gateway.policies import PolicyError
-from gateway.policies import declared_operations
-from gateway.policies import load_policies
+from gateway.contract.derive import HTTP_METHODS
+from gateway.contract.derive import served_document
+from gateway.contract.policies import Policies
+from gateway.contract.policies import PolicyError
+from gateway.contract.policies import declared_operations
+from gateway.contract.policies import load_policies
+from gateway.contract.specs import API_FILES
+from gateway.contract.specs import OpenApiSpecs
+from gateway.contract.specs import load_specs
+from gateway.contract.specs import read_yaml
 
 from .conftest import OPENAPI_DIR
 from .conftest import POLICIES_DIR

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.openapi_specs import OpenApiSpecs
-from gateway.policies import Policies
-from gateway.policies import PolicyError
-from gateway.policies import ais_permissions
+from gateway.contract.policies import Policies
+from gateway.contract.policies import PolicyError
+from gateway.contract.policies import ais_permissions
+from gateway.contract.specs import OpenApiSpecs
 from gateway.settings import Settings
 
 AISP = "/open-banking/v3.1/aisp"

@@ -1,4 +1,4 @@
-"""``x-obgw-context`` verification (``gateway.bank`` contract): only a short-lived ES256 JWT from the gateway's
+"""``x-obgw-context`` verification (``gateway.backend.bank`` contract): only a short-lived ES256 JWT from the gateway's
 published keys, for ``aud`` obgw-bank and the gateway's issuer, used once. Every other token is refused."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import jwt
 import pytest
 
-from gateway.keys import KeyStore
+from gateway.security.keys import KeyStore
 from sandbox.context import ContextVerifier
 from sandbox.directory import generate_signing_key
 from sandbox.errors import ContextRequired

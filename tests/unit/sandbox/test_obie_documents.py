@@ -1,5 +1,5 @@
 """The portal publishes the OBIE documents cut by the same rule the gateway applies (sandbox/obie_documents.py
-restates gateway/openapi_derive.py, since the sandbox imports nothing of the gateway): both give the same
+restates gateway/contract/derive.py, since the sandbox imports nothing of the gateway): both give the same
 document for every way routes.yaml can name operations."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.openapi_derive import served_document
-from gateway.openapi_specs import API_FILES
-from gateway.openapi_specs import read_yaml
+from gateway.contract.derive import served_document
+from gateway.contract.specs import API_FILES
+from gateway.contract.specs import read_yaml
 from gateway.settings import REPO_ROOT
 from sandbox import obie_documents
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 
 from gateway.app import _contract
-from gateway.openapi_specs import OpenApiSpecs
-from gateway.policies import Policies
+from gateway.contract.policies import Policies
+from gateway.contract.specs import OpenApiSpecs
 from gateway.settings import Settings
 
 

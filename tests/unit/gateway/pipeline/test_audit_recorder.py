@@ -13,8 +13,8 @@ from sqlmodel import select
 from consent import audit
 from consent import service
 from consent.models import ConsentEvent
-from gateway.db import Database
 from gateway.pipeline.audit import AccessRecorder
+from gateway.store.db import Database
 
 NOW = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 from datetime import datetime
 
-from consent.service import ConsentGrant
+from consent.access import ConsentGrant
 from gateway.pipeline.consent_check import Window
 from gateway.pipeline.consent_check import clamp_window
 

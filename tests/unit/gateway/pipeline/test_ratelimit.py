@@ -9,7 +9,7 @@ import pytest
 
 from gateway.errors import TooManyRequests
 from gateway.pipeline.ratelimit import RateLimiter
-from gateway.pipeline.ratelimit import storage_for
+from gateway.store.counters import storage_for
 
 
 @pytest.fixture

@@ -1,0 +1,179 @@
+"""What the customer's dashboard shows: their consents grouped by TPP with accounts and history, and the
+export of the same as JSON (docs/architecture.md section 1, journey 6).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import col
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from consent import records
+from consent.audit import EventType
+from consent.lifecycle import ConsentKind
+from consent.lifecycle import ConsentStatus
+from consent.lifecycle import allowed
+from consent.models import Consent
+from consent.models import ConsentAccount
+from consent.models import ConsentEvent
+from consent.permissions import PermissionGroup
+from consent.permissions import describe
+
+S = ConsentStatus
+K = ConsentKind
+
+
+@dataclass(frozen=True, kw_only=True)
+class HistoryEntry:
+    event: str
+    at: datetime
+    actor_type: str
+    actor_id: str
+    detail: Mapping[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConsentSummary:
+    consent_id: str
+    kind: str
+    client_id: str
+    # What the customer sees: ``Expired`` once ExpirationDateTime has passed, even before ``expire_due`` ran.
+    status: str
+    permissions: tuple[str, ...]
+    groups: tuple[PermissionGroup, ...]
+    account_ids: tuple[str, ...]
+    created_at: datetime
+    authorised_at: datetime | None
+    expires_at: datetime | None
+    last_accessed_at: datetime | None
+    last_access_endpoint: str | None
+    revocable: bool
+    history: tuple[HistoryEntry, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientConsents:
+    """Every consent one customer gave one TPP (the web layer maps ``client_id`` to the TPP's name)."""
+
+    client_id: str
+    consents: tuple[ConsentSummary, ...]
+
+
+def _display_status(consent: Consent, now: datetime) -> str:
+    if consent.status == S.AUTHORISED and records.is_expired(consent, now):
+        return S.EXPIRED.value
+    return consent.status
+
+
+async def list_for_customer(*, session: AsyncSession, psu_id: str, now: datetime) -> list[ClientConsents]:
+    """The customer's consents grouped by TPP, newest first, each with its accounts and full history."""
+    consents = (
+        await session.exec(
+            select(Consent).where(Consent.psu_id == psu_id).order_by(col(Consent.created_at).desc())
+        )
+    ).all()
+    ids = [c.consent_id for c in consents]
+    accounts: dict[str, list[str]] = {i: [] for i in ids}
+    history: dict[str, list[HistoryEntry]] = {i: [] for i in ids}
+    if ids:
+        for link in (
+            await session.exec(
+                select(ConsentAccount)
+                .where(col(ConsentAccount.consent_id).in_(ids))
+                .order_by(col(ConsentAccount.account_id))
+            )
+        ).all():
+            accounts[link.consent_id].append(link.account_id)
+        for event in (
+            await session.exec(
+                select(ConsentEvent).where(col(ConsentEvent.consent_id).in_(ids)).order_by(col(ConsentEvent.seq))
+            )
+        ).all():
+            history[event.consent_id].append(
+                HistoryEntry(
+                    event=event.event,
+                    at=event.at,
+                    actor_type=event.actor_type,
+                    actor_id=event.actor_id,
+                    detail=dict(event.detail),
+                )
+            )
+    grouped: dict[str, list[ConsentSummary]] = {}
+    for consent in consents:
+        status = _display_status(consent, now)
+        accesses = [h for h in history[consent.consent_id] if h.event == EventType.ACCESSED]
+        groups = (
+            describe(
+                consent.permissions,
+                transaction_from=consent.transaction_from,
+                transaction_to=consent.transaction_to,
+                expires=consent.expires_at,
+            )
+            if consent.kind == K.ACCOUNT_ACCESS
+            else []
+        )
+        grouped.setdefault(consent.client_id, []).append(
+            ConsentSummary(
+                consent_id=consent.consent_id,
+                kind=consent.kind,
+                client_id=consent.client_id,
+                status=status,
+                permissions=tuple(consent.permissions),
+                groups=tuple(groups),
+                account_ids=tuple(accounts[consent.consent_id]),
+                created_at=consent.created_at,
+                authorised_at=consent.authorised_at,
+                expires_at=consent.expires_at,
+                last_accessed_at=consent.last_accessed_at,
+                last_access_endpoint=str(accesses[-1].detail.get("endpoint")) if accesses else None,
+                revocable=status == S.AUTHORISED and allowed(kind=consent.kind, start=status, to=S.REVOKED),
+                history=tuple(history[consent.consent_id]),
+            )
+        )
+    return [ClientConsents(client_id=client_id, consents=tuple(items)) for client_id, items in grouped.items()]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+async def export_for_customer(*, session: AsyncSession, psu_id: str, now: datetime) -> dict[str, Any]:
+    """Everything the dashboard shows, as a JSON-ready dict (the customer's copy of their consents)."""
+    clients = await list_for_customer(session=session, psu_id=psu_id, now=now)
+    return {
+        "psu_id": psu_id,
+        "exported_at": _iso(now),
+        "consents": [
+            {
+                "consent_id": c.consent_id,
+                "client_id": c.client_id,
+                "kind": c.kind,
+                "status": c.status,
+                "permissions": list(c.permissions),
+                "description": [{"title": g.title, "items": list(g.items)} for g in c.groups],
+                "account_ids": list(c.account_ids),
+                "created_at": _iso(c.created_at),
+                "authorised_at": _iso(c.authorised_at),
+                "expires_at": _iso(c.expires_at),
+                "last_accessed_at": _iso(c.last_accessed_at),
+                "history": [
+                    {
+                        "event": h.event,
+                        "at": _iso(h.at),
+                        "actor_type": h.actor_type,
+                        "actor_id": h.actor_id,
+                        "detail": dict(h.detail),
+                    }
+                    for h in c.history
+                ],
+            }
+            for group in clients
+            for c in group.consents
+        ],
+    }

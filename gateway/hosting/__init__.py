@@ -1,0 +1,1 @@
+"""What the ASGI app serves and wraps besides the authorization server and the pipeline: consent and customer-page wiring, health, sandbox controls and the edge middlewares (docs/architecture.md section 2)."""

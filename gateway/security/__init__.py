@@ -1,0 +1,1 @@
+"""Security primitives shared by the authorization server and the resource pipeline: JOSE, message signatures, keys, single-use markers, sender constraints (DPoP, mTLS) and the access-token protector (docs/architecture.md section 2)."""
