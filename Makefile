@@ -31,6 +31,7 @@ test: $(DEVSTAMP)
 
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check gateway consent sandbox tests
+	$(BIN)/lint-imports
 
 contract: $(DEVSTAMP)
 	OBGW_CONTRACT_DEPTH=deep $(BIN)/pytest tests/contract $(PYTEST_ARGS)
