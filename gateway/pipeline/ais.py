@@ -35,8 +35,8 @@ from gateway.backend.upstream import UpstreamResponse
 from gateway.backend.upstream import upstream_error
 from gateway.errors import NotFound
 from gateway.errors import interaction_id
-from gateway.hosting import consent_routes
 from gateway.pipeline import audit
+from gateway.pipeline import message_signing
 from gateway.pipeline.consent_check import Window
 from gateway.pipeline.consent_check import check_consent
 from gateway.pipeline.consent_check import clamp_window
@@ -196,7 +196,7 @@ def routes(pipeline: AisPipeline) -> list[BaseRoute]:
     signed where the rulebook marks the operation ``signed_response`` (none in the shipped rulebook)."""
     policies = pipeline.services.policies
     return [
-        consent_routes.sign_responses(
+        message_signing.sign_responses(
             Route(template, ais_endpoint, methods=ALL_METHODS, name=f"ais:{template}"),
             pipeline.services,
             operations=policies.operations_at(template),

@@ -34,7 +34,8 @@ from consent.lifecycle import ConsentKind
 from gateway import errors
 from gateway.backend.payments import PaymentsBank
 from gateway.contract.policies import RoutePolicy
-from gateway.hosting import consent_routes
+from gateway.pipeline import body_schema
+from gateway.pipeline import message_signing
 from gateway.pipeline.pis import PaymentLimits
 from gateway.pipeline.pis import authorised_consent
 from gateway.pipeline.pis import check_json_content_type
@@ -68,8 +69,8 @@ class FundsConfirmations:
         self.clock = clock
         self.policy: RoutePolicy = services.policies.by_operation_id[OPERATION]
         self.public_base = services.settings.issuer.rstrip("/")
-        self._validate_body = consent_routes.body_validator(services)
-        self._verify_signature = consent_routes.signature_verifier(services)
+        self._validate_body = body_schema.body_validator(services)
+        self._verify_signature = message_signing.signature_verifier(services)
 
     async def create(self, request: Request) -> Response:
         access = await require_customer_token(request, services=self.services, policy=self.policy)
@@ -118,5 +119,5 @@ class FundsConfirmations:
     def routes(self) -> list[BaseRoute]:
         route = Route(CBPII_BASE + ENDPOINT, self.create, methods=["POST"], name="cbpii:funds-confirmations")
         # Signed only if the rulebook marks the operation signed_response (not in the shipped rulebook).
-        return [consent_routes.sign_responses(route, self.services,
+        return [message_signing.sign_responses(route, self.services,
                                               operations=self.services.policies.operations_at(route.path))]

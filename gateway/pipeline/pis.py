@@ -16,7 +16,7 @@
   ``OBWriteFundsConfirmationResponse1`` from the debtor account's balance.
 
 Every answer with a body, refusals included, of an operation the rulebook marks ``signed_response`` carries the
-gateway's ``x-jws-signature`` (PISP endpoint table: "Signed Response"; ``gateway.hosting.consent_routes.sign_responses``).
+gateway's ``x-jws-signature`` (PISP endpoint table: "Signed Response"; ``gateway.hosting.message_signing.sign_responses``).
 
 Rate limits (docs/architecture.md section 3 step 5, ``policies/rate-limits.yaml``), counted right after the token so a
 refused call creates, executes and reads nothing: customer-token calls spend the client's tier budget of the
@@ -59,7 +59,9 @@ from gateway.backend.upstream import Upstream
 from gateway.backend.upstream import upstream_error
 from gateway.contract.policies import RateLimits
 from gateway.contract.policies import RoutePolicy
-from gateway.hosting import consent_routes
+from gateway.pipeline import body_schema
+from gateway.pipeline import message_signing
+from gateway.pipeline import tokens
 from gateway.pipeline.payments_store import Claim
 from gateway.pipeline.payments_store import PaymentOrderStore
 from gateway.pipeline.payments_store import StoredAnswer
@@ -312,8 +314,8 @@ class PaymentsApi:
         self.kinds = MappingProxyType({k.collection: k for k in kinds})
         self.clock = clock
         self.public_base = services.settings.issuer.rstrip("/")
-        self._verify_signature = consent_routes.signature_verifier(services)
-        self._validate_body = consent_routes.body_validator(services)
+        self._verify_signature = message_signing.signature_verifier(services)
+        self._validate_body = body_schema.body_validator(services)
         policies = services.policies.by_operation_id
         self.policies: Mapping[str, RoutePolicy] = MappingProxyType(
             {op: policies[op] for k in kinds for op in (k.create_operation, k.read_operation, k.details_operation)}
@@ -478,7 +480,7 @@ class PaymentsApi:
 
     async def _read(self, request: Request, *, kind: OrderKind, details: bool) -> Response:
         payment_id = request.path_params["payment_id"]
-        caller = await consent_routes.client_token(request, services=self.services, scope="payments")
+        caller = await tokens.client_token(request, services=self.services, scope="payments")
         if not isinstance(caller.principal, Client):
             raise errors.ObError("No registered client for the rate limit")  # fail closed: 500
         rate_headers = await self.limits.client_call(
@@ -549,7 +551,7 @@ class PaymentsApi:
         plain.append((Route(f"{PISP_BASE}/domestic-payment-consents/{{ConsentId:str}}/funds-confirmation",
                             self.funds_confirmation, methods=["GET"], name="pis:funds-confirmation"),
                       FUNDS_OPERATION))
-        return [consent_routes.sign_responses(route, self.services,
+        return [message_signing.sign_responses(route, self.services,
                                               operations=dict.fromkeys(route.methods or (), operation))
                 for route, operation in plain]
 

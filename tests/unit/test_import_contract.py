@@ -55,6 +55,7 @@ def test_the_repository_keeps_every_contract() -> None:
         ("gateway.pipeline.forbidden_probe", "import sandbox.customers", "only from the command line"),
         ("gateway.hosting.forbidden_probe", "import gateway.cli.main", "imported by nothing else"),
         ("gateway.pipeline.forbidden_probe", "import gateway.oauth.token", "share code only through"),
+        ("gateway.pipeline.forbidden_probe", "import gateway.hosting.consent_routes", "only by the composition root"),
     ],
 )
 def test_a_forbidden_import_breaks_the_contract(tree: Path, module: str, statement: str, contract: str) -> None:
