@@ -8,7 +8,6 @@ and the OBIE form of its refusals), ``gateway.pipeline.body_schema`` (docs/archi
 
 from __future__ import annotations
 
-
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -23,7 +22,6 @@ from gateway.pipeline.ratelimit import tier_of
 from gateway.pipeline.ratelimit import tier_only
 from gateway.pipeline.tokens import require_client_token
 from gateway.services import Services
-
 
 
 async def authenticate(
