@@ -71,7 +71,7 @@ async def load(session: AsyncSession, consent_id: str) -> Consent | None:
 
 
 @functools.cache
-def consent_with_accounts() -> Select[tuple[Consent, str | None]]:
+def _consent_with_accounts() -> Select[tuple[Consent, str | None]]:
     """Built once: composing the statement costs more than running it (the hot path runs it on every call)."""
     return (
         select(Consent, ConsentAccount.account_id)
@@ -82,7 +82,7 @@ def consent_with_accounts() -> Select[tuple[Consent, str | None]]:
 
 
 async def load_with_accounts(session: AsyncSession, consent_id: str) -> tuple[Consent | None, tuple[str, ...]]:
-    rows = (await session.exec(consent_with_accounts(), params={"consent_id": consent_id})).all()
+    rows = (await session.exec(_consent_with_accounts(), params={"consent_id": consent_id})).all()
     if not rows:
         return None, ()
     return rows[0][0], tuple(account for _, account in rows if account is not None)

@@ -20,7 +20,7 @@ from gateway.pipeline.message_signing import signature_verifier
 from gateway.pipeline.ratelimit import RateLimiter
 from gateway.pipeline.ratelimit import tier_of
 from gateway.pipeline.ratelimit import tier_only
-from gateway.pipeline.tokens import require_client_token
+from gateway.pipeline.tokens import client_token
 from gateway.services import Services
 
 
@@ -29,13 +29,14 @@ async def authenticate(
 ) -> consent_api.TppCaller:
     """The TPP's token checked, then the call counted against its tier's budget for the operation's rate class
     (``policies/rate-limits.yaml``, class ``consent``); the budget's headers go on the answer, refusals included."""
-    client = await require_client_token(request, services=services, scope=scope)
+    caller = await client_token(request, services=services, scope=scope)
+    client = caller.principal
     route = services.policies.by_operation_id[operation_id]  # the loader guarantees every consent operation
     request.state.rate_headers = await limiter.check(
         client_id=client.client_id, tier=tier_of(client), route=route, consent_id="", account_id=None,
         customer_present=False,
     )
-    return consent_api.TppCaller(client_id=client.client_id, principal=client)
+    return caller
 
 
 def with_rate_headers(route: Route) -> Route:

@@ -13,14 +13,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.types import TypeDecorator
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+# One definition of the aware-UTC column type, the consent tables' (gateway may import consent, not the reverse);
+# re-exported here because the gateway's tables and migrations name it as gateway.store.db.UTCDateTime.
+from consent.models import UTCDateTime as UTCDateTime
 
 
 def _ensure_sqlite_dir(url: str) -> None:
@@ -32,25 +34,6 @@ def _ensure_sqlite_dir(url: str) -> None:
 def utcnow() -> datetime:
     """The clock every stored timestamp is taken from: aware UTC, as ``UTCDateTime`` stores it."""
     return datetime.now(UTC)
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite keeps naive text, so re-attach UTC)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC)
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Database:
