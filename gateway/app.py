@@ -19,7 +19,9 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from gateway import errors
-from gateway.backend.bank import BankClient
+from gateway.backend.bank import Bank
+from gateway.backend.upstream import Transport
+from gateway.backend.upstream import Upstream
 from gateway.contract.policies import Policies
 from gateway.contract.policies import declared_operations
 from gateway.contract.policies import load_policies
@@ -66,12 +68,15 @@ def create_app(
     settings: Settings,
     *,
     keys: KeyStore | None = None,
-    bank_transport: httpx.AsyncBaseTransport | None = None,
+    bank_transport: Transport | None = None,
+    http_transport: httpx.AsyncBaseTransport | None = None,
     single_use: SingleUseStore | None = None,
     span_exporter: Any | None = None,
     create_schema: bool = False,
 ) -> Starlette:
     """Build the gateway ASGI app. ``create_schema`` is for tests; real runs use ``obgw migrate``.
+    ``bank_transport`` replaces the pooled HTTP transport to ``OBGW_SANDBOX_URL`` under the bank client, and
+    ``http_transport`` the one that fetches TPP key sets (tests: the sandbox app in-process).
     ``span_exporter`` replaces the OTLP exporter of ``OBGW_OTEL_ENDPOINT`` (tests)."""
     settings.check_production()
     specs, policies = _contract(settings.openapi_dir.resolve(), settings.policies_dir.resolve())
@@ -81,15 +86,14 @@ def create_app(
         raise SettingsError("sandbox signing keys refused in production: run 'obgw keys rotate' with OBGW_MODE=production")
     policies.fapi.check_signing_key(alg=jose.alg_for(keystore.current))
     db = Database(settings.database_url)
-    http = httpx.AsyncClient(transport=bank_transport, timeout=5.0)
+    http = httpx.AsyncClient(transport=http_transport, timeout=5.0)
     services = Services(
         settings=settings,
         db=db,
         keys=keystore,
         single_use=single_use or create_single_use_store(settings.redis_url, prefix=settings.redis_prefix),
-        bank=BankClient(
-            base_url=settings.sandbox_url, issuer=settings.issuer, keys=keystore, transport=bank_transport
-        ),
+        bank=Bank(transport=bank_transport or Upstream(base_url=settings.sandbox_url), issuer=settings.issuer,
+                  keys=keystore),
         templates=Jinja2Templates(directory=str(TEMPLATES_DIR)),
         http=http,
         client_keys=ClientKeyCache(http=http),
@@ -99,7 +103,7 @@ def create_app(
         sign_in_throttle=SignInThrottle.create(policy=policies.rate_limits, redis_url=settings.redis_url,
                                                prefix=settings.redis_prefix),
     )
-    readiness = Readiness(settings=settings, db=db, bank_transport=bank_transport)
+    readiness = Readiness(settings=settings, db=db, bank=services.bank)
     pipeline = ais.AisPipeline.build(services)
     payments = pis.PaymentsApi.build(services)
     funds = cbpii.FundsConfirmations(services=services, bank=payments.bank, limits=payments.limits)
@@ -121,7 +125,6 @@ def create_app(
         yield
         # uvicorn returns from the lifespan only after in-flight requests finished: pools close last.
         await pipeline.close()
-        await payments.close()
         await readiness.close()
         await services.bank.close()
         await services.http.aclose()

@@ -17,7 +17,7 @@ from gateway.store.db import Database
 if TYPE_CHECKING:
     from starlette.templating import Jinja2Templates
 
-    from gateway.backend.bank import BankClient
+    from gateway.backend.bank import Bank
     from gateway.contract.policies import Policies
     from gateway.contract.specs import OpenApiSpecs
     from gateway.security.client_keys import ClientKeyCache
@@ -30,7 +30,8 @@ class Services:
     db: Database
     keys: KeyStore
     single_use: SingleUseStore
-    bank: BankClient
+    # The one client of every call to the bank (customer pages, accounts, payments, funds, scenarios).
+    bank: Bank
     templates: Jinja2Templates
     # Outbound HTTP for fetching TPP JWKS (``software_jwks_endpoint``, ``jwks_uri``).
     http: httpx.AsyncClient

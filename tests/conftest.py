@@ -13,6 +13,7 @@ from asgi_lifespan import LifespanManager
 
 from gateway.security.keys import KeyStore
 from gateway.settings import Settings
+from tests.helpers.bank import sandbox_transports
 
 ISSUER = "http://127.0.0.1:8000"
 SANDBOX_URL = "http://127.0.0.1:8001"
@@ -88,7 +89,7 @@ async def gateway_app(settings: Settings, gateway_keys: KeyStore, sandbox_app): 
     app = create_app(
         settings,
         keys=gateway_keys,
-        bank_transport=httpx.ASGITransport(app=sandbox_app),
+        **sandbox_transports(sandbox_app),
         create_schema=True,
     )
     async with LifespanManager(app) as manager:

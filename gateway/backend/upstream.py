@@ -1,4 +1,5 @@
-"""The gateway's HTTP client to account backends (the sandbox bank, or a real bank's adapter).
+"""The transport under ``gateway.backend.bank``: the gateway's one HTTP stack to the bank (the sandbox bank, or a
+real bank's adapter).
 
 docs/architecture.md section 3 step 7: pooled keep-alive connections (aiohttp: on this machine a proxy built on it
 handled about 2,000 requests/s against about 230 with httpx), a connect and a total timeout, bounded retries for
@@ -17,6 +18,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
+from typing import Protocol
 
 import aiohttp
 
@@ -32,6 +34,16 @@ class UpstreamResponse:
     content_type: str
     body: bytes
     headers: Mapping[str, str]
+
+
+class Transport(Protocol):
+    """What ``gateway.backend.bank.Bank`` sends its calls over: ``Upstream`` in every deployment."""
+
+    async def request(
+        self, method: str, path_and_query: str, *, headers: Mapping[str, str], body: bytes | None = None
+    ) -> UpstreamResponse: ...
+
+    async def close(self) -> None: ...
 
 
 class CircuitBreaker:

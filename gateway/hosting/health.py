@@ -14,11 +14,11 @@ from collections.abc import Awaitable
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from gateway.backend.bank import Bank
 from gateway.settings import Settings
 from gateway.store.db import Database
 
@@ -29,13 +29,9 @@ _NO_STORE = {"cache-control": "no-store"}
 class Readiness:
     """The dependency checks, with the connections they need opened once for the app's lifetime."""
 
-    def __init__(
-        self, *, settings: Settings, db: Database, bank_transport: httpx.AsyncBaseTransport | None = None
-    ) -> None:
+    def __init__(self, *, settings: Settings, db: Database, bank: Bank) -> None:
         self._db = db
-        self._http = httpx.AsyncClient(
-            base_url=settings.sandbox_url, transport=bank_transport, timeout=CHECK_TIMEOUT
-        )
+        self._bank = bank
         self._redis: Any = None
         if settings.redis_url:
             import redis.asyncio as redis
@@ -53,9 +49,7 @@ class Readiness:
             raise RuntimeError("no PONG")
 
     async def _upstream(self) -> None:
-        response = await self._http.get("/healthz")
-        if response.status_code != 200:
-            raise RuntimeError(f"status {response.status_code}")
+        await self._bank.ready()
 
     async def check(self) -> dict[str, str]:
         checks: dict[str, Callable[[], Awaitable[None]]] = {
@@ -76,7 +70,6 @@ class Readiness:
         return "ok"
 
     async def close(self) -> None:
-        await self._http.aclose()
         if self._redis is not None:
             await self._redis.aclose()
 

@@ -22,6 +22,7 @@ payments and tokens; someone else's consent or payment is indistinguishable from
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
@@ -166,18 +167,15 @@ async def revoke_consent(request: Request) -> Response:
 
 async def _bank_scenario(request: Request, path: str) -> Response:
     svc = services(request)
-    response = await svc.http.post(
-        svc.settings.sandbox_url.rstrip("/") + path,
-        headers={"x-obgw-context": svc.bank.context_token(purpose="scenario")},
-    )
-    if response.status_code == 409:
+    response = await svc.bank.scenario(path=path)
+    if response.status == 409:
         raise errors.InvalidConsentStatus(
             "the payment has already started settling or is final: only a Pending payment can be rejected",
             path="PaymentId",
         )
-    if response.status_code != 200:
-        raise upstream_error(502, "the bank did not apply the scenario", detail=f"{path}: {response.status_code}")
-    return JSONResponse(response.json(), headers={"cache-control": "no-store"})
+    if response.status != 200:
+        raise upstream_error(502, "the bank did not apply the scenario", detail=f"{path}: {response.status}")
+    return JSONResponse(json.loads(response.body), headers={"cache-control": "no-store"})
 
 
 async def _own_payment(request: Request, client_id: str) -> str:

@@ -7,7 +7,7 @@ pipeline of docs/architecture.md section 3, one step per module:
 4. ``consent_check``  consent status, owner, customer, permissions, AccountId (403/400), transaction window;
 5. ``validation``     Accept, FAPI headers, query parameters (406/400);
 6. ``ratelimit``      tier, consent and unattended budgets (429);
-7. ``proxy``          the bank call with the signed consent context (502/503/504 via ``gateway.backend.upstream``);
+7. ``proxy``          the bank call with the signed consent context (502/503/504 via ``gateway.backend.bank``);
 8. ``shaping``/``audit``  the response cut to the consent, the access recorded.
 
 Validation runs after the consent check and before the rate limits (docs/architecture.md section 3 lists it after them) so that a
@@ -30,7 +30,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
-from gateway.backend.upstream import Upstream
 from gateway.backend.upstream import UpstreamResponse
 from gateway.backend.upstream import upstream_error
 from gateway.errors import NotFound
@@ -43,7 +42,6 @@ from gateway.pipeline.consent_check import clamp_window
 from gateway.pipeline.proxy import BOOKING_FROM
 from gateway.pipeline.proxy import BOOKING_TO
 from gateway.pipeline.proxy import context_claims
-from gateway.pipeline.proxy import forward
 from gateway.pipeline.proxy import upstream_query
 from gateway.pipeline.ratelimit import RateLimiter
 from gateway.pipeline.ratelimit import tier_of
@@ -72,7 +70,6 @@ class AisPipeline:
         table: RouteTable,
         validator: RequestValidator,
         limiter: RateLimiter,
-        upstream: Upstream,
         recorder: audit.AccessRecorder,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
@@ -80,14 +77,13 @@ class AisPipeline:
         self.table = table
         self.validator = validator
         self.limiter = limiter
-        self.upstream = upstream
         self.recorder = recorder
         self.clock = clock
         # The bank builds Links as {public base}/open-banking/v3.1/aisp/...: the base is the gateway's origin.
         self.public_base = services.settings.issuer
 
     @classmethod
-    def build(cls, services: Services, *, upstream: Upstream | None = None) -> AisPipeline:
+    def build(cls, services: Services) -> AisPipeline:
         """Everything the pipeline needs per request, prepared once (docs/architecture.md section 3, hot-path rule)."""
         rate_limits = services.policies.rate_limits
         return cls(
@@ -98,7 +94,6 @@ class AisPipeline:
             ),
             limiter=RateLimiter.create(policy=rate_limits, redis_url=services.settings.redis_url,
                                        prefix=services.settings.redis_prefix),
-            upstream=upstream or Upstream(base_url=services.settings.sandbox_url),
             recorder=audit.AccessRecorder(db=services.db),
         )
 
@@ -125,9 +120,7 @@ class AisPipeline:
             customer_present=checked.customer_present,
         )
         request.state.rate_headers = rate_headers  # on this call's answer, errors included (gateway.errors)
-        answer = await forward(
-            upstream=self.upstream,
-            bank=self.services.bank,
+        answer = await self.services.bank.account_resource(
             public_base=self.public_base,
             sub_path=match.sub_path,
             query=upstream_query(dates=checked.dates, window=window, page=checked.page),
@@ -172,7 +165,6 @@ class AisPipeline:
 
     async def close(self) -> None:
         await self.recorder.close()
-        await self.upstream.close()
 
 
 def pipeline_of(request: Request) -> AisPipeline:

@@ -32,7 +32,7 @@ from consent import api as consent_api
 from consent import service as consent_service
 from consent.lifecycle import ConsentKind
 from gateway import errors
-from gateway.backend.payments import PaymentsBank
+from gateway.backend.bank import Bank
 from gateway.contract.policies import RoutePolicy
 from gateway.pipeline import body_schema
 from gateway.pipeline import message_signing
@@ -59,7 +59,7 @@ def _iso(at: datetime) -> str:
 
 class FundsConfirmations:
     def __init__(
-        self, *, services: Services, bank: PaymentsBank, limits: PaymentLimits | None = None,
+        self, *, services: Services, bank: Bank, limits: PaymentLimits | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.services = services

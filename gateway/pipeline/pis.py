@@ -53,9 +53,8 @@ from consent.lifecycle import ConsentKind
 from consent.lifecycle import ConsentStatus
 from consent.models import Consent
 from gateway import errors
-from gateway.backend.payments import BankRefused
-from gateway.backend.payments import PaymentsBank
-from gateway.backend.upstream import Upstream
+from gateway.backend.bank import Bank
+from gateway.backend.bank import BankRefused
 from gateway.backend.upstream import upstream_error
 from gateway.contract.policies import RateLimits
 from gateway.contract.policies import RoutePolicy
@@ -304,7 +303,7 @@ async def authorised_consent(
 
 class PaymentsApi:
     def __init__(
-        self, *, services: Services, bank: PaymentsBank, store: PaymentOrderStore, kinds: tuple[OrderKind, ...],
+        self, *, services: Services, bank: Bank, store: PaymentOrderStore, kinds: tuple[OrderKind, ...],
         limits: PaymentLimits, clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.services = services
@@ -323,7 +322,7 @@ class PaymentsApi:
         )
 
     @classmethod
-    def build(cls, services: Services, *, upstream: Upstream | None = None) -> PaymentsApi:
+    def build(cls, services: Services) -> PaymentsApi:
         """Everything prepared once (docs/architecture.md section 3, hot-path rule)."""
         document = services.specs.apis["payments"].document
         kinds = tuple(
@@ -331,10 +330,8 @@ class PaymentsApi:
                 document, path=f"/{k.collection}", method="post", status="201")})
             for k in KINDS
         )
-        bank = PaymentsBank(upstream=upstream or Upstream(base_url=services.settings.sandbox_url),
-                            bank=services.bank)
         store = PaymentOrderStore(db=services.db, window=services.policies.fapi.idempotency_window)
-        return cls(services=services, bank=bank, store=store, kinds=kinds,
+        return cls(services=services, bank=services.bank, store=store, kinds=kinds,
                    limits=PaymentLimits.from_services(services))
 
     # ------------------------------------------------------------------ rendering
@@ -446,7 +443,7 @@ class PaymentsApi:
         grant: consent_service.ConsentGrant,
     ) -> StoredAnswer:
         try:
-            _, data = await self.bank.execute(
+            _, data = await self.bank.execute_payment(
                 collection=kind.collection, consent_id=consent.consent_id, psu_id=grant.psu_id,
                 account_id=grant.account_ids[0], idempotency_key=key, initiation=consent.data["Initiation"],
                 interaction_id=errors.interaction_id(request),
@@ -493,9 +490,9 @@ class PaymentsApi:
             raise not_found("Payment order", detail=payment_id)
         if record.client_id != caller.client_id:
             raise another_clients("Payment order", detail=f"{payment_id} asked by {caller.client_id}")
-        data = await self.bank.read(collection=kind.collection, payment_id=payment_id, consent_id=record.consent_id,
-                                    psu_id=record.psu_id, details=details,
-                                    interaction_id=errors.interaction_id(request))
+        data = await self.bank.read_payment(collection=kind.collection, payment_id=payment_id,
+                                            consent_id=record.consent_id, psu_id=record.psu_id, details=details,
+                                            interaction_id=errors.interaction_id(request))
         if data is None:
             raise not_found("Payment order", detail=f"{payment_id}: unknown to the bank")
         if details:
@@ -529,9 +526,6 @@ class PaymentsApi:
             "Meta": {},
         }
         return json_response(dumps(document), status_code=200, headers=rate_headers)
-
-    async def close(self) -> None:
-        await self.bank.close()
 
     # ------------------------------------------------------------------ routes
 

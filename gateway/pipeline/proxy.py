@@ -1,11 +1,9 @@
-"""Step 7 of the enforcement pipeline (docs/architecture.md section 3): forward the checked call to the account backend.
+"""Step 7 of the enforcement pipeline (docs/architecture.md section 3): what the checked AIS call tells the bank.
 
-Bank contract (``sandbox`` implements it): the same sub-path as the public API under ``/bank/v1/aisp``, the
-consent context in ``x-obgw-context`` (a short-lived JWT the gateway signs, ``gateway.backend.bank``: ``purpose`` "ais",
-``psu_id``, ``consent_id``, ``account_ids``, ``permissions``, and the clamped ``transaction_from`` /
-``transaction_to`` when bounded) and the public base for ``Links`` in ``x-obgw-public-base``. The backend answers
-the full Detail view; ``shaping`` cuts it to the consent. The query sent upstream is rebuilt from the validated
-values, never copied from the request, so nothing unchecked reaches the bank.
+The consent context (``purpose`` "ais", ``psu_id``, ``consent_id``, ``account_ids``, ``permissions``, and the clamped
+``transaction_from`` / ``transaction_to`` when bounded) and the query, which is rebuilt from the validated values,
+never copied from the request, so nothing unchecked reaches the bank. ``gateway.backend.bank.Bank.account_resource``
+makes the call (the bank contract is written there).
 """
 
 from __future__ import annotations
@@ -14,18 +12,10 @@ from collections.abc import Mapping
 from datetime import UTC
 from datetime import datetime
 from typing import Final
-from urllib.parse import urlencode
 
 from consent.access import ConsentGrant
-from gateway.backend.bank import CONTEXT_HEADER
-from gateway.backend.bank import BankClient
-from gateway.backend.upstream import Upstream
-from gateway.backend.upstream import UpstreamResponse
-from gateway.errors import INTERACTION_HEADER
 from gateway.pipeline.consent_check import Window
 
-BANK_AIS_BASE: Final = "/bank/v1/aisp"
-PUBLIC_BASE_HEADER: Final = "x-obgw-public-base"
 BOOKING_FROM: Final = "fromBookingDateTime"
 BOOKING_TO: Final = "toBookingDateTime"
 
@@ -69,23 +59,3 @@ def upstream_query(
     if page is not None:
         query.append(("page", str(page)))
     return query
-
-
-async def forward(
-    *,
-    upstream: Upstream,
-    bank: BankClient,
-    public_base: str,
-    sub_path: str,
-    query: list[tuple[str, str]],
-    claims: Mapping[str, object],
-    interaction_id: str,
-) -> UpstreamResponse:
-    target = BANK_AIS_BASE + sub_path + ("?" + urlencode(query) if query else "")
-    headers = {
-        CONTEXT_HEADER: bank.context_token(**claims),
-        PUBLIC_BASE_HEADER: public_base,
-        INTERACTION_HEADER: interaction_id,
-        "accept": "application/json",
-    }
-    return await upstream.get(target, headers=headers)

@@ -101,7 +101,8 @@ def _capture(url: str, headers: dict[str, str]) -> stub.Recorded:
 
 
 def _start(*, work: Path, processes: Processes, consents: int) -> Stack:
-    from gateway.backend.bank import BankClient
+    from gateway.backend.bank import Bank
+    from gateway.backend.upstream import Upstream
     from gateway.security.keys import KeyStore
 
     gw_port, bank_port, stub_port, proxy_port, floor_port, node_port = (free_port() for _ in range(6))
@@ -128,7 +129,7 @@ def _start(*, work: Path, processes: Processes, consents: int) -> Stack:
     up("sandbox", [sys.executable, "-c", "import sys; from gateway.cli.main import main; sys.exit(main())", "serve",
                    "--component", "sandbox"], settings.sandbox_url + "/healthz")
     sub_path = BALANCES.format(account_id=seeded.account_id)
-    signer = BankClient(base_url=settings.sandbox_url, issuer=settings.issuer, keys=keys)
+    signer = Bank(transport=Upstream(base_url=settings.sandbox_url), issuer=settings.issuer, keys=keys)
     stack.sign_context = signer.context_token
     _say("recording the sandbox bank's answer to the balances call for the stub")
     answer = _capture(settings.sandbox_url + BANK_AIS + sub_path,

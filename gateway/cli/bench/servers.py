@@ -39,18 +39,16 @@ def serve_gateway(*, claims_file: Path) -> None:
 
     from gateway.app import create_app
     from gateway.errors import interaction_id
-    from gateway.pipeline.proxy import forward
     from gateway.services import services as services_of
     from gateway.settings import Settings
 
     settings = Settings.from_env()
     claims = json.loads(claims_file.read_text())
     app = create_app(settings)
-    pipeline = app.state.ais_pipeline
 
     async def passthrough(request: Request) -> Response:
-        answer = await forward(
-            upstream=pipeline.upstream, bank=services_of(request).bank, public_base=settings.issuer,
+        answer = await services_of(request).bank.account_resource(
+            public_base=settings.issuer,
             sub_path="/" + request.path_params["rest"], query=list(request.query_params.multi_items()),
             claims=claims, interaction_id=interaction_id(request),
         )

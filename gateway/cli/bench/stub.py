@@ -3,7 +3,7 @@ proxy that sets the physical limit (docs/performance.md, lines 1 and "The stub u
 
 Both run as ``nginx -p <prefix> -c nginx.conf -g 'daemon off;'`` with one worker, logging off, listening on
 127.0.0.1 only. The stub answers the one bank call the gateway makes per request on the measured route (the
-AIS pipeline's ``GET /bank/v1/aisp/...``, gateway/pipeline/proxy.py) with the body and content type the real
+AIS pipeline's ``GET /bank/v1/aisp/...``, gateway/backend/bank.py) with the body and content type the real
 sandbox bank gave for the same call.
 """
 

@@ -26,6 +26,7 @@ from gateway.contract.policies import declared_operations
 from gateway.contract.specs import OpenApiSpecs
 from gateway.contract.specs import load_specs
 from gateway.settings import Settings
+from tests.helpers.bank import sandbox_transports
 from tests.helpers.jws import sign_body
 from tests.helpers.jws import signing_key
 from tests.helpers.jws import verify_detached
@@ -59,7 +60,7 @@ async def gateway_app(settings, gateway_keys, sandbox_app):  # type: ignore[no-u
     from gateway.hosting import consent_routes
 
     app = create_app(
-        settings, keys=gateway_keys, bank_transport=httpx.ASGITransport(app=sandbox_app), create_schema=True
+        settings, keys=gateway_keys, **sandbox_transports(sandbox_app), create_schema=True
     )
     if not any(getattr(route, "path", None) == AISP for route in app.routes):
         app.router.routes.extend(consent_routes.routes(app.state.services))

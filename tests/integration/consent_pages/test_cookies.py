@@ -7,6 +7,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 
 from gateway.app import create_app
+from tests.helpers.bank import sandbox_transports
 
 
 def cookie_attributes(response: httpx.Response) -> tuple[str, set[str]]:
@@ -23,7 +24,7 @@ async def test_the_dashboard_cookie_is_httponly_lax_and_path_scoped(client) -> N
 
 async def test_an_https_issuer_makes_the_cookie_secure_and_host_prefixed(settings, gateway_keys, sandbox_app) -> None:  # type: ignore[no-untyped-def]
     app = create_app(settings.replace(issuer="https://bank.example"), keys=gateway_keys,
-                     bank_transport=httpx.ASGITransport(app=sandbox_app), create_schema=True)
+                     **sandbox_transports(sandbox_app), create_schema=True)
     async with LifespanManager(app) as manager:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app),
                                      base_url="https://bank.example") as http:

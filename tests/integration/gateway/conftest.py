@@ -65,9 +65,9 @@ def starlette_app(settings, gateway_keys, sandbox_app, live_bank):  # type: igno
     root mounts it; if it already does, its pipeline is replaced by one aimed at ``live_bank``."""
     from gateway.app import create_app
 
-    app = create_app(settings, keys=gateway_keys, bank_transport=httpx.ASGITransport(app=sandbox_app),
-                     create_schema=True)
-    built = ais.AisPipeline.build(app.state.services, upstream=Upstream(base_url=live_bank))
+    app = create_app(settings, keys=gateway_keys, bank_transport=Upstream(base_url=live_bank),
+                     http_transport=httpx.ASGITransport(app=sandbox_app), create_schema=True)
+    built = ais.AisPipeline.build(app.state.services)
     previous = getattr(app.state, ais.STATE_KEY, None)
     setattr(app.state, ais.STATE_KEY, built)
     if previous is None:

@@ -10,6 +10,7 @@ from sqlmodel import select
 from consent import service
 from consent.models import Consent
 from consent.models import ConsentEvent
+from gateway.backend.bank import Bank
 from gateway.backend.upstream import Upstream
 from gateway.store.db import utcnow
 from sandbox.customers import accounts_of
@@ -162,8 +163,10 @@ async def test_served_calls_are_recorded_in_the_audit_trail(gw, db, pipeline) ->
 
 async def test_unreachable_bank_is_502_in_obie_form(gw, db, pipeline) -> None:  # type: ignore[no-untyped-def]
     grant = await make_grant(db, permissions=["ReadAccountsBasic"])
-    await pipeline.upstream.close()
-    pipeline.upstream = Upstream(base_url="http://127.0.0.1:9", retries=0)
+    bank = pipeline.services.bank
+    await bank.close()
+    pipeline.services.bank = Bank(transport=Upstream(base_url="http://127.0.0.1:9", retries=0),
+                                  issuer=pipeline.services.settings.issuer, keys=pipeline.services.keys)
     path = f"{AIS}/accounts"
     response = await gw.get(path, headers=grant.headers("GET", path, **PRESENT))
     assert response.status_code == 502

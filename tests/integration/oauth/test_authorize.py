@@ -11,6 +11,7 @@ from sqlalchemy import update
 from gateway.store.db import utcnow
 from gateway.store.oauth_tables import PushedRequest
 from gateway.store.oauth_tables import secret_hash
+from tests.helpers.bank import sandbox_transports
 from tests.helpers.consents import intent_claims
 from tests.helpers.consents import lodge_account_access
 from tests.helpers.oauth import ISSUER
@@ -285,7 +286,7 @@ async def test_headless_approval_is_404_when_disabled(settings, gateway_keys, sa
     from gateway.app import create_app
 
     app = create_app(settings.replace(headless_approval=False), keys=gateway_keys,
-                     bank_transport=httpx.ASGITransport(app=sandbox_app), create_schema=True)
+                     **sandbox_transports(sandbox_app), create_schema=True)
     async with LifespanManager(app) as manager:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url=ISSUER) as http:
             response = await http.post("/sandbox/headless-authorize", data={"decision": "approve"})
@@ -315,7 +316,7 @@ async def test_session_cookie_is_secure_and_host_prefixed_on_an_https_issuer(set
 
     https = "https://bank.example"
     app = create_app(settings.replace(issuer=https), keys=gateway_keys,
-                     bank_transport=httpx.ASGITransport(app=sandbox_app), create_schema=True)
+                     **sandbox_transports(sandbox_app), create_schema=True)
     async with LifespanManager(app) as manager:
         database = Database(settings.database_url)
         fapi = await insert_client(database)

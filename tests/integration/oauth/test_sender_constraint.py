@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from gateway.security import jose
+from tests.helpers.bank import sandbox_transports
 from tests.helpers.oauth import FORM
 from tests.helpers.oauth import ISSUER
 from tests.helpers.oauth import FapiClient
@@ -165,7 +166,7 @@ async def test_server_nonce_is_demanded_when_configured(settings, gateway_keys, 
     from gateway.store.db import Database
 
     app = create_app(settings.replace(dpop_nonce_required=True), keys=gateway_keys,
-                     bank_transport=httpx.ASGITransport(app=sandbox_app), create_schema=True)
+                     **sandbox_transports(sandbox_app), create_schema=True)
     async with LifespanManager(app) as manager:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url=ISSUER) as http:
             db = Database(settings.database_url)

@@ -10,9 +10,13 @@ import pytest
 from asgi_lifespan import LifespanManager
 
 from gateway.app import create_app
+from gateway.backend.upstream import Transport
+from gateway.backend.upstream import Upstream
 from gateway.security.keys import KeyStore
 from gateway.settings import Settings
 from tests.conftest import ISSUER
+from tests.helpers.bank import AsgiTransport
+from tests.helpers.bank import sandbox_transports
 from tests.live import free_port
 
 
@@ -24,11 +28,7 @@ async def test_healthz_and_readyz_report_ok(client: httpx.AsyncClient) -> None:
     assert ready.headers["cache-control"] == "no-store"
 
 
-def _refused(request: httpx.Request) -> httpx.Response:
-    raise httpx.ConnectError("connection refused", request=request)
-
-
-async def _gateway(settings: Settings, keys: KeyStore, transport: httpx.AsyncBaseTransport) -> AsyncIterator[httpx.AsyncClient]:
+async def _gateway(settings: Settings, keys: KeyStore, transport: Transport) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, keys=keys, bank_transport=transport, create_schema=True)
     async with LifespanManager(app) as manager:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url=ISSUER) as http:
@@ -37,7 +37,7 @@ async def _gateway(settings: Settings, keys: KeyStore, transport: httpx.AsyncBas
 
 @pytest.fixture
 async def bank_down(settings: Settings, gateway_keys: KeyStore) -> AsyncIterator[httpx.AsyncClient]:
-    async for http in _gateway(settings, gateway_keys, httpx.MockTransport(_refused)):
+    async for http in _gateway(settings, gateway_keys, Upstream(base_url=f"http://127.0.0.1:{free_port()}", retries=0)):
         yield http
 
 
@@ -45,14 +45,14 @@ async def bank_down(settings: Settings, gateway_keys: KeyStore) -> AsyncIterator
 async def redis_down(settings: Settings, gateway_keys: KeyStore, sandbox_app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
     # A Redis URL where nothing listens: a stopped Redis.
     stopped = settings.replace(redis_url=f"redis://127.0.0.1:{free_port()}/0")
-    async for http in _gateway(stopped, gateway_keys, httpx.ASGITransport(app=sandbox_app)):
+    async for http in _gateway(stopped, gateway_keys, AsgiTransport(sandbox_app)):
         yield http
 
 
 @pytest.fixture
 async def database_down(settings: Settings, gateway_keys: KeyStore, sandbox_app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
     stopped = settings.replace(database_url=f"postgresql+asyncpg://obgw@127.0.0.1:{free_port()}/obgw")
-    app = create_app(stopped, keys=gateway_keys, bank_transport=httpx.ASGITransport(app=sandbox_app))
+    app = create_app(stopped, keys=gateway_keys, **sandbox_transports(sandbox_app))
     async with LifespanManager(app) as manager:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=manager.app), base_url=ISSUER) as http:
             yield http

@@ -12,11 +12,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from gateway.app import create_app
 from tests.conftest import ISSUER
+from tests.helpers.bank import sandbox_transports
 
 
 async def test_each_request_is_a_span_tagged_with_its_interaction_id(settings, gateway_keys, sandbox_app) -> None:  # type: ignore[no-untyped-def]
     exporter = InMemorySpanExporter()
-    app = create_app(settings, keys=gateway_keys, bank_transport=httpx.ASGITransport(app=sandbox_app),
+    app = create_app(settings, keys=gateway_keys, **sandbox_transports(sandbox_app),
                      span_exporter=exporter, create_schema=True)
     interaction = str(uuid.uuid4())
     async with LifespanManager(app) as manager:

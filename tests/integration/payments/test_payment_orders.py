@@ -17,7 +17,8 @@ from sqlmodel import select
 
 from consent.lifecycle import ConsentStatus
 from consent.models import Consent
-from gateway.backend.bank import BankClient
+from gateway.backend.bank import Bank
+from gateway.backend.upstream import Upstream
 from gateway.settings import Settings
 from gateway.store.payment_tables import PaymentOrderRecord
 from sandbox.customers import account_id
@@ -98,7 +99,7 @@ async def read(tpp: Tpp, path: str) -> httpx.Response:
 
 async def scenario(keys: Any, sandbox: httpx.AsyncClient, path: str, body: dict[str, Any]) -> None:
     """A sandbox scenario hook, called with the gateway-signed context the bank requires."""
-    token = BankClient(base_url=ISSUER, issuer=ISSUER, keys=keys).context_token(purpose="scenario")
+    token = Bank(transport=Upstream(base_url=ISSUER), issuer=ISSUER, keys=keys).context_token(purpose="scenario")
     response = await sandbox.post(path, json=body, headers={"x-obgw-context": token})
     assert response.status_code == 200, response.text
 

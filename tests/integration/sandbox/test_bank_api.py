@@ -1,4 +1,4 @@
-"""The bank's internal API (contract in ``gateway.backend.bank``), reached through the gateway's real ``BankClient`` and
+"""The bank's internal API (contract in ``gateway.backend.bank``), reached through the gateway's real ``Bank`` client and
 by hand for every refusal: nothing is answered without a valid ``x-obgw-context``."""
 
 from __future__ import annotations
@@ -11,21 +11,17 @@ import httpx
 import jwt
 import pytest
 
-from gateway.backend.bank import BankClient
+from gateway.backend.bank import Bank
 from gateway.security.keys import KeyStore
 from sandbox.customers import customer_id
+from tests.helpers.bank import AsgiTransport
 
 ISSUER = "http://127.0.0.1:8000"
 
 
 @pytest.fixture
 async def bank(sandbox_app: Any, gateway_keys: KeyStore) -> Any:
-    client = BankClient(
-        base_url="http://127.0.0.1:8001",
-        issuer=ISSUER,
-        keys=gateway_keys,
-        transport=httpx.ASGITransport(app=sandbox_app),
-    )
+    client = Bank(transport=AsgiTransport(sandbox_app), issuer=ISSUER, keys=gateway_keys)
     yield client
     await client.close()
 
@@ -40,7 +36,7 @@ def context(key: dict[str, Any], **changes: Any) -> str:
     return jwt.encode(claims, jwt.PyJWK(key).key, algorithm=key["alg"], headers={"kid": key["kid"]})
 
 
-async def test_good_credentials_name_the_customer(bank: BankClient) -> None:
+async def test_good_credentials_name_the_customer(bank: Bank) -> None:
     psu = await bank.authenticate(username="alice", password="alice-wonderland")
     assert psu is not None
     assert psu.psu_id == customer_id(username="alice")
@@ -74,7 +70,7 @@ async def test_unknown_user_gets_the_same_answer_as_a_wrong_password(
     assert unknown.json() == wrong.json()
 
 
-async def test_bank_client_treats_refused_credentials_as_no_customer(bank: BankClient) -> None:
+async def test_bank_client_treats_refused_credentials_as_no_customer(bank: Bank) -> None:
     assert await bank.authenticate(username="bob", password="alice-wonderland") is None
 
 
@@ -158,7 +154,7 @@ async def test_unknown_customer_is_404(sandbox: httpx.AsyncClient, gateway_keys:
     assert response.json()["error"] == "not_found"
 
 
-async def test_accounts_listing_includes_joint_accounts_masked(bank: BankClient) -> None:
+async def test_accounts_listing_includes_joint_accounts_masked(bank: Bank) -> None:
     alice = await bank.accounts(psu_id=customer_id(username="alice"))
     bob = await bank.accounts(psu_id=customer_id(username="bob"))
     assert {a.name for a in alice} == {"Alice's current account", "Rainy day savings", "Household joint account"}
@@ -167,6 +163,6 @@ async def test_accounts_listing_includes_joint_accounts_masked(bank: BankClient)
     assert not any("40004012345678" in a.masked_identification for a in alice)
 
 
-async def test_business_customer_has_business_accounts(bank: BankClient) -> None:
+async def test_business_customer_has_business_accounts(bank: Bank) -> None:
     dave = await bank.accounts(psu_id=customer_id(username="dave"))
     assert dave and {a.account_type for a in dave} == {"Business"}
