@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from collections.abc import Callable
+from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import UTC
@@ -42,7 +43,6 @@ from consent.models import Consent
 
 K = ConsentKind
 
-API_PREFIX: Final = "/open-banking/v3.1"
 _ALL_METHODS: Final = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -86,23 +86,23 @@ class ConsentResource:
     """One consent collection: where it lives, what token scope it takes, what it allows."""
 
     kind: ConsentKind
-    api: str  # "aisp", "pisp" or "cbpii"
+    api: str  # the served OpenAPI document it belongs to: "accounts", "payments" or "funds"
     collection: str
     scope: str
     create_operation: str
     read_operation: str
     delete_operation: str | None = None  # payment consents have no DELETE (PISP profile)
 
-    @property
-    def path(self) -> str:
-        return f"{API_PREFIX}/{self.api}/{self.collection}"
+    def path(self, *, base_paths: Mapping[str, str]) -> str:
+        """Under the base path of its API (the served document's ``servers[0].url``)."""
+        return f"{base_paths[self.api]}/{self.collection}"
 
 
 
 RESOURCES: Final[tuple[ConsentResource, ...]] = (
     ConsentResource(
         kind=K.ACCOUNT_ACCESS,
-        api="aisp",
+        api="accounts",
         collection="account-access-consents",
         scope="accounts",
         create_operation="CreateAccountAccessConsents",
@@ -111,7 +111,7 @@ RESOURCES: Final[tuple[ConsentResource, ...]] = (
     ),
     ConsentResource(
         kind=K.DOMESTIC_PAYMENT,
-        api="pisp",
+        api="payments",
         collection="domestic-payment-consents",
         scope="payments",
         create_operation="CreateDomesticPaymentConsents",
@@ -119,7 +119,7 @@ RESOURCES: Final[tuple[ConsentResource, ...]] = (
     ),
     ConsentResource(
         kind=K.DOMESTIC_SCHEDULED_PAYMENT,
-        api="pisp",
+        api="payments",
         collection="domestic-scheduled-payment-consents",
         scope="payments",
         create_operation="CreateDomesticScheduledPaymentConsents",
@@ -127,7 +127,7 @@ RESOURCES: Final[tuple[ConsentResource, ...]] = (
     ),
     ConsentResource(
         kind=K.DOMESTIC_STANDING_ORDER,
-        api="pisp",
+        api="payments",
         collection="domestic-standing-order-consents",
         scope="payments",
         create_operation="CreateDomesticStandingOrderConsents",
@@ -135,7 +135,7 @@ RESOURCES: Final[tuple[ConsentResource, ...]] = (
     ),
     ConsentResource(
         kind=K.FUNDS_CONFIRMATION,
-        api="cbpii",
+        api="funds",
         collection="funds-confirmation-consents",
         scope="fundsconfirmations",
         create_operation="CreateFundsConfirmationConsents",
@@ -161,6 +161,7 @@ def _bare(status_code: int, **headers: str) -> Response:
 @dataclass(frozen=True, kw_only=True)
 class _Endpoints:
     resource: ConsentResource
+    path: str
     authenticate: Authenticate
     sessions: Sessions
     base_url: str
@@ -171,7 +172,7 @@ class _Endpoints:
     clock: Clock
 
     def _self_url(self, consent_id: str) -> str:
-        return f"{self.base_url}{self.resource.path}/{consent_id}"
+        return f"{self.base_url}{self.path}/{consent_id}"
 
     async def _owned(self, session: AsyncSession, *, consent_id: str, caller: TppCaller) -> Consent:
         consent = await service.get_consent(
@@ -253,18 +254,22 @@ def routes(
     authenticate: Authenticate,
     sessions: Sessions,
     base_url: str,
+    base_paths: Mapping[str, str],
     verify_signature: VerifySignature,
     rules_of: RulesOf,
     idempotency_window: timedelta,
     validate_body: ValidateBody | None = None,
     clock: Clock = _utcnow,
 ) -> list[BaseRoute]:
-    """The consent routes. ``base_url`` is the public origin (the issuer) that ``Links.Self`` starts with;
+    """The consent routes. ``base_url`` is the public origin (the issuer) that ``Links.Self`` starts with,
+    ``base_paths`` each API's base path by document name (``ConsentResource.api``);
     ``idempotency_window`` how long an ``x-idempotency-key`` replays (the rulebook's ``lifetimes.idempotency_key``)."""
     out: list[BaseRoute] = []
     for resource in RESOURCES:
+        path = resource.path(base_paths=base_paths)
         endpoints = _Endpoints(
             resource=resource,
+            path=path,
             authenticate=authenticate,
             sessions=sessions,
             base_url=base_url.rstrip("/"),
@@ -275,10 +280,10 @@ def routes(
             clock=clock,
         )
         # Every method reaches the endpoint, which answers one the resource lacks with a bodyless 405 (v3.1.11).
-        out.append(Route(resource.path, endpoints.collection, methods=_ALL_METHODS, name=resource.collection))
+        out.append(Route(path, endpoints.collection, methods=_ALL_METHODS, name=resource.collection))
         out.append(
             Route(
-                resource.path + "/{ConsentId}",
+                path + "/{ConsentId}",
                 endpoints.item,
                 methods=_ALL_METHODS,
                 name=f"{resource.collection}-item",

@@ -277,7 +277,7 @@ def _media_ranges(header: str) -> list[tuple[str, dict[str, str]]]:
 
 
 def _utf8(params: Mapping[str, str]) -> bool:
-    return params.get("charset", "utf-8") == "utf-8"
+    return params.get("charset", "utf-8") in ("utf-8", "utf8")
 
 
 def is_json_content_type(header: str | None) -> bool:

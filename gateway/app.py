@@ -42,6 +42,7 @@ from gateway.observability.middleware import ObservabilityMiddleware
 from gateway.pipeline import ais
 from gateway.pipeline import cbpii
 from gateway.pipeline import pis
+from gateway.pipeline.routing import AIS_API
 from gateway.security import jose
 from gateway.security.client_keys import ClientKeyCache
 from gateway.security.keys import KeyStore
@@ -147,7 +148,7 @@ def create_app(
             *payments.routes(),
             *funds.routes(),
             *sandbox_controls.routes(settings),
-            *ais.fallback_routes(),
+            *ais.fallback_routes(base=specs.apis[AIS_API].base_path),
         ],
         middleware=[*middleware, *sandbox_controls.middleware(settings)],
         exception_handlers=dict(errors.EXCEPTION_HANDLERS),  # type: ignore[arg-type]

@@ -30,10 +30,10 @@ from starlette.responses import JSONResponse
 from starlette.responses import Response
 
 from consent.errors import ConsentError
+from consent.wire import JSON_MEDIA_TYPE
 
 INTERACTION_HEADER = "x-fapi-interaction-id"
 # The conformance suite expects exactly this on OBIE responses (docs/obie-notes.md section 5, Content-Type).
-OB_JSON = "application/json; charset=utf-8"
 
 
 class GatewayError(Exception):
@@ -386,7 +386,7 @@ def render_ob_error(exc: ObError, *, interaction: str) -> Response:
         "Message": exc.message[:500],
         "Errors": [item.as_json() for item in exc.errors],
     }
-    return JSONResponse(body, status_code=exc.status_code, headers=headers, media_type=OB_JSON)
+    return JSONResponse(body, status_code=exc.status_code, headers=headers, media_type=JSON_MEDIA_TYPE)
 
 
 def render_oauth_error(exc: OAuthError, *, interaction: str) -> Response:

@@ -74,6 +74,7 @@ def routes(services: Services) -> list[BaseRoute]:
         authenticate=authenticate_scope,
         sessions=services.db.session,
         base_url=services.settings.issuer,
+        base_paths={name: api.base_path for name, api in services.specs.apis.items()},
         validate_body=body_validator(services),
         verify_signature=signature_verifier(services),
         rules_of=lambda operation_id: services.policies.by_operation_id[operation_id],

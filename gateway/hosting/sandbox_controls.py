@@ -46,6 +46,7 @@ from consent import service as consent_service
 from consent.errors import ConsentError
 from consent.lifecycle import ConsentStatus
 from consent.models import Consent
+from consent.wire import is_json_content_type
 from gateway import errors
 from gateway.backend.upstream import upstream_error
 from gateway.oauth import operators
@@ -107,7 +108,7 @@ async def _tpp(request: Request) -> AccessContext:
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
-    if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+    if not is_json_content_type(request.headers.get("content-type")):
         raise errors.UnsupportedMediaType("send the body as Content-Type: application/json")
     try:
         body = await request.json()

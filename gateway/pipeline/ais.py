@@ -30,6 +30,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
+from consent.wire import JSON_MEDIA_TYPE
 from gateway.backend.upstream import UpstreamResponse
 from gateway.backend.upstream import upstream_error
 from gateway.errors import NotFound
@@ -45,7 +46,6 @@ from gateway.pipeline.proxy import context_claims
 from gateway.pipeline.proxy import upstream_query
 from gateway.pipeline.ratelimit import RateLimiter
 from gateway.pipeline.ratelimit import tier_of
-from gateway.pipeline.routing import AIS_BASE
 from gateway.pipeline.routing import RouteTable
 from gateway.pipeline.shaping import shape
 from gateway.pipeline.tokens import require_customer_token
@@ -54,7 +54,6 @@ from gateway.services import Services
 from gateway.store.db import utcnow
 
 STATE_KEY: Final = "ais_pipeline"
-JSON_UTF8: Final = "application/json; charset=utf-8"
 # Starlette routes a function to GET/HEAD only unless told; the pipeline must see every method to answer 405.
 ALL_METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 # Bank answers passed on as they are: its own OBIE refusals of a checked call (e.g. an unknown StatementId is
@@ -147,7 +146,7 @@ class AisPipeline:
         answer: UpstreamResponse, *, resource: str, grant_permissions: frozenset[str], account_ids: tuple[str, ...]
     ) -> Response:
         if answer.status in _PASSED_STATUSES:
-            return Response(answer.body, status_code=answer.status, media_type=JSON_UTF8)
+            return Response(answer.body, status_code=answer.status, media_type=JSON_MEDIA_TYPE)
         if answer.status != 200:
             raise upstream_error(502, "The account service failed", detail=f"bank answered {answer.status}")
         if resource == "statement-file":
@@ -160,7 +159,7 @@ class AisPipeline:
         shaped = shape(body, resource=resource, permissions=grant_permissions, account_ids=account_ids)
         return Response(
             json.dumps(shaped, separators=(",", ":"), ensure_ascii=False).encode(), status_code=200,
-            media_type=JSON_UTF8,
+            media_type=JSON_MEDIA_TYPE,
         )
 
     async def close(self) -> None:
@@ -197,8 +196,9 @@ def routes(pipeline: AisPipeline) -> list[BaseRoute]:
     ]
 
 
-def fallback_routes(*, base: str = AIS_BASE) -> list[BaseRoute]:
-    """OBIE 404 (no body) for any other path under the AIS base; mount after every other route."""
+def fallback_routes(*, base: str) -> list[BaseRoute]:
+    """OBIE 404 (no body) for any other path under the AIS base (the accounts document's ``servers[0].url``);
+    mount after every other route."""
     return [Route(base + "/{rest:path}", not_found, methods=ALL_METHODS, name="ais:not-found")]
 
 

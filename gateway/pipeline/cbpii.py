@@ -48,7 +48,7 @@ from gateway.pipeline.validation import check_accept
 from gateway.services import Services
 from gateway.store.db import utcnow
 
-CBPII_BASE: Final = "/open-banking/v3.1/cbpii"
+FUNDS_API: Final = "funds"
 OPERATION: Final = "CreateFundsConfirmations"
 ENDPOINT: Final = "/funds-confirmations"
 
@@ -68,6 +68,7 @@ class FundsConfirmations:
         self.limits = limits or PaymentLimits.from_services(services)
         self.clock = clock
         self.policy: RoutePolicy = services.policies.by_operation_id[OPERATION]
+        self.base_path = services.specs.apis[FUNDS_API].base_path
         self.public_base = services.settings.issuer.rstrip("/")
         self._validate_body = body_schema.body_validator(services)
         self._verify_signature = message_signing.signature_verifier(services)
@@ -111,13 +112,13 @@ class FundsConfirmations:
                 "Reference": data["Reference"],
                 "InstructedAmount": {"Amount": amount["Amount"], "Currency": amount["Currency"]},
             },
-            "Links": {"Self": f"{self.public_base}{CBPII_BASE}{ENDPOINT}/{confirmation_id}"},
+            "Links": {"Self": f"{self.public_base}{self.base_path}{ENDPOINT}/{confirmation_id}"},
             "Meta": {},
         }
         return json_response(dumps(document), status_code=201, headers=rate_headers)
 
     def routes(self) -> list[BaseRoute]:
-        route = Route(CBPII_BASE + ENDPOINT, self.create, methods=["POST"], name="cbpii:funds-confirmations")
+        route = Route(self.base_path + ENDPOINT, self.create, methods=["POST"], name="cbpii:funds-confirmations")
         # Signed only if the rulebook marks the operation signed_response (not in the shipped rulebook).
         return [message_signing.sign_responses(route, self.services,
                                               operations=self.services.policies.operations_at(route.path))]

@@ -52,6 +52,7 @@ from consent.errors import MalformedBody
 from consent.lifecycle import ConsentKind
 from consent.lifecycle import ConsentStatus
 from consent.models import Consent
+from consent.wire import JSON_MEDIA_TYPE
 from gateway import errors
 from gateway.backend.bank import Bank
 from gateway.backend.bank import BankRefused
@@ -75,9 +76,6 @@ from gateway.store.counters import storage_for
 from gateway.store.db import utcnow
 from gateway.store.oauth_tables import Client
 from gateway.store.payment_tables import PaymentOrderRecord
-
-PISP_BASE: Final = "/open-banking/v3.1/pisp"
-JSON_UTF8: Final = "application/json; charset=utf-8"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,6 +106,7 @@ KINDS: Final[tuple[OrderKind, ...]] = (
               read_operation="GetDomesticStandingOrdersDomesticStandingOrderId",
               details_operation="GetDomesticStandingOrdersDomesticStandingOrderIdPaymentDetails"),
 )
+PAYMENTS_API: Final = "payments"  # gateway.contract.specs.API_FILES
 FUNDS_OPERATION: Final = "GetDomesticPaymentConsentsConsentIdFundsConfirmation"
 # OBWritePaymentDetailsResponse1 speaks the scheme's transfer statuses (ISO 20022 in OB names); scheduled payments
 # and standing orders carry initiation statuses (v3.1.11), so /payment-details translates those. The bank's own
@@ -158,7 +157,7 @@ def dumps(document: Mapping[str, Any]) -> bytes:
 
 def json_response(body: bytes, *, status_code: int, headers: Mapping[str, str] | None = None) -> Response:
     # Payment data must not be stored by intermediaries (RFC 9111 section 5.2.2.5).
-    return Response(body, status_code=status_code, media_type=JSON_UTF8,
+    return Response(body, status_code=status_code, media_type=JSON_MEDIA_TYPE,
                     headers={**(headers or {}), "cache-control": "no-store"})
 
 
@@ -313,6 +312,7 @@ class PaymentsApi:
         self.kinds = MappingProxyType({k.collection: k for k in kinds})
         self.clock = clock
         self.public_base = services.settings.issuer.rstrip("/")
+        self.base_path = services.specs.apis[PAYMENTS_API].base_path
         self._verify_signature = message_signing.signature_verifier(services)
         self._validate_body = body_schema.body_validator(services)
         policies = services.policies.by_operation_id
@@ -324,7 +324,7 @@ class PaymentsApi:
     @classmethod
     def build(cls, services: Services) -> PaymentsApi:
         """Everything prepared once (docs/architecture.md section 3, hot-path rule)."""
-        document = services.specs.apis["payments"].document
+        document = services.specs.apis[PAYMENTS_API].document
         kinds = tuple(
             OrderKind(**{**k.__dict__, "data_fields": response_data_fields(
                 document, path=f"/{k.collection}", method="post", status="201")})
@@ -342,14 +342,14 @@ class PaymentsApi:
             raise upstream_error(502, "The payment service answered an unexpected document")
         return {
             "Data": {name: value for name, value in data.items() if name in kind.data_fields},
-            "Links": {"Self": f"{self.public_base}{PISP_BASE}/{kind.collection}/{payment_id}"},
+            "Links": {"Self": f"{self.public_base}{self.base_path}/{kind.collection}/{payment_id}"},
             "Meta": {},
         }
 
     # ------------------------------------------------------------------ POST a payment order
 
     async def create(self, request: Request) -> Response:
-        kind = self.kinds[request.url.path.removeprefix(PISP_BASE + "/")]
+        kind = self.kinds[request.url.path.removeprefix(self.base_path + "/")]
         policy = self.policies[kind.create_operation]
         access = await require_customer_token(request, services=self.services, policy=policy)
         client_id = access.client.client_id
@@ -534,7 +534,7 @@ class PaymentsApi:
         (Starlette answers them before the handler)."""
         plain: list[tuple[Route, str]] = []
         for kind in self.kinds.values():
-            base = f"{PISP_BASE}/{kind.collection}"
+            base = f"{self.base_path}/{kind.collection}"
             plain += [
                 (Route(base, self.create, methods=["POST"], name=f"pis:{kind.collection}"), kind.create_operation),
                 (Route(base + "/{payment_id:str}", self._bound(kind, self.read), methods=["GET"],
@@ -542,7 +542,7 @@ class PaymentsApi:
                 (Route(base + "/{payment_id:str}/payment-details", self._bound(kind, self.details),
                        methods=["GET"], name=f"pis:{kind.collection}-details"), kind.details_operation),
             ]
-        plain.append((Route(f"{PISP_BASE}/domestic-payment-consents/{{ConsentId:str}}/funds-confirmation",
+        plain.append((Route(f"{self.base_path}/domestic-payment-consents/{{ConsentId:str}}/funds-confirmation",
                             self.funds_confirmation, methods=["GET"], name="pis:funds-confirmation"),
                       FUNDS_OPERATION))
         return [message_signing.sign_responses(route, self.services,

@@ -23,7 +23,6 @@ from gateway.contract.specs import OpenApiSpecs
 from gateway.errors import NotFound
 
 AIS_API: Final = "accounts"
-AIS_BASE: Final = "/open-banking/v3.1/aisp"
 
 # Path segment naming the resource -> the name shaping and consent.permissions use.
 _RESOURCE_OF_SEGMENT: Final[Mapping[str, str]] = MappingProxyType(

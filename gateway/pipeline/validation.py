@@ -30,6 +30,7 @@ from typing import Final
 from starlette.datastructures import Headers
 from starlette.datastructures import QueryParams
 
+from consent.wire import accepts_json
 from gateway.contract.specs import OpenApiSpecs
 from gateway.errors import FieldInvalid
 from gateway.errors import FieldInvalidDate
@@ -52,7 +53,6 @@ _FALLBACK_AUTH_DATE: Final = (
 )
 # The statement file is served in the bank's own format (Statements.md: PDF, or any format the ASPSP chooses).
 OPAQUE_OPERATIONS: Final = frozenset({"GetAccountsAccountIdStatementsStatementIdFile"})
-_JSON_TYPES: Final = frozenset({"application/json", "application/*", "*/*"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,25 +90,10 @@ def parse_query_datetime(value: str) -> datetime | None:
 
 
 def check_accept(headers: Headers) -> None:
-    """406 unless the client accepts JSON in UTF-8 (the only representation we serve)."""
-    accept = headers.get("accept")
-    if accept is None or not accept.strip():
-        return
-    for item in accept.split(","):
-        parts = [p.strip() for p in item.split(";")]
-        media = parts[0].lower()
-        params = {}
-        for part in parts[1:]:
-            name, _, value = part.partition("=")
-            params[name.strip().lower()] = value.strip().strip('"').lower()
-        if media not in _JSON_TYPES:
-            continue
-        if params.get("q") in ("0", "0.0", "0.00", "0.000"):
-            continue
-        if params.get("charset", "utf-8") not in ("utf-8", "utf8"):
-            continue
-        return
-    raise NotAcceptable("only application/json; charset=utf-8 is served")
+    """406 unless the client accepts JSON in UTF-8, the only representation served (RFC 9110 section 12.5.1,
+    ``consent.wire.accepts_json``)."""
+    if not accepts_json(headers.get("accept")):
+        raise NotAcceptable("only application/json; charset=utf-8 is served")
 
 
 @dataclass(frozen=True, kw_only=True)

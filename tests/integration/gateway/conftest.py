@@ -71,7 +71,7 @@ def starlette_app(settings, gateway_keys, sandbox_app, live_bank):  # type: igno
     previous = getattr(app.state, ais.STATE_KEY, None)
     setattr(app.state, ais.STATE_KEY, built)
     if previous is None:
-        app.router.routes.extend([*ais.routes(built), *ais.fallback_routes()])
+        app.router.routes.extend([*ais.routes(built), *ais.fallback_routes(base=app.state.services.specs.apis["accounts"].base_path)])
     return app
 
 
