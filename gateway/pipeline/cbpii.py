@@ -30,19 +30,19 @@ from starlette.routing import Route
 
 from consent import api as consent_api
 from consent import service as consent_service
+from consent import wire
 from consent.lifecycle import ConsentKind
 from gateway import errors
 from gateway.backend.bank import Bank
 from gateway.contract.policies import RoutePolicy
 from gateway.pipeline import body_schema
 from gateway.pipeline import message_signing
-from gateway.pipeline.pis import PaymentLimits
-from gateway.pipeline.pis import authorised_consent
-from gateway.pipeline.pis import check_json_content_type
-from gateway.pipeline.pis import dumps
-from gateway.pipeline.pis import json_response
-from gateway.pipeline.pis import mismatch
-from gateway.pipeline.pis import parse_json
+from gateway.pipeline.payment_checks import authorised_consent
+from gateway.pipeline.payment_checks import check_json_content_type
+from gateway.pipeline.payment_checks import json_response
+from gateway.pipeline.payment_checks import mismatch
+from gateway.pipeline.payment_checks import parse_json
+from gateway.pipeline.payment_limits import PaymentLimits
 from gateway.pipeline.tokens import require_customer_token
 from gateway.pipeline.validation import check_accept
 from gateway.services import Services
@@ -115,7 +115,7 @@ class FundsConfirmations:
             "Links": {"Self": f"{self.public_base}{self.base_path}{ENDPOINT}/{confirmation_id}"},
             "Meta": {},
         }
-        return json_response(dumps(document), status_code=201, headers=rate_headers)
+        return json_response(wire.dumps(document), status_code=201, headers=rate_headers)
 
     def routes(self) -> list[BaseRoute]:
         route = Route(self.base_path + ENDPOINT, self.create, methods=["POST"], name="cbpii:funds-confirmations")

@@ -16,7 +16,7 @@
   ``OBWriteFundsConfirmationResponse1`` from the debtor account's balance.
 
 Every answer with a body, refusals included, of an operation the rulebook marks ``signed_response`` carries the
-gateway's ``x-jws-signature`` (PISP endpoint table: "Signed Response"; ``gateway.hosting.message_signing.sign_responses``).
+gateway's ``x-jws-signature`` (PISP endpoint table: "Signed Response"; ``gateway.pipeline.message_signing.sign_responses``).
 
 Rate limits (docs/architecture.md section 3 step 5, ``policies/rate-limits.yaml``), counted right after the token so a
 refused call creates, executes and reads nothing: customer-token calls spend the client's tier budget of the
@@ -28,13 +28,10 @@ with ``Retry-After`` (R/W API "429 (Too Many Requests)"); a success carries ``Ra
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Callable
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
-from datetime import timedelta
 from types import MappingProxyType
 from typing import Any
 from typing import Final
@@ -45,259 +42,46 @@ from starlette.routing import BaseRoute
 from starlette.routing import Route
 
 from consent import api as consent_api
-from consent import idempotency
 from consent import service as consent_service
 from consent import wire
-from consent.errors import MalformedBody
-from consent.lifecycle import ConsentKind
-from consent.lifecycle import ConsentStatus
 from consent.models import Consent
-from consent.wire import JSON_MEDIA_TYPE
 from gateway import errors
 from gateway.backend.bank import Bank
 from gateway.backend.bank import BankRefused
 from gateway.backend.upstream import upstream_error
-from gateway.contract.policies import RateLimits
 from gateway.contract.policies import RoutePolicy
 from gateway.pipeline import body_schema
 from gateway.pipeline import message_signing
 from gateway.pipeline import tokens
+from gateway.pipeline.payment_checks import another_clients
+from gateway.pipeline.payment_checks import authorised_consent
+from gateway.pipeline.payment_checks import check_idempotency_key
+from gateway.pipeline.payment_checks import check_json_content_type
+from gateway.pipeline.payment_checks import json_response
+from gateway.pipeline.payment_checks import mismatch
+from gateway.pipeline.payment_checks import not_found
+from gateway.pipeline.payment_checks import parse_json
+from gateway.pipeline.payment_kinds import FUNDS_OPERATION
+from gateway.pipeline.payment_kinds import KINDS
+from gateway.pipeline.payment_kinds import PAYMENTS_API
+from gateway.pipeline.payment_kinds import OrderKind
+from gateway.pipeline.payment_kinds import response_data_fields
+from gateway.pipeline.payment_kinds import scheme_statuses
+from gateway.pipeline.payment_limits import PaymentLimits
 from gateway.pipeline.payments_store import Claim
 from gateway.pipeline.payments_store import PaymentOrderStore
 from gateway.pipeline.payments_store import StoredAnswer
-from gateway.pipeline.ratelimit import RateLimiter
-from gateway.pipeline.ratelimit import tier_of
-from gateway.pipeline.ratelimit import tier_only
 from gateway.pipeline.tokens import require_customer_token
 from gateway.pipeline.validation import check_accept
 from gateway.security.access import AccessContext
 from gateway.services import Services
-from gateway.store.counters import storage_for
 from gateway.store.db import utcnow
 from gateway.store.oauth_tables import Client
 from gateway.store.payment_tables import PaymentOrderRecord
 
-
-@dataclass(frozen=True, kw_only=True)
-class OrderKind:
-    """One payment-order collection and what it needs (docs/obie-notes.md section 2.2 endpoint table)."""
-
-    collection: str
-    consent_kind: ConsentKind
-    id_field: str
-    create_operation: str
-    read_operation: str
-    details_operation: str
-    # Data members the 201/200 response schema declares (read from openapi/ at start-up; it forbids others).
-    data_fields: frozenset[str] = frozenset()
-
-
-KINDS: Final[tuple[OrderKind, ...]] = (
-    OrderKind(collection="domestic-payments", consent_kind=ConsentKind.DOMESTIC_PAYMENT,
-              id_field="DomesticPaymentId", create_operation="CreateDomesticPayments",
-              read_operation="GetDomesticPaymentsDomesticPaymentId",
-              details_operation="GetDomesticPaymentsDomesticPaymentIdPaymentDetails"),
-    OrderKind(collection="domestic-scheduled-payments", consent_kind=ConsentKind.DOMESTIC_SCHEDULED_PAYMENT,
-              id_field="DomesticScheduledPaymentId", create_operation="CreateDomesticScheduledPayments",
-              read_operation="GetDomesticScheduledPaymentsDomesticScheduledPaymentId",
-              details_operation="GetDomesticScheduledPaymentsDomesticScheduledPaymentIdPaymentDetails"),
-    OrderKind(collection="domestic-standing-orders", consent_kind=ConsentKind.DOMESTIC_STANDING_ORDER,
-              id_field="DomesticStandingOrderId", create_operation="CreateDomesticStandingOrders",
-              read_operation="GetDomesticStandingOrdersDomesticStandingOrderId",
-              details_operation="GetDomesticStandingOrdersDomesticStandingOrderIdPaymentDetails"),
-)
-PAYMENTS_API: Final = "payments"  # gateway.contract.specs.API_FILES
-FUNDS_OPERATION: Final = "GetDomesticPaymentConsentsConsentIdFundsConfirmation"
-# OBWritePaymentDetailsResponse1 speaks the scheme's transfer statuses (ISO 20022 in OB names); scheduled payments
-# and standing orders carry initiation statuses (v3.1.11), so /payment-details translates those. The bank's own
-# word stays in StatusDetail.Status.
-_SCHEME_STATUS: Final[Mapping[str, str]] = MappingProxyType({
-    "InitiationPending": "Pending",
-    "InitiationCompleted": "Accepted",
-    "InitiationFailed": "Rejected",
-    "Cancelled": "Cancelled",
-})
-
-
-def scheme_statuses(data: Mapping[str, Any]) -> dict[str, Any]:
-    """``/payment-details`` Data with every initiation status given as its scheme status."""
-    out = dict(data)
-    statuses = data.get("PaymentStatus")
-    if isinstance(statuses, list):
-        out["PaymentStatus"] = [
-            {**entry, "Status": _SCHEME_STATUS.get(str(entry.get("Status")), entry.get("Status"))}
-            if isinstance(entry, dict) else entry
-            for entry in statuses
-        ]
-    return out
-
-
-def _resolve(document: Mapping[str, Any], schema: Mapping[str, Any]) -> Mapping[str, Any]:
-    ref = schema.get("$ref")
-    while isinstance(ref, str):
-        node: Any = document
-        for part in ref.removeprefix("#/").split("/"):
-            node = node[part]
-        schema, ref = node, node.get("$ref")
-    return schema
-
-
-def response_data_fields(document: Mapping[str, Any], *, path: str, method: str, status: str) -> frozenset[str]:
-    """The ``Data`` members an operation's response schema declares (``additionalProperties: false`` there)."""
-    operation = document["paths"][path][method]
-    content = _resolve(document, operation["responses"][status])["content"]
-    schema = _resolve(document, next(iter(content.values()))["schema"])
-    data = _resolve(document, schema["properties"]["Data"])
-    return frozenset(data.get("properties", {}))
-
-
-def dumps(document: Mapping[str, Any]) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def json_response(body: bytes, *, status_code: int, headers: Mapping[str, str] | None = None) -> Response:
-    # Payment data must not be stored by intermediaries (RFC 9111 section 5.2.2.5).
-    return Response(body, status_code=status_code, media_type=JSON_MEDIA_TYPE,
-                    headers={**(headers or {}), "cache-control": "no-store"})
-
-
 # How long a retry waits for a concurrent first call with the same key to claim it (that call is past its token
 # and signature checks, so a few milliseconds; generous for a loaded replica).
 _IN_FLIGHT_WAIT: Final = 2.0
-
-
-def check_idempotency_key(value: str | None) -> str:
-    """R/W API "Request Headers": x-idempotency-key, Max40Text, pattern ``^(?!\\s)(.*)(\\S)$``."""
-    if value is None or value == "":
-        raise errors.HeaderMissing("x-idempotency-key is required: send a unique key (up to 40 characters) per new payment", path="x-idempotency-key")
-    if not idempotency.well_formed(value):
-        raise errors.HeaderInvalid("x-idempotency-key must be 1 to 40 characters without surrounding spaces",
-                                   path="x-idempotency-key")
-    return value
-
-
-def check_json_content_type(request: Request) -> None:
-    if not wire.is_json_content_type(request.headers.get("content-type")):
-        raise errors.UnsupportedMediaType("send application/json")
-
-
-def parse_json(raw: bytes) -> dict[str, Any]:
-    try:
-        body = wire.loads_json(raw)
-    except MalformedBody as exc:
-        raise errors.ResourceInvalidFormat(exc.message) from None
-    if not isinstance(body, dict):
-        raise errors.ResourceInvalidFormat("The body must be a JSON object")
-    return body
-
-
-@dataclass(frozen=True, kw_only=True)
-class PaymentLimits:
-    """The rate limits of the payment and funds routes: two limiters over one counter storage, so the tier
-    budget of a rate class is one budget whichever of them counts it (in Redis: across replicas too)."""
-
-    customer: RateLimiter
-    client: RateLimiter
-    # The customer-presence header the rulebook names (x-fapi-customer-ip-address, R/W API "Request Headers").
-    presence_header: str
-    # How long an x-idempotency-key stays a replay (the rulebook's lifetimes.idempotency_key).
-    idempotency_window: timedelta
-
-    @classmethod
-    def create(
-        cls, *, policy: RateLimits, redis_url: str, prefix: str, idempotency_window: timedelta
-    ) -> PaymentLimits:
-        storage = storage_for(redis_url, prefix=prefix)
-        return cls(customer=RateLimiter(policy=policy, storage=storage),
-                   client=RateLimiter(policy=tier_only(policy), storage=storage),
-                   presence_header=policy.unattended.presence_header, idempotency_window=idempotency_window)
-
-    @classmethod
-    def from_services(cls, services: Services) -> PaymentLimits:
-        settings = services.settings
-        return cls.create(policy=services.policies.rate_limits, redis_url=settings.redis_url,
-                          prefix=settings.redis_prefix, idempotency_window=services.policies.fapi.idempotency_window)
-
-    async def customer_call(
-        self, request: Request, *, access: AccessContext, route: RoutePolicy, counted: bool = True
-    ) -> dict[str, str]:
-        """Tier and per-consent budgets of a customer-token call; its ``RateLimit-*`` headers, or 429.
-        ``counted=False`` (an idempotent replay) reads the budgets without spending them."""
-        consent_id = access.token.consent_id
-        if not consent_id:
-            # tokens.require_customer_token already refuses such a token; never count it unkeyed.
-            raise errors.ObError("A customer token without a consent reached the rate limit")  # fail closed: 500
-        if counted:
-            headers = await self.customer.check(
-                client_id=access.client.client_id, tier=tier_of(access.client), route=route, consent_id=consent_id,
-                account_id=None,
-                # The real presence signal: the rulebook, not this module, decides which scopes it limits.
-                customer_present=request.headers.get(self.presence_header) is not None,
-            )
-        else:
-            headers = await self.customer.peek(client_id=access.client.client_id, tier=tier_of(access.client),
-                                               route=route, consent_id=consent_id)
-        request.state.rate_headers = headers  # on this call's answer, errors included (gateway.errors)
-        return headers
-
-    async def client_call(self, request: Request, *, client: Client, route: RoutePolicy) -> dict[str, str]:
-        """The tier budget of a client-token call; its ``RateLimit-*`` headers, or 429."""
-        if route.token != "client":
-            raise ValueError(f"{route.operation_id} is not a client-token route")
-        headers = await self.client.check(client_id=client.client_id, tier=tier_of(client), route=route,
-                                          consent_id="", account_id=None, customer_present=False)
-        request.state.rate_headers = headers
-        return headers
-
-    async def first_submission(self, *, client_id: str, key: str) -> bool:
-        """Whether this is the first time (client, ``x-idempotency-key``) is seen within the idempotency window,
-        atomically across concurrent calls and, in Redis, across replicas. Later calls with the key are
-        replays, in flight or done, and are not counted against the submit budget."""
-        return await self.customer.first_sighting(client_id=client_id, key=key, window=self.idempotency_window)
-
-    async def forget_submission(self, *, client_id: str, key: str) -> None:
-        """The first call with this key was refused before it claimed the key: its retry is a first call."""
-        await self.customer.forget_sighting(client_id=client_id, key=key, window=self.idempotency_window)
-
-
-def mismatch(message: str, path: str, *, detail: str | None = None) -> errors.ResourceConsentMismatch:
-    return errors.ResourceConsentMismatch(message, path=path, detail=detail)
-
-
-def not_found(what: str, *, detail: str) -> errors.ResourceNotFound:
-    # R/W API "HTTP Status Codes": an unknown resource id is 400, not 404.
-    return errors.ResourceNotFound(f"{what} not found", detail=detail)
-
-
-def another_clients(what: str, *, detail: str) -> errors.ObError:
-    # R/W API "403 (Forbidden)": the resource belongs to another TPP.
-    return errors.ObError(f"{what} belongs to another client", status_code=403, detail=detail,
-                          errors=[errors.ObErrorItem("UK.OBIE.Resource.NotFound", f"{what} belongs to another client")])
-
-
-async def authorised_consent(
-    *, services: Services, access: AccessContext, consent_id: str, endpoint: str, now: datetime
-) -> tuple[Consent, consent_service.ConsentGrant]:
-    """The token's consent, ``Authorised`` (else 400 InvalidConsentStatus, docs/obie-notes.md section 6 and 9), this client's and
-    customer's, covering ``endpoint``; with the account the customer chose."""
-    token = access.token
-    if consent_id != token.consent_id:
-        raise mismatch("The ConsentId is not the consent this token was issued for", "Data.ConsentId",
-                       detail=f"{consent_id} with a token for {token.consent_id}")
-    async with services.db.session() as session:
-        consent = await consent_service.get_consent(session=session, consent_id=consent_id,
-                                                    client_id=access.client.client_id)
-        if consent.status != ConsentStatus.AUTHORISED:
-            raise errors.InvalidConsentStatus(f"The consent is {consent.status}", detail=consent_id)
-        assert token.psu_id is not None  # tokens.require_customer_token
-        grant = await consent_service.check_access(
-            session=session, consent_id=consent_id, client_id=access.client.client_id, psu_id=token.psu_id,
-            now=now, endpoint=endpoint,
-        )
-    if len(grant.account_ids) != 1:
-        # The customer chose exactly one debtor account at approval (consent.service.authorise): fail closed.
-        raise errors.InvalidConsentStatus("The consent names no single debtor account", detail=consent_id)
-    return consent, grant
 
 
 class PaymentsApi:
@@ -463,7 +247,7 @@ class PaymentsApi:
             await self.store.release(claim, at=self.clock())
             raise
         # R/W API "Idempotency": a replay answers 201 too, with the resource as created.
-        answer = StoredAnswer(status=201, body=dumps(document), payment_id=document["Data"][kind.id_field])
+        answer = StoredAnswer(status=201, body=wire.dumps(document), payment_id=document["Data"][kind.id_field])
         return await self.store.complete(claim, answer=answer, consent_id=consent.consent_id,
                                          client_id=grant.client_id, at=self.clock())
 
@@ -500,7 +284,7 @@ class PaymentsApi:
                         "Meta": {}}
         else:
             document = self._order_document(kind, data)
-        return json_response(dumps(document), status_code=200, headers=rate_headers)
+        return json_response(wire.dumps(document), status_code=200, headers=rate_headers)
 
     # ------------------------------------------------------------------ funds confirmation on a payment consent
 
@@ -525,7 +309,7 @@ class PaymentsApi:
             "Links": {"Self": f"{self.public_base}{request.url.path}"},
             "Meta": {},
         }
-        return json_response(dumps(document), status_code=200, headers=rate_headers)
+        return json_response(wire.dumps(document), status_code=200, headers=rate_headers)
 
     # ------------------------------------------------------------------ routes
 

@@ -8,7 +8,7 @@ import pytest
 from consent import wire
 from consent.errors import MalformedBody
 from gateway import errors
-from gateway.pipeline import pis
+from gateway.pipeline import payment_checks
 
 NESTED = b"[" * 10_000 + b"]" * 10_000
 
@@ -22,7 +22,7 @@ def test_consent_bodies_refuse_deep_nesting_and_invalid_utf8(raw: bytes) -> None
 
 def test_payment_bodies_refuse_deep_nesting() -> None:
     with pytest.raises(errors.ResourceInvalidFormat) as refused:
-        pis.parse_json(NESTED)
+        payment_checks.parse_json(NESTED)
     assert refused.value.status_code == 400
 
 
