@@ -56,7 +56,7 @@ def error_page(request: Request, exc: OAuthError, *, services: Services) -> Resp
     return services.templates.TemplateResponse(
         request,
         "error.html",
-        {"error": exc.error, "description": exc.message or "The request cannot be completed."},
+        {"error": exc.error, "message": exc.message or "The request cannot be completed."},
         status_code=exc.status_code,
         headers=page_headers(),
     )
@@ -102,8 +102,9 @@ def request_uri_of(pending: Pending) -> str:
 def login_page(request: Request, pending: Pending, session: PsuSession, *, services: Services,
                 message: str | None = None, status_code: int = 200) -> Response:
     return _page(
-        request, "login.html",
-        {"csrf": session.csrf, "client_id": pending.client.client_id, "request_uri": request_uri_of(pending),
-         "client_name": pending.client.client_name or pending.client.client_id, "message": message},
+        request, "sign_in.html",
+        {"action": "/login", "csrf": session.csrf, "client_id": pending.client.client_id,
+         "request_uri": request_uri_of(pending), "client_name": pending.client.client_name or pending.client.client_id,
+         "message": message},
         services=services, pending=pending, status_code=status_code,
     )
