@@ -18,6 +18,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from consent.pages.rendering import TEMPLATES_DIR
 from gateway import errors
 from gateway.backend.bank import Bank
 from gateway.backend.upstream import Transport
@@ -53,8 +54,6 @@ from gateway.services import Services
 from gateway.settings import Settings
 from gateway.settings import SettingsError
 from gateway.store.db import Database
-
-TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 
 @functools.lru_cache(maxsize=4)

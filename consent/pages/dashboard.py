@@ -77,12 +77,13 @@ class Dashboard:
         return response
 
     def _refused(self, request: Request, message: str, *, status_code: int) -> Response:
-        return render(request, "consent_error.html", {"message": message}, headers=self.portal.headers(),
+        return render(request, "error.html", {"message": message}, headers=self.portal.headers(),
                       status_code=status_code)
 
     def _sign_in_page(self, request: Request, customer: Customer, *, message: str | None = None,
                       status_code: int = 200) -> Response:
-        return self._page(request, "consents_login.html", {"message": message}, customer, status_code=status_code)
+        return self._page(request, "sign_in.html", {"action": f"{BASE}/login", "message": message}, customer,
+                          status_code=status_code)
 
     async def _checked_form(self, request: Request) -> tuple[Customer, dict[str, list[str]]] | Response:
         """The signed-in customer and the form, or the refusal: no valid CSRF token 403, signed out 303."""

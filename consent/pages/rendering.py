@@ -1,5 +1,8 @@
 """Rendering of the customer pages from the consent package's own Jinja2 templates (``consent/templates``).
 
+They are every customer page of the bank, on one ``base.html``: the gateway renders its authorization pages (the
+sign-in and error pages it shares with the dashboard) from ``TEMPLATES_DIR`` too.
+
 Autoescaping is on (starlette's default for ``.html``): every value a TPP chose (its name, a payee, a reference)
 is shown as text, never as markup.
 """

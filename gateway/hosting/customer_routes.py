@@ -29,7 +29,7 @@ from consent.pages.portal import SignInThrottled
 from gateway.backend.bank import BankUnavailable
 from gateway.errors import AccessDenied
 from gateway.oauth import psu_session
-from gateway.oauth.authorize import page_headers
+from gateway.oauth.authorize_pages import page_headers
 from gateway.oauth.psu_session import PsuSession
 from gateway.oauth.tokens import revoke_consent_tokens
 from gateway.security.sign_in_throttle import SignInThrottled as ThrottledAttempt

@@ -77,7 +77,8 @@ async def test_sign_in_page_is_accessible_and_locked_down(client, db) -> None:  
     request_uri, _ = await pushed(client, fapi)
     page = await open_authorize(client, fapi, request_uri)
     assert page.status_code == 200
-    assert '<label for="username">' in page.text and '<label for="password">' in page.text
+    assert '<label class="field" for="username">Username</label>' in page.text
+    assert '<label class="field" for="password">Password</label>' in page.text
     assert ">Sign in</button>" in page.text
     csp = page.headers["content-security-policy"]
     assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp
