@@ -33,7 +33,7 @@ from consent import service as consent_service
 from consent.lifecycle import ConsentKind
 from gateway import errors
 from gateway.backend.payments import PaymentsBank
-from gateway.contract.policies import RoutePolicy
+from gateway.contract.policies.routes import RoutePolicy
 from gateway.pipeline import body_schema
 from gateway.pipeline import message_signing
 from gateway.pipeline.pis import PaymentLimits

@@ -57,8 +57,8 @@ from gateway.backend.payments import BankRefused
 from gateway.backend.payments import PaymentsBank
 from gateway.backend.upstream import Upstream
 from gateway.backend.upstream import upstream_error
-from gateway.contract.policies import RateLimits
-from gateway.contract.policies import RoutePolicy
+from gateway.contract.policies.rate_limits import RateLimits
+from gateway.contract.policies.routes import RoutePolicy
 from gateway.pipeline import body_schema
 from gateway.pipeline import message_signing
 from gateway.pipeline import tokens
