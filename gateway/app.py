@@ -23,9 +23,9 @@ from gateway import errors
 from gateway.backend.bank import Bank
 from gateway.backend.upstream import Transport
 from gateway.backend.upstream import Upstream
-from gateway.contract.policies import Policies
-from gateway.contract.policies import declared_operations
-from gateway.contract.policies import load_policies
+from gateway.contract.policies.loader import Policies
+from gateway.contract.policies.loader import load_policies
+from gateway.contract.policies.routes import declared_operations
 from gateway.contract.specs import OpenApiSpecs
 from gateway.contract.specs import load_specs
 from gateway.hosting import consent_routes

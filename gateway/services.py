@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from starlette.templating import Jinja2Templates
 
     from gateway.backend.bank import Bank
-    from gateway.contract.policies import Policies
+    from gateway.contract.policies.loader import Policies
     from gateway.contract.specs import OpenApiSpecs
     from gateway.security.client_keys import ClientKeyCache
     from gateway.security.sign_in_throttle import SignInThrottle

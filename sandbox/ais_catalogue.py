@@ -3,8 +3,8 @@ payments, parties, products and offers, each in its OBIE Read/Write API v3.1.11 
 ``OBReadDirectDebit2``, ``OBStandingOrder6``, ``OBScheduledPayment3``, ``OBParty2``, ``OBReadProduct2``,
 ``OBReadOffer1``), with every field the Detail permissions can see (the gateway cuts them down).
 
-Everything comes from the account's ``sandbox.ledger.Profile`` and fixed tables here, so the same account gives
-the same ids on every start; dates that must be relative (next payment) are computed from ``today``.
+Everything comes from the account's ``sandbox.ledger_profiles.Profile`` and fixed tables here, so the same account
+gives the same ids on every start; dates that must be relative (next payment) are computed from ``today``.
 Optional fields are omitted when there is nothing to say (R/W API profile, "Optional Fields").
 """
 
@@ -23,9 +23,9 @@ from typing import Any
 from sandbox.customers import ACCOUNTS
 from sandbox.customers import SEED_NAMESPACE
 from sandbox.customers import TestAccount
-from sandbox.ledger import Counterparty
-from sandbox.ledger import Recurring
-from sandbox.ledger import profile_for
+from sandbox.ledger_profiles import Counterparty
+from sandbox.ledger_profiles import Recurring
+from sandbox.ledger_profiles import profile_for
 from sandbox.models import Account
 
 # The sandbox bank's own identifiers (a fictitious BIC; OBIE OBBranchAndFinancialInstitutionIdentification5).

@@ -22,7 +22,7 @@ from sandbox.ais_catalogue import product
 from sandbox.customers import PAN_SCHEME
 from sandbox.customers import SEED_NAMESPACE
 from sandbox.customers import TestAccount
-from sandbox.ledger import profile_for
+from sandbox.ledger_profiles import profile_for
 from sandbox.models import AccountBalance
 from sandbox.models import LedgerEntry
 

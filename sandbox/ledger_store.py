@@ -27,7 +27,7 @@ from sandbox.customers import TestAccount
 from sandbox.db import SandboxDatabase
 from sandbox.ledger import HISTORY_DAYS
 from sandbox.ledger import history
-from sandbox.ledger import profile_for
+from sandbox.ledger_profiles import profile_for
 from sandbox.models import AccountBalance
 from sandbox.models import LedgerEntry
 

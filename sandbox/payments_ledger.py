@@ -42,7 +42,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from sandbox import ais_catalogue as catalogue
-from sandbox.ledger import profile_for
+from sandbox.ledger_profiles import profile_for
 from sandbox.ledger_store import store_balances
 from sandbox.models import Account
 from sandbox.models import AccountBalance

@@ -220,7 +220,7 @@ async def _serve(settings: Settings, *, components: Sequence[str], migrate: bool
                 await require_current_schema(url=settings.database_url)
             except DatabaseProblem as exc:
                 raise SystemExit(f"obgw: {exc}") from None
-        from gateway.contract.policies import PolicyError
+        from gateway.contract.policies.checking import PolicyError
 
         try:
             app = create_app(settings)

@@ -231,8 +231,8 @@ def _template_regex(full_path: str) -> re.Pattern[str]:
 
 def load_specs(openapi_dir: Path, *, declared: Collection[str]) -> OpenApiSpecs:
     """Derive, validate and index the three OBIE documents, keeping the operations ``declared`` names (the
-    routes.yaml entries, ``gateway.contract.policies.declared_operations``). Call once at start-up; raises ``SpecError``,
-    also when ``declared`` names an operation no official document has."""
+    routes.yaml entries, ``gateway.contract.policies.routes.declared_operations``). Call once at start-up; raises
+    ``SpecError``, also when ``declared`` names an operation no official document has."""
     apis: dict[str, ApiSpec] = {}
     literal: dict[str, dict[str, SpecOperation]] = {}
     templated: dict[str, dict[str, SpecOperation]] = {}

@@ -34,7 +34,7 @@ from consent import wire
 from consent.lifecycle import ConsentKind
 from gateway import errors
 from gateway.backend.bank import Bank
-from gateway.contract.policies import RoutePolicy
+from gateway.contract.policies.routes import RoutePolicy
 from gateway.pipeline import body_schema
 from gateway.pipeline import message_signing
 from gateway.pipeline.payment_checks import authorised_consent

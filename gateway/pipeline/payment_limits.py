@@ -10,8 +10,8 @@ from datetime import timedelta
 from starlette.requests import Request
 
 from gateway import errors
-from gateway.contract.policies import RateLimits
-from gateway.contract.policies import RoutePolicy
+from gateway.contract.policies.rate_limits import RateLimits
+from gateway.contract.policies.routes import RoutePolicy
 from gateway.pipeline.ratelimit import RateLimiter
 from gateway.pipeline.ratelimit import tier_of
 from gateway.pipeline.ratelimit import tier_only

@@ -49,7 +49,7 @@ from gateway import errors
 from gateway.backend.bank import Bank
 from gateway.backend.bank import BankRefused
 from gateway.backend.upstream import upstream_error
-from gateway.contract.policies import RoutePolicy
+from gateway.contract.policies.routes import RoutePolicy
 from gateway.pipeline import body_schema
 from gateway.pipeline import message_signing
 from gateway.pipeline import tokens

@@ -33,9 +33,9 @@ from limits.aio.storage import Storage
 from limits.aio.strategies import STRATEGIES
 from limits.aio.strategies import RateLimiter as LimitsStrategy
 
-from gateway.contract.policies import Limit
-from gateway.contract.policies import RateLimits
-from gateway.contract.policies import RoutePolicy
+from gateway.contract.policies.checking import Limit
+from gateway.contract.policies.rate_limits import RateLimits
+from gateway.contract.policies.routes import RoutePolicy
 from gateway.errors import TooManyRequests
 from gateway.store.counters import storage_for
 from gateway.store.oauth_tables import Client

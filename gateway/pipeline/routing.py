@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from gateway.contract.policies import Policies
-from gateway.contract.policies import RoutePolicy
+from gateway.contract.policies.loader import Policies
+from gateway.contract.policies.routes import RoutePolicy
 from gateway.contract.specs import OpenApiSpecs
 from gateway.errors import NotFound
 

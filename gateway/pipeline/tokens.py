@@ -16,7 +16,7 @@ from typing import Final
 from starlette.requests import Request
 
 from consent import api as consent_api
-from gateway.contract.policies import RoutePolicy
+from gateway.contract.policies.routes import RoutePolicy
 from gateway.errors import Forbidden
 from gateway.errors import InsufficientScope
 from gateway.errors import OAuthError

@@ -19,7 +19,7 @@ from limits.aio.storage import Storage
 from limits.aio.strategies import STRATEGIES
 from starlette.requests import Request
 
-from gateway.contract.policies import RateLimits
+from gateway.contract.policies.rate_limits import RateLimits
 from gateway.errors import TooManyRequests
 from gateway.settings import Settings
 from gateway.store.counters import storage_for

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gateway.contract.policies import declared_operations
+from gateway.contract.policies.routes import declared_operations
 from gateway.contract.specs import API_FILES
 from gateway.contract.specs import HTTP_METHODS
 from gateway.contract.specs import load_specs

@@ -30,7 +30,7 @@ from openapi_core.validation.response.exceptions import MissingRequiredHeader
 from openapi_core.validation.response.validators import V30ResponseDataValidator
 from openapi_core.validation.response.validators import V30ResponseHeadersValidator
 
-from gateway.contract.policies import declared_operations
+from gateway.contract.policies.routes import declared_operations
 from gateway.contract.specs import API_FILES
 from gateway.contract.specs import OpenApiSpecs
 from gateway.contract.specs import load_specs

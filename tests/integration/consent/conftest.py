@@ -22,7 +22,7 @@ from sqlmodel import func
 from sqlmodel import select
 
 from consent.models import Consent
-from gateway.contract.policies import declared_operations
+from gateway.contract.policies.routes import declared_operations
 from gateway.contract.specs import OpenApiSpecs
 from gateway.contract.specs import load_specs
 from gateway.settings import Settings

@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from gateway.app import create_app
-from gateway.contract.policies import PolicyError
+from gateway.contract.policies.checking import PolicyError
 from gateway.security.keys import KeyStore
 from gateway.settings import Settings
 from tests.conftest import ISSUER
 from tests.conftest import SANDBOX_URL
 from tests.helpers.rulebook import changed_rulebook
 
-# rulebook lifetime -> the setting it bounds (gateway.contract.policies.FapiPolicy.check_settings)
+# rulebook lifetime -> the setting it bounds (gateway.contract.policies.fapi.FapiPolicy.check_settings)
 BOUNDS = {
     "authorization_code": "code_lifetime",
     "par_request_uri": "par_lifetime",

@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.contract.policies import PolicyError
+from gateway.contract.policies.checking import PolicyError
 from gateway.security.keys import KeyStore
 from gateway.settings import Settings
 from tests.conftest import ISSUER

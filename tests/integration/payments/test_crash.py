@@ -23,7 +23,7 @@ from sqlmodel import col
 from sqlmodel import func
 from sqlmodel import select
 
-from gateway.contract.policies import declared_operations
+from gateway.contract.policies.routes import declared_operations
 from gateway.contract.specs import load_specs
 from gateway.settings import Settings
 from gateway.store.db import Database

@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from gateway.security.keys import KeyStore
-from sandbox.ais import PAGE_SIZE
+from sandbox.ais_transactions import PAGE_SIZE
 from sandbox.customers import account_id
 
 from ._ais_helpers import ais_context

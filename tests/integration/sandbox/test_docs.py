@@ -12,7 +12,7 @@ import httpx
 import pytest
 import yaml
 
-from gateway.contract.policies import declared_operations
+from gateway.contract.policies.routes import declared_operations
 from gateway.contract.specs import OpenApiSpecs
 from gateway.contract.specs import load_specs
 from gateway.contract.specs import read_yaml

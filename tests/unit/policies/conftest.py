@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.contract.policies import Policies
-from gateway.contract.policies import declared_operations
-from gateway.contract.policies import load_policies
+from gateway.contract.policies.loader import Policies
+from gateway.contract.policies.loader import load_policies
+from gateway.contract.policies.routes import declared_operations
 from gateway.contract.specs import OpenApiSpecs
 from gateway.contract.specs import load_specs
 from gateway.settings import REPO_ROOT

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from gateway.contract.policies import PolicyError
-from gateway.contract.policies import load_policies
+from gateway.contract.policies.checking import PolicyError
+from gateway.contract.policies.loader import load_policies
 from gateway.contract.specs import OpenApiSpecs
 
 from .conftest import POLICIES_DIR

@@ -11,7 +11,7 @@ from openapi_core.testing import MockRequest
 from openapi_core.validation.request.exceptions import InvalidRequestBody
 
 from gateway import errors
-from gateway.contract.policies import declared_operations
+from gateway.contract.policies.routes import declared_operations
 from gateway.contract.specs import API_FILES
 from gateway.contract.specs import OpenApiSpecs
 from gateway.contract.specs import SpecError

@@ -17,10 +17,10 @@ import yaml
 from gateway import errors
 from gateway.contract.derive import HTTP_METHODS
 from gateway.contract.derive import served_document
-from gateway.contract.policies import Policies
-from gateway.contract.policies import PolicyError
-from gateway.contract.policies import declared_operations
-from gateway.contract.policies import load_policies
+from gateway.contract.policies.checking import PolicyError
+from gateway.contract.policies.loader import Policies
+from gateway.contract.policies.loader import load_policies
+from gateway.contract.policies.routes import declared_operations
 from gateway.contract.specs import API_FILES
 from gateway.contract.specs import OpenApiSpecs
 from gateway.contract.specs import load_specs

@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from gateway.contract.policies import Policies
-from gateway.contract.policies import PolicyError
-from gateway.contract.policies import ais_permissions
+from gateway.contract.policies.checking import PolicyError
+from gateway.contract.policies.loader import Policies
+from gateway.contract.policies.routes import ais_permissions
 from gateway.contract.specs import OpenApiSpecs
 from gateway.settings import Settings
 

@@ -13,8 +13,8 @@ import yaml
 from gateway.cli.bench import load
 from gateway.cli.bench import report
 from gateway.cli.bench import seed
-from gateway.contract.policies import declared_operations
-from gateway.contract.policies import load_policies
+from gateway.contract.policies.loader import load_policies
+from gateway.contract.policies.routes import declared_operations
 from gateway.contract.specs import load_specs
 from gateway.settings import REPO_ROOT
 

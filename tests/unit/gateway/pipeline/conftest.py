@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.app import _contract
-from gateway.contract.policies import Policies
+from gateway.contract.policies.loader import Policies
 from gateway.contract.specs import OpenApiSpecs
 from gateway.settings import Settings
 
