@@ -1,6 +1,6 @@
 """The account-information resource API (OBIE R/W API v3.1.11 Account and Transaction API, docs/obie-notes.md section 2.1):
 every customer operation of ``policies/routes.yaml`` under ``/open-banking/v3.1/aisp``, through the enforcement
-pipeline of docs/architecture.md section 3, one step per module:
+pipeline of docs/architecture.md section 3, declared as a flow (``gateway.pipeline.steps``), one step per module:
 
 1. ``routing``        route -> policy (404/405);
 2-3. ``tokens``       customer access token, sender constraint, scope (401/403);
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
@@ -30,13 +31,16 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
+from consent.access import ConsentGrant
 from consent.wire import JSON_MEDIA_TYPE
 from gateway.backend.upstream import UpstreamResponse
 from gateway.backend.upstream import upstream_error
 from gateway.errors import NotFound
+from gateway.errors import ObError
 from gateway.errors import interaction_id
 from gateway.pipeline import audit
 from gateway.pipeline import message_signing
+from gateway.pipeline import steps
 from gateway.pipeline.consent_check import Window
 from gateway.pipeline.consent_check import check_consent
 from gateway.pipeline.consent_check import clamp_window
@@ -46,10 +50,13 @@ from gateway.pipeline.proxy import context_claims
 from gateway.pipeline.proxy import upstream_query
 from gateway.pipeline.ratelimit import RateLimiter
 from gateway.pipeline.ratelimit import tier_of
+from gateway.pipeline.routing import RouteMatch
 from gateway.pipeline.routing import RouteTable
 from gateway.pipeline.shaping import shape
-from gateway.pipeline.tokens import require_customer_token
+from gateway.pipeline.steps import Call
+from gateway.pipeline.steps import Flow
 from gateway.pipeline.validation import RequestValidator
+from gateway.pipeline.validation import ValidatedRequest
 from gateway.services import Services
 from gateway.store.db import utcnow
 
@@ -59,6 +66,29 @@ ALL_METHODS: Final = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"
 # Bank answers passed on as they are: its own OBIE refusals of a checked call (e.g. an unknown StatementId is
 # 400 UK.OBIE.Resource.NotFound). Anything else that is not 200 means the gateway-bank contract broke: 502.
 _PASSED_STATUSES: Final = frozenset({400, 404})
+
+
+@dataclass(kw_only=True, slots=True)
+class AisCall(Call):
+    """An AIS read: its route, then the consent's grant, the validated query and the clamped window."""
+
+    match: RouteMatch
+    now: datetime
+    grant: ConsentGrant | None = None  # _consent
+    checked: ValidatedRequest | None = None  # _query
+    window: Window | None = None
+
+    @property
+    def consented(self) -> ConsentGrant:
+        if self.grant is None:
+            raise ObError("An AIS step ran before the consent check")  # a flow's order is wrong: 500
+        return self.grant
+
+    @property
+    def validated(self) -> ValidatedRequest:
+        if self.checked is None:
+            raise ObError("An AIS step ran before the query check")  # fail closed: 500
+        return self.checked
 
 
 class AisPipeline:
@@ -80,6 +110,11 @@ class AisPipeline:
         self.clock = clock
         # The bank builds Links as {public base}/open-banking/v3.1/aisp/...: the base is the gateway's origin.
         self.public_base = services.settings.issuer
+        # The declared steps (gateway.pipeline.steps; module docstring), then the bank call, shaping and audit.
+        self.flow: Flow[AisCall] = Flow(
+            steps=(steps.customer_token(services), self._consent, self._query, self._rate_limit),
+            action=self._forward,
+        )
 
     @classmethod
     def build(cls, services: Services) -> AisPipeline:
@@ -98,27 +133,35 @@ class AisPipeline:
 
     async def handle(self, request: Request) -> Response:
         match = self.table.match(method=request.method, path=request.url.path)
-        access = await require_customer_token(request, services=self.services, policy=match.policy)
-        now = self.clock()
-        grant = await check_consent(services=self.services, access=access, match=match, now=now)
-        checked = self.validator.validate(
-            operation_id=match.policy.operation_id, query=request.query_params, headers=request.headers
+        return await self.flow.run(AisCall(request=request, policy=match.policy, match=match, now=self.clock()))
+
+    async def _consent(self, call: AisCall) -> None:
+        call.grant = await check_consent(services=self.services, access=call.customer, match=call.match, now=call.now)
+
+    async def _query(self, call: AisCall) -> None:
+        call.checked = checked = self.validator.validate(
+            operation_id=call.policy.operation_id, query=call.request.query_params, headers=call.request.headers
         )
-        window: Window | None = None
-        if match.route.resource == "transactions":
-            window = clamp_window(
+        if call.match.route.resource == "transactions":
+            call.window = clamp_window(
                 requested=Window(start=checked.dates.get(BOOKING_FROM), end=checked.dates.get(BOOKING_TO)),
-                grant=grant,
+                grant=call.consented,
             )
-        rate_headers = await self.limiter.check(
+
+    async def _rate_limit(self, call: AisCall) -> None:
+        access = call.customer
+        call.rate_headers = await self.limiter.check(
             client_id=access.client.client_id,
             tier=tier_of(access.client),
-            route=match.policy,
-            consent_id=grant.consent_id,
-            account_id=match.account_id,
-            customer_present=checked.customer_present,
+            route=call.policy,
+            consent_id=call.consented.consent_id,
+            account_id=call.match.account_id,
+            customer_present=call.validated.customer_present,
         )
-        request.state.rate_headers = rate_headers  # on this call's answer, errors included (gateway.errors)
+        call.request.state.rate_headers = call.rate_headers  # on this call's answer, errors included (gateway.errors)
+
+    async def _forward(self, call: AisCall) -> Response:
+        request, match, grant, checked, window = call.request, call.match, call.consented, call.validated, call.window
         answer = await self.services.bank.account_resource(
             public_base=self.public_base,
             sub_path=match.sub_path,
@@ -128,16 +171,16 @@ class AisPipeline:
         )
         response = self._respond(answer, resource=match.route.resource, grant_permissions=grant.permissions,
                                  account_ids=grant.account_ids)
-        response.headers.update(rate_headers)
+        response.headers.update(call.rate_headers)
         # Account data must not be stored by intermediaries (RFC 9111 section 5.2.2.5).
         response.headers["cache-control"] = "no-store"
         if answer.status == 200:
             await self.recorder.record(
                 consent_id=grant.consent_id,
-                client_id=access.client.client_id,
+                client_id=call.customer.client.client_id,
                 endpoint=match.route.endpoint,
                 customer_present=checked.customer_present,
-                at=now,
+                at=call.now,
             )
         return response
 

@@ -31,6 +31,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -41,7 +42,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
-from consent import api as consent_api
 from consent import service as consent_service
 from consent import wire
 from consent.models import Consent
@@ -50,17 +50,14 @@ from gateway.backend.bank import Bank
 from gateway.backend.bank import BankRefused
 from gateway.backend.upstream import upstream_error
 from gateway.contract.policies.routes import RoutePolicy
-from gateway.pipeline import body_schema
 from gateway.pipeline import message_signing
-from gateway.pipeline import tokens
+from gateway.pipeline import steps
 from gateway.pipeline.payment_checks import another_clients
 from gateway.pipeline.payment_checks import authorised_consent
 from gateway.pipeline.payment_checks import check_idempotency_key
-from gateway.pipeline.payment_checks import check_json_content_type
 from gateway.pipeline.payment_checks import json_response
 from gateway.pipeline.payment_checks import mismatch
 from gateway.pipeline.payment_checks import not_found
-from gateway.pipeline.payment_checks import parse_json
 from gateway.pipeline.payment_kinds import FUNDS_OPERATION
 from gateway.pipeline.payment_kinds import KINDS
 from gateway.pipeline.payment_kinds import PAYMENTS_API
@@ -71,17 +68,24 @@ from gateway.pipeline.payment_limits import PaymentLimits
 from gateway.pipeline.payments_store import Claim
 from gateway.pipeline.payments_store import PaymentOrderStore
 from gateway.pipeline.payments_store import StoredAnswer
-from gateway.pipeline.tokens import require_customer_token
-from gateway.pipeline.validation import check_accept
-from gateway.security.access import AccessContext
+from gateway.pipeline.steps import Call
+from gateway.pipeline.steps import Flow
 from gateway.services import Services
 from gateway.store.db import utcnow
-from gateway.store.oauth_tables import Client
 from gateway.store.payment_tables import PaymentOrderRecord
 
 # How long a retry waits for a concurrent first call with the same key to claim it (that call is past its token
 # and signature checks, so a few milliseconds; generous for a loaded replica).
 _IN_FLIGHT_WAIT: Final = 2.0
+
+
+@dataclass(kw_only=True, slots=True)
+class OrderCall(Call):
+    """A payment-order call: its collection, the record a replayed key names, details or the order itself."""
+
+    kind: OrderKind
+    known: PaymentOrderRecord | None = None
+    details: bool = False
 
 
 class PaymentsApi:
@@ -97,13 +101,23 @@ class PaymentsApi:
         self.clock = clock
         self.public_base = services.settings.issuer.rstrip("/")
         self.base_path = services.specs.apis[PAYMENTS_API].base_path
-        self._verify_signature = message_signing.signature_verifier(services)
-        self._validate_body = body_schema.body_validator(services)
         policies = services.policies.by_operation_id
         self.policies: Mapping[str, RoutePolicy] = MappingProxyType(
             {op: policies[op] for k in kinds for op in (k.create_operation, k.read_operation, k.details_operation)}
             | {FUNDS_OPERATION: policies[FUNDS_OPERATION]}
         )
+        # The declared steps of each operation (gateway.pipeline.steps), then its action.
+        token, rate_limit = steps.customer_token(services), steps.customer_rate_limit(limits)
+        self.create_flow: Flow[OrderCall] = Flow(
+            steps=(token, self._replay_lookup, rate_limit, steps.json_media_types, steps.message_signature(services),
+                   steps.idempotency_key, steps.json_body(services)),
+            action=self._order,
+        )
+        self.read_flow: Flow[OrderCall] = Flow(
+            steps=(steps.client_token(services), steps.client_rate_limit(limits), steps.json_accept),
+            action=self._answer_read,
+        )
+        self.funds_flow: Flow[Call] = Flow(steps=(token, rate_limit, steps.json_accept), action=self._funds)
 
     @classmethod
     def build(cls, services: Services) -> PaymentsApi:
@@ -134,57 +148,43 @@ class PaymentsApi:
 
     async def create(self, request: Request) -> Response:
         kind = self.kinds[request.url.path.removeprefix(self.base_path + "/")]
-        policy = self.policies[kind.create_operation]
-        access = await require_customer_token(request, services=self.services, policy=policy)
-        client_id = access.client.client_id
-        first = False
-        known: PaymentOrderRecord | None = None
-        try:
-            presented: str | None = (check_idempotency_key(request.headers.get("x-idempotency-key"))
-                                     if policy.idempotent else None)
-        except errors.ObError:
-            presented = None  # refused below, in the order the error codes are checked
-        if presented is not None:
-            # R/W API "Idempotency": a retry with a known key answers the original outcome, so it spends no
-            # submit budget and is never refused by it, whether the first call is done or still in flight.
-            known = await self.store.find(client_id=client_id, key=presented, now=self.clock())
-            if known is None:
-                first = await self.limits.first_submission(client_id=client_id, key=presented)
-                if not first:
-                    # A concurrent call with this key is ahead of us: it becomes visible once it claims the key.
-                    known = await self.store.appears(client_id=client_id, key=presented, now=self.clock,
-                                                     within=_IN_FLIGHT_WAIT)
-        try:
-            return await self._create(request, kind=kind, policy=policy, access=access, known=known)
-        except BaseException:
-            if first and presented and await self.store.find(client_id=client_id, key=presented,
-                                                             now=self.clock()) is None:
-                # Refused before it claimed the key (429, bad signature, bad body): nothing was submitted under
-                # it, so the TPP's corrected retry is a first submission and is counted as one.
-                await self.limits.forget_submission(client_id=client_id, key=presented)
-            raise
+        return await self.create_flow.run(OrderCall(request=request, policy=self.policies[kind.create_operation],
+                                                    kind=kind))
 
-    async def _create(
-        self, request: Request, *, kind: OrderKind, policy: RoutePolicy, access: AccessContext,
-        known: PaymentOrderRecord | None,
-    ) -> Response:
-        """``known`` is the record already under the presented key: a replay, which spends no submit budget."""
-        rate_headers = await self.limits.customer_call(request, access=access, route=policy,
-                                                       counted=known is None)
-        check_json_content_type(request)
-        check_accept(request.headers)
-        raw = await request.body()
-        # Message Signing, where the rulebook marks the operation signed_request: verified on the raw bytes
-        # before anything is parsed or stored.
-        if policy.signed_request:
-            caller = consent_api.TppCaller(client_id=access.client.client_id, principal=access.client)
-            await self._verify_signature(request, caller, raw)
+    async def _replay_lookup(self, call: OrderCall) -> None:
+        """R/W API "Idempotency": a retry with a known key answers the original outcome, so it spends no submit
+        budget and is never refused by it, whether the first call is done or still in flight."""
+        client_id = call.customer.client.client_id
+        try:
+            presented = (check_idempotency_key(call.request.headers.get(steps.IDEMPOTENCY_HEADER))
+                         if call.policy.idempotent else None)
+        except errors.ObError:
+            presented = None  # refused by the idempotency_key step, in the order the error codes are checked
+        if presented is None:
+            return
+        call.known = await self.store.find(client_id=client_id, key=presented, now=self.clock())
+        if call.known is None:
+            if await self.limits.first_submission(client_id=client_id, key=presented):
+                async def forget() -> None:
+                    if await self.store.find(client_id=client_id, key=presented, now=self.clock()) is None:
+                        # Refused before it claimed the key (429, bad signature, bad body): nothing was submitted
+                        # under it, so the TPP's corrected retry is a first submission and is counted as one.
+                        await self.limits.forget_submission(client_id=client_id, key=presented)
+
+                call.on_refusal.append(forget)
+            else:
+                # A concurrent call with this key is ahead of us: it becomes visible once it claims the key.
+                call.known = await self.store.appears(client_id=client_id, key=presented, now=self.clock,
+                                                      within=_IN_FLIGHT_WAIT)
+        call.counted = call.known is None
+
+    async def _order(self, call: OrderCall) -> Response:
+        """``call.known`` is the record already under the presented key: a replay, which spends no submit budget."""
+        request, kind, access, known, rate_headers = call.request, call.kind, call.customer, call.known, call.rate_headers
         # The rulebook's idempotent flag: without it every POST is a new order, stored under a key of our own
         # that no retry can present (the store keys every order).
-        key = check_idempotency_key(request.headers.get("x-idempotency-key")) if policy.idempotent else (
-            uuid.uuid4().hex)
-        body = parse_json(raw)
-        await self._validate_body(request, kind.create_operation, raw)
+        key = call.idempotency_key if call.idempotency_key is not None else uuid.uuid4().hex
+        body = call.body
         data, risk = body["Data"], body["Risk"]
         consent_id = data["ConsentId"]
         client_id = access.client.client_id
@@ -254,21 +254,17 @@ class PaymentsApi:
     # ------------------------------------------------------------------ GET a payment order
 
     async def read(self, request: Request, *, kind: OrderKind) -> Response:
-        return await self._read(request, kind=kind, details=False)
+        return await self.read_flow.run(OrderCall(request=request, policy=self.policies[kind.read_operation],
+                                                  kind=kind))
 
     async def details(self, request: Request, *, kind: OrderKind) -> Response:
-        return await self._read(request, kind=kind, details=True)
+        return await self.read_flow.run(OrderCall(request=request, policy=self.policies[kind.details_operation],
+                                                  kind=kind, details=True))
 
-    async def _read(self, request: Request, *, kind: OrderKind, details: bool) -> Response:
+    async def _answer_read(self, call: OrderCall) -> Response:
+        request, kind, details, rate_headers = call.request, call.kind, call.details, call.rate_headers
+        caller = call.caller
         payment_id = request.path_params["payment_id"]
-        caller = await tokens.client_token(request, services=self.services, scope="payments")
-        if not isinstance(caller.principal, Client):
-            raise errors.ObError("No registered client for the rate limit")  # fail closed: 500
-        rate_headers = await self.limits.client_call(
-            request, client=caller.principal,
-            route=self.policies[kind.details_operation if details else kind.read_operation],
-        )
-        check_accept(request.headers)
         record = await self.store.by_payment(payment_id=payment_id)
         if record is None or record.kind != kind.collection:
             raise not_found("Payment order", detail=payment_id)
@@ -289,10 +285,10 @@ class PaymentsApi:
     # ------------------------------------------------------------------ funds confirmation on a payment consent
 
     async def funds_confirmation(self, request: Request) -> Response:
-        policy = self.policies[FUNDS_OPERATION]
-        access = await require_customer_token(request, services=self.services, policy=policy)
-        rate_headers = await self.limits.customer_call(request, access=access, route=policy)
-        check_accept(request.headers)
+        return await self.funds_flow.run(Call(request=request, policy=self.policies[FUNDS_OPERATION]))
+
+    async def _funds(self, call: Call) -> Response:
+        request, access, rate_headers = call.request, call.customer, call.rate_headers
         consent_id = request.path_params["ConsentId"]
         if consent_id != access.token.consent_id:
             raise another_clients("Consent", detail=f"{consent_id} with a token for {access.token.consent_id}")
