@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from datetime import timedelta
+from typing import Any
+from typing import ClassVar
 from typing import Final
 from typing import TypeVar
 
@@ -46,6 +48,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from consent import idempotency
 from consent import service as consent_service
 from consent.errors import ConsentError
+from consent.models import Consent
 from gateway import errors
 from gateway.store.db import Database
 from gateway.store.payment_tables import PaymentOrderRecord
@@ -89,7 +92,7 @@ def _conflict(client_id: str, key: str) -> errors.HeaderInvalid:
     )
 
 
-def _answer(record: PaymentOrderRecord) -> StoredAnswer:
+def _answer(record: Any) -> StoredAnswer:
     assert record.response_status is not None and record.response_body is not None and record.payment_id
     return StoredAnswer(status=record.response_status, body=record.response_body.encode(),
                         payment_id=record.payment_id)
@@ -118,7 +121,18 @@ async def _until(probe: Callable[[], Awaitable[tuple[bool, T]]], *, within: floa
         await asyncio.sleep(interval)
 
 
+Admission = Callable[[AsyncSession, datetime], Awaitable[dict[str, Any]]]
+"""``(session, now) -> extra columns`` of a new record, run in the transaction that inserts it with the consent's row
+locked (so admissions of one consent are serialised on every replica); raises to refuse, storing nothing."""
+
+
 class PaymentOrderStore:
+    # The record table; a payment consent yields one order (PISP profile), checked on a lost insert.
+    table: ClassVar[type[Any]] = PaymentOrderRecord
+    one_per_consent: ClassVar[bool] = True
+    # DPC "State Model": the consent becomes Consumed with its order (a VRP consent does not).
+    consume_on_complete: ClassVar[bool] = True
+
     def __init__(
         self, *, db: Database, window: timedelta, lease: timedelta = DEFAULT_LEASE, max_wait: float = 30.0
     ) -> None:
@@ -128,17 +142,17 @@ class PaymentOrderStore:
         self._lease = lease
         self._max_wait = max_wait
 
-    async def find(self, *, client_id: str, key: str, now: datetime) -> PaymentOrderRecord | None:
+    async def find(self, *, client_id: str, key: str, now: datetime) -> Any:
         """The client's live record for ``key`` (created within the window)."""
         async with self._db.session() as session:
             return await self._by_key(session, client_id=client_id, key=key, now=now)
 
     async def appears(
         self, *, client_id: str, key: str, now: Callable[[], datetime], within: float
-    ) -> PaymentOrderRecord | None:
+    ) -> Any:
         """The record for (client, ``key``), waiting up to ``within`` seconds for a concurrent first call that is
         on its way to claim the key."""
-        async def probe() -> tuple[bool, PaymentOrderRecord | None]:
+        async def probe() -> tuple[bool, Any]:
             record = await self.find(client_id=client_id, key=key, now=now())
             return record is not None, record
 
@@ -146,19 +160,19 @@ class PaymentOrderStore:
 
     async def _by_key(
         self, session: AsyncSession, *, client_id: str, key: str, now: datetime
-    ) -> PaymentOrderRecord | None:
+    ) -> Any:
         found = await session.exec(
-            select(PaymentOrderRecord).where(idempotency.live(PaymentOrderRecord, client_id=client_id, key=key,
+            select(self.table).where(idempotency.live(self.table, client_id=client_id, key=key,
                                                               now=now, window=self._window))
         )
         return found.first()
 
-    async def by_payment(self, *, payment_id: str) -> PaymentOrderRecord | None:
+    async def by_payment(self, *, payment_id: str) -> Any:
         async with self._db.session() as session:
-            found = await session.exec(select(PaymentOrderRecord).where(PaymentOrderRecord.payment_id == payment_id))
+            found = await session.exec(select(self.table).where(self.table.payment_id == payment_id))
             return found.first()
 
-    def replay_of(self, record: PaymentOrderRecord, *, request_hash: str) -> StoredAnswer | None:
+    def replay_of(self, record: Any, *, request_hash: str) -> StoredAnswer | None:
         """The stored answer when ``record`` is finished; refuses another body under the same key."""
         if record.request_hash != request_hash:
             raise _conflict(record.client_id, record.idempotency_key or "")
@@ -190,24 +204,28 @@ class PaymentOrderStore:
         psu_id: str,
         account_id: str,
         now: Callable[[], datetime],
+        admit: Admission | None = None,
     ) -> Claim:
-        """Become the one caller of the bank for (client, key), or get the finished answer (module docstring)."""
+        """Become the one caller of the bank for (client, key), or get the finished answer (module docstring).
+        ``admit`` decides, atomically with the insert, whether a new record may exist at all."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._max_wait
         while True:
             claim = await _retrying(lambda: self._insert(
                 client_id=client_id, key=key, request_hash=request_hash, kind=kind, consent_id=consent_id,
-                psu_id=psu_id, account_id=account_id, at=now(),
+                psu_id=psu_id, account_id=account_id, at=now(), admit=admit,
             ))
             if claim is not None:
                 return claim
             async with self._db.session() as session:
                 record = await self._by_key(session, client_id=client_id, key=key, now=now())
+                if record is None and not self.one_per_consent:
+                    continue  # the record went away meanwhile (a refused bank call): try again
                 if record is None:
                     # The insert lost on the consent, not the key: this consent already has an order under
                     # another key (PISP: a consent yields one payment; docs/obie-notes.md section 9 step 4, InvalidConsentStatus).
                     other = (await session.exec(
-                        select(PaymentOrderRecord).where(PaymentOrderRecord.consent_id == consent_id)
+                        select(self.table).where(self.table.consent_id == consent_id)
                     )).first()
                     if other is not None:
                         raise errors.InvalidConsentStatus(
@@ -229,17 +247,29 @@ class PaymentOrderStore:
 
     async def _insert(
         self, *, client_id: str, key: str, request_hash: str, kind: str, consent_id: str, psu_id: str,
-        account_id: str, at: datetime,
+        account_id: str, at: datetime, admit: Admission | None = None,
     ) -> Claim | None:
         token = uuid.uuid4().hex
-        record = PaymentOrderRecord(
-            record_id=uuid.uuid4().hex, client_id=client_id, idempotency_key=key, request_hash=request_hash,
-            kind=kind, consent_id=consent_id, psu_id=psu_id, account_id=account_id, state=PENDING,
-            lease_token=token, lease_until=at + self._lease, created_at=at,
-        )
         async with self._db.session() as session:
+            extra: dict[str, Any] = {}
+            if admit is not None:
+                # The write comes first: the consent's row lock (PostgreSQL) or the write lock (SQLite) is held
+                # from here to the commit, so no other admission of this consent reads what this one decides on.
+                await session.exec(
+                    update(Consent).where(col(Consent.consent_id) == consent_id)
+                    .values(status_updated_at=Consent.status_updated_at)
+                    .execution_options(synchronize_session=False)
+                )
+                if await self._by_key(session, client_id=client_id, key=key, now=at) is not None:
+                    return None  # a duplicate of an admitted payment: replayed, never admitted (counted) twice
+                extra = await admit(session, at)
+            record = self.table(
+                record_id=uuid.uuid4().hex, client_id=client_id, idempotency_key=key, request_hash=request_hash,
+                kind=kind, consent_id=consent_id, psu_id=psu_id, account_id=account_id, state=PENDING,
+                lease_token=token, lease_until=at + self._lease, created_at=at, **extra,
+            )
             try:
-                await idempotency.retire_expired(session, PaymentOrderRecord, client_id=client_id, key=key, now=at,
+                await idempotency.retire_expired(session, self.table, client_id=client_id, key=key, now=at,
                                                  window=self._window)
                 session.add(record)
                 await session.commit()
@@ -248,18 +278,18 @@ class PaymentOrderStore:
                 return None
         return Claim(record_id=record.record_id, lease_token=token, answer=None)
 
-    async def _take_over_now(self, record: PaymentOrderRecord, now: Callable[[], datetime]) -> str | None:
+    async def _take_over_now(self, record: Any, now: Callable[[], datetime]) -> str | None:
         return await self._take_over(record, at=now())
 
-    async def _take_over(self, record: PaymentOrderRecord, *, at: datetime) -> str | None:
+    async def _take_over(self, record: Any, *, at: datetime) -> str | None:
         token = uuid.uuid4().hex
         async with self._db.session() as session:
             result = await session.exec(
-                update(PaymentOrderRecord)
+                update(self.table)
                 .where(
-                    col(PaymentOrderRecord.record_id) == record.record_id,
-                    col(PaymentOrderRecord.state) == PENDING,
-                    col(PaymentOrderRecord.lease_token) == record.lease_token,
+                    col(self.table.record_id) == record.record_id,
+                    col(self.table.state) == PENDING,
+                    col(self.table.lease_token) == record.lease_token,
                 )
                 .values(lease_token=token, lease_until=at + self._lease)
                 .execution_options(synchronize_session=False)
@@ -272,10 +302,10 @@ class PaymentOrderStore:
         async def run() -> None:
             async with self._db.session() as session:
                 await session.exec(
-                    update(PaymentOrderRecord)
-                    .where(col(PaymentOrderRecord.record_id) == claim.record_id,
-                           col(PaymentOrderRecord.lease_token) == claim.lease_token,
-                           col(PaymentOrderRecord.state) == PENDING)
+                    update(self.table)
+                    .where(col(self.table.record_id) == claim.record_id,
+                           col(self.table.lease_token) == claim.lease_token,
+                           col(self.table.state) == PENDING)
                     .values(lease_until=at)
                     .execution_options(synchronize_session=False)
                 )
@@ -288,10 +318,10 @@ class PaymentOrderStore:
         async def run() -> None:
             async with self._db.session() as session:
                 await session.exec(
-                    delete(PaymentOrderRecord)
-                    .where(col(PaymentOrderRecord.record_id) == claim.record_id,
-                           col(PaymentOrderRecord.lease_token) == claim.lease_token,
-                           col(PaymentOrderRecord.state) == PENDING)
+                    delete(self.table)
+                    .where(col(self.table.record_id) == claim.record_id,
+                           col(self.table.lease_token) == claim.lease_token,
+                           col(self.table.state) == PENDING)
                     .execution_options(synchronize_session=False)
                 )
                 await session.commit()
@@ -307,9 +337,9 @@ class PaymentOrderStore:
             async with self._db.session() as session:
                 # The write comes first, so on SQLite this transaction holds the write lock from its start.
                 result = await session.exec(
-                    update(PaymentOrderRecord)
-                    .where(col(PaymentOrderRecord.record_id) == claim.record_id,
-                           col(PaymentOrderRecord.state) == PENDING)
+                    update(self.table)
+                    .where(col(self.table.record_id) == claim.record_id,
+                           col(self.table.state) == PENDING)
                     .values(state=DONE, payment_id=answer.payment_id, response_status=answer.status,
                             response_body=answer.body.decode(), completed_at=at)
                     .execution_options(synchronize_session=False)
@@ -317,6 +347,9 @@ class PaymentOrderStore:
                 if result.rowcount != 1:
                     await session.rollback()
                     return False
+                if not self.consume_on_complete:
+                    await session.commit()
+                    return True
                 try:
                     # DPC "State Model": Authorised -> Consumed when the payment order is created. consume()
                     # commits this session's transaction: the record and the status change land together.
@@ -330,7 +363,7 @@ class PaymentOrderStore:
         if await _retrying(run):
             return answer
         async with self._db.session() as session:
-            record = await session.get(PaymentOrderRecord, claim.record_id)
+            record = await session.get(self.table, claim.record_id)
         if record is not None and record.state == DONE:
             return _answer(record)
         raise errors.InvalidConsentStatus("The consent can no longer be used for a payment order",

@@ -49,3 +49,33 @@ class PaymentOrderRecord(SQLModel, table=True):
     response_body: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
     created_at: datetime = _ts(nullable=False)
     completed_at: datetime | None = _ts(nullable=True)
+
+
+class VrpPaymentRecord(SQLModel, table=True):
+    """One variable recurring payment the gateway submitted under a VRP consent (OBIE VRP API v3.1.11
+    ``domestic-vrps``): the same idempotency protocol as ``PaymentOrderRecord``, many per consent, each with the
+    amount that counts against the consent's control parameters (``consent.vrp_controls``) from ``created_at``,
+    when the gateway admitted it."""
+
+    __tablename__ = "gateway_vrp_payment"
+    __table_args__ = (UniqueConstraint("client_id", "idempotency_key", name="uq_vrp_payment_idempotency"),)
+
+    record_id: str = Field(primary_key=True, max_length=40)
+    client_id: str = Field(index=True, max_length=64)
+    idempotency_key: str | None = Field(default=None, max_length=40)
+    request_hash: str = Field(max_length=64)
+    kind: str = Field(max_length=48)  # domestic-vrps
+    consent_id: str = Field(index=True, max_length=128)
+    psu_id: str = Field(max_length=128)
+    account_id: str = Field(max_length=128)
+    # The instructed amount as the TPP sent it (exact decimal text) and its currency.
+    amount: str = Field(max_length=32)
+    currency: str = Field(max_length=3)
+    state: str = Field(max_length=16)  # pending | done
+    lease_token: str = Field(max_length=40)
+    lease_until: datetime = _ts(nullable=False)
+    payment_id: str | None = Field(default=None, unique=True, max_length=64)
+    response_status: int | None = Field(default=None)
+    response_body: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
+    created_at: datetime = _ts(nullable=False)
+    completed_at: datetime | None = _ts(nullable=True)
