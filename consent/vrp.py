@@ -26,6 +26,7 @@ from typing import Final
 from consent.errors import InvalidConsentDate
 from consent.errors import InvalidConsentRequest
 from consent.errors import MissingConsentField
+from consent.permissions import long_date
 from consent.wire import parse_datetime
 
 CONTROL: Final = "Data.ControlParameters"
@@ -158,3 +159,22 @@ def validity(*, data: Mapping[str, Any]) -> tuple[datetime | None, datetime | No
         except InvalidConsentDate:
             out.append(None)
     return out[0], out[1]
+
+
+def describe(*, data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The consent in plain words for the customer (the consent page and the dashboard): who is paid, up to how
+    much per payment and per period, sweeping or commercial, valid from and until."""
+    initiation = data.get("Initiation")
+    initiation = initiation if isinstance(initiation, Mapping) else {}
+    creditor = initiation.get("CreditorAccount")
+    creditor = creditor if isinstance(creditor, Mapping) else {}
+    name, number = creditor.get("Name"), creditor.get("Identification")
+    ending = f"(ending {number[-4:]})" if isinstance(number, str) and len(number) >= 4 else None
+    payee = " ".join(p for p in (name if isinstance(name, str) else None, ending) if p)
+    starts, ends = validity(data=data)
+    rows: list[tuple[str, str]] = [("Payee", payee or "the payee the app names with each payment")]
+    rows += limit_words(data=data)
+    if starts is not None:
+        rows.append(("From", long_date(starts)))
+    rows.append(("Until", long_date(ends) if ends else "you withdraw it"))
+    return rows

@@ -174,3 +174,20 @@ async def test_the_schema_refuses_a_body_without_control_parameters(tpp: Tpp, db
     response = await tpp.create(VRP, body, key="no-control")
     assert response.status_code == 400, response.text
     assert await consent_count(db, tpp.fapi.client_id) == 0
+
+
+async def test_headless_approval_authorises_it_and_get_names_the_debtor_account(tpp: Tpp) -> None:
+    from tests.helpers.payments import approve
+
+    body = vrp_body()
+    debtor = {"SchemeName": "UK.OBIE.SortCodeAccountNumber", "Identification": "40004012345678",
+              "Name": "Alice Andrews"}
+    body["Data"]["Initiation"]["DebtorAccount"] = debtor
+    consent_id = (await tpp.create(VRP, body, key="approve")).json()["Data"]["ConsentId"]
+    # PAR naming the VRP consent under the payments scope, the sandbox's headless approval, the code redeemed.
+    assert await approve(tpp, consent_id, scope="payments")
+    data = (await tpp.call("GET", f"{VRP}/{consent_id}")).json()["Data"]
+    assert data["Status"] == "Authorised"
+    # OBDomesticVRPConsentResponse: DebtorAccount populated once the consent is approved.
+    assert data["DebtorAccount"] == debtor
+    assert (await tpp.call("DELETE", f"{VRP}/{consent_id}")).status_code == 204
