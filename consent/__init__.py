@@ -42,6 +42,7 @@ from consent.errors import MissingHeader
 from consent.errors import PermissionNotGranted
 from consent.errors import UnsupportedScheme
 from consent.lifecycle import PAYMENT_KINDS
+from consent.lifecycle import PISP_KINDS
 from consent.lifecycle import TRANSITIONS
 from consent.lifecycle import ConsentKind
 from consent.lifecycle import ConsentStatus
@@ -107,6 +108,7 @@ __all__ = [
     "MissingHeader",
     "OPERATION_PATHS",
     "PAYMENT_KINDS",
+    "PISP_KINDS",
     "Permission",
     "PermissionGroup",
     "PermissionNotGranted",

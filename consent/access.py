@@ -49,6 +49,8 @@ KIND_ENDPOINTS: Final[Mapping[ConsentKind, frozenset[str]]] = {
     K.DOMESTIC_SCHEDULED_PAYMENT: frozenset({"/domestic-scheduled-payments", "CreateDomesticScheduledPayments"}),
     K.DOMESTIC_STANDING_ORDER: frozenset({"/domestic-standing-orders", "CreateDomesticStandingOrders"}),
     K.FUNDS_CONFIRMATION: frozenset({"/funds-confirmations", "CreateFundsConfirmations"}),
+    # The VRP payment operations are not served yet (routes.yaml): an authorised VRP consent covers nothing so far.
+    K.DOMESTIC_VRP: frozenset(),
 }
 
 

@@ -1,8 +1,10 @@
 """The TPP-facing consent endpoints of OBIE R/W API v3.1.11 (docs/obie-notes.md sections 2.1-2.3, 3).
 
 ``POST/GET/DELETE /aisp/account-access-consents``, ``POST/GET /pisp/domestic-payment-consents``,
-``/pisp/domestic-scheduled-payment-consents``, ``/pisp/domestic-standing-order-consents`` and
-``POST/GET/DELETE /cbpii/funds-confirmation-consents``, all under ``/open-banking/v3.1``.
+``/pisp/domestic-scheduled-payment-consents``, ``/pisp/domestic-standing-order-consents``,
+``POST/GET/DELETE /cbpii/funds-confirmation-consents`` and, from the VRP document (vrp-openapi.yaml;
+docs/obie-notes-vrp-events.md section 4), ``POST/GET/DELETE /pisp/domestic-vrp-consents``, all under
+``/open-banking/v3.1``.
 
 The consent package imports nothing of the gateway (docs/architecture.md section 2): the gateway passes in how to
 authenticate the caller (a client-credentials token with the API's scope), how to open a database session, the
@@ -86,12 +88,12 @@ class ConsentResource:
     """One consent collection: where it lives, what token scope it takes, what it allows."""
 
     kind: ConsentKind
-    api: str  # the served OpenAPI document it belongs to: "accounts", "payments" or "funds"
+    api: str  # the served OpenAPI document it belongs to: "accounts", "payments", "funds" or "vrp"
     collection: str
     scope: str
     create_operation: str
     read_operation: str
-    delete_operation: str | None = None  # payment consents have no DELETE (PISP profile)
+    delete_operation: str | None = None  # payment-order consents have no DELETE (PISP profile); VRP ones do
 
     def path(self, *, base_paths: Mapping[str, str]) -> str:
         """Under the base path of its API (the served document's ``servers[0].url``)."""
@@ -141,6 +143,15 @@ RESOURCES: Final[tuple[ConsentResource, ...]] = (
         create_operation="CreateFundsConfirmationConsents",
         read_operation="GetFundsConfirmationConsentsConsentId",
         delete_operation="DeleteFundsConfirmationConsentsConsentId",
+    ),
+    ConsentResource(
+        kind=K.DOMESTIC_VRP,
+        api="vrp",
+        collection="domestic-vrp-consents",
+        scope="payments",
+        create_operation="domesticVrpConsentsPost",
+        read_operation="domesticVrpConsentsGet",
+        delete_operation="domesticVrpConsentsDelete",
     ),
 )
 
@@ -241,7 +252,7 @@ class _Endpoints:
         async with self.sessions() as session:
             consent = await self._owned(session, consent_id=consent_id, caller=caller)
             if request.method == "DELETE":
-                # AAC / FCC: soft delete; a later GET answers 400 UK.OBIE.Resource.NotFound.
+                # AAC / FCC / VRP: soft delete; a later GET answers 400 UK.OBIE.Resource.NotFound.
                 await service.delete(
                     session=session, consent_id=consent_id, client_id=caller.client_id, now=self.clock()
                 )

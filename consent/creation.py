@@ -1,7 +1,7 @@
 """Creating consents: account access, payment orders (idempotent on ``x-idempotency-key``) and funds confirmation.
 
 OBIE R/W API v3.1.11 account-access-consents, domestic(-scheduled)-payment and standing-order consents,
-funds-confirmation-consents (docs/obie-notes.md section 3) and idempotency (section 5). Each creation is one
+domestic VRP consents (vrp-openapi.yaml, ``consent.vrp``), funds-confirmation-consents (docs/obie-notes.md section 3) and idempotency (section 5). Each creation is one
 transaction with its ``created`` audit event.
 """
 
@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from consent import idempotency
 from consent import records
+from consent import vrp
 from consent.errors import IdempotencyConflict
 from consent.errors import InvalidConsentDate
 from consent.errors import InvalidConsentRequest
@@ -28,7 +29,7 @@ from consent.errors import InvalidIdempotencyKey
 from consent.errors import InvalidPermissions
 from consent.errors import MissingConsentField
 from consent.lifecycle import ID_PREFIXES
-from consent.lifecycle import PAYMENT_KINDS
+from consent.lifecycle import PISP_KINDS
 from consent.lifecycle import ConsentKind
 from consent.lifecycle import ConsentStatus
 from consent.models import Consent
@@ -141,7 +142,7 @@ def _payment_kind(kind: str) -> ConsentKind:
         parsed = ConsentKind(kind)
     except ValueError:
         parsed = None
-    if parsed not in PAYMENT_KINDS:
+    if parsed not in PISP_KINDS:
         raise InvalidConsentRequest(f"Not a payment consent kind: {kind!r}")
     assert parsed is not None
     return parsed
@@ -159,7 +160,8 @@ async def create_payment_consent(
     now: datetime,
     idempotency_window: timedelta,
 ) -> Consent:
-    """POST a payment-order consent (OBWriteDomesticConsent4 and siblings), idempotent on ``x-idempotency-key``.
+    """POST a payment-order consent (OBWriteDomesticConsent4 and siblings) or a domestic VRP consent
+    (OBDomesticVRPConsentRequest, ``consent.vrp``), idempotent on ``x-idempotency-key``.
 
     ``idempotency_key`` is ``None`` only when the rulebook marks the route not idempotent: each POST is then new.
 
@@ -174,6 +176,11 @@ async def create_payment_consent(
     body = _require_mapping(data, path="Data")
     stored_risk = _require_mapping(risk, path="Risk")
     initiation = _require_mapping(body.get("Initiation"), path="Data.Initiation")
+    expires = None
+    if consent_kind == K.DOMESTIC_VRP:
+        # VRP: the ControlParameters' rules beyond the schema; ValidToDateTime is when the consent ends.
+        vrp.check_control_parameters(data=body, now=now)
+        expires = vrp.valid_to(data=body)
     if consent_kind in (K.DOMESTIC_SCHEDULED_PAYMENT, K.DOMESTIC_STANDING_ORDER) and body.get("Permission") != "Create":
         # Scheduled-payment and standing-order consents carry Data.Permission = "Create".
         raise InvalidConsentRequest("Permission must be Create", path="Data.Permission")
@@ -194,6 +201,7 @@ async def create_payment_consent(
         data=body,
         risk=stored_risk,
         debtor_account=dict(debtor) if debtor is not None else None,
+        expires_at=expires,
         created_at=now,
         status_updated_at=now,
         idempotency_key=key,

@@ -15,6 +15,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from consent import records
+from consent import vrp
 from consent.audit import EventType
 from consent.lifecycle import ConsentKind
 from consent.lifecycle import ConsentStatus
@@ -63,6 +64,15 @@ class ClientConsents:
 
     client_id: str
     consents: tuple[ConsentSummary, ...]
+
+
+def _vrp_groups(consent: Consent) -> list[PermissionGroup]:
+    """A VRP consent's payee and limits in the consent page's words (``consent.vrp.describe``); none otherwise."""
+    if consent.kind != K.DOMESTIC_VRP:
+        return []
+    rows = vrp.describe(data=consent.data)
+    return [PermissionGroup(title="Payments within these limits",
+                            items=tuple(f"{label}: {value}" for label, value in rows))]
 
 
 def _display_status(consent: Consent, now: datetime) -> str:
@@ -116,7 +126,7 @@ async def list_for_customer(*, session: AsyncSession, psu_id: str, now: datetime
                 expires=consent.expires_at,
             )
             if consent.kind == K.ACCOUNT_ACCESS
-            else []
+            else _vrp_groups(consent)
         )
         grouped.setdefault(consent.client_id, []).append(
             ConsentSummary(

@@ -18,6 +18,13 @@ Decisions where v3.1.11 leaves a gap or where our product differs:
   enum, so we record and show it: the dashboard, the gateway and the TPP all see one truthful status, and the
   audit trail records who revoked and when. For funds-confirmation consents ``Revoked`` is the spec's own
   status (CoF profile: the PSU may revoke at the ASPSP).
+* Domestic VRP consents (vrp-openapi.yaml ``OBDomesticVRPConsentResponse``, docs/obie-notes-vrp-events.md
+  section 4): AwaitingAuthorisation -> Authorised or Rejected, never ``Consumed`` (one consent carries many
+  payments within its ControlParameters). The TPP may DELETE one in any status (soft delete: a later GET is 400
+  ``UK.OBIE.Resource.NotFound``, as for AIS consents); the customer may revoke an authorised one on the
+  dashboard, which revokes its tokens. The response enum has no ``Revoked``, so a revoked VRP consent reads
+  ``Authorised`` on the wire, as ``Expired`` does, while the gateway refuses every use of it; its passed
+  ``ValidToDateTime`` is its expiry.
 * Payment-order consents cannot be revoked once authorised (PSD2 art. 80) and have no DELETE: they only end
   ``Consumed`` when the payment order is created.
 """
@@ -42,6 +49,7 @@ class ConsentKind(StrEnum):
     DOMESTIC_SCHEDULED_PAYMENT = "domestic-scheduled-payment"
     DOMESTIC_STANDING_ORDER = "domestic-standing-order"
     FUNDS_CONFIRMATION = "funds-confirmation"
+    DOMESTIC_VRP = "domestic-vrp"
 
 
 class ConsentStatus(StrEnum):
@@ -59,6 +67,8 @@ K = ConsentKind
 S = ConsentStatus
 
 PAYMENT_KINDS: Final = frozenset({K.DOMESTIC_PAYMENT, K.DOMESTIC_SCHEDULED_PAYMENT, K.DOMESTIC_STANDING_ORDER})
+# Every consent under the ``payments`` scope whose creation is idempotent and signed: the payment orders' and VRP.
+PISP_KINDS: Final = PAYMENT_KINDS | {K.DOMESTIC_VRP}
 
 # ConsentId prefixes: the kind is visible in the id, as many ASPSPs do (``aac-`` account-access consent, ...).
 ID_PREFIXES: Final[Mapping[ConsentKind, str]] = {
@@ -67,6 +77,7 @@ ID_PREFIXES: Final[Mapping[ConsentKind, str]] = {
     K.DOMESTIC_SCHEDULED_PAYMENT: "sdpc",
     K.DOMESTIC_STANDING_ORDER: "sdoc",
     K.FUNDS_CONFIRMATION: "fcc",
+    K.DOMESTIC_VRP: "vrpc",
 }
 
 _PAYMENT: Final[Mapping[ConsentStatus, frozenset[ConsentStatus]]] = {
@@ -88,6 +99,15 @@ TRANSITIONS: Final[Mapping[ConsentKind, Mapping[ConsentStatus, frozenset[Consent
     K.DOMESTIC_STANDING_ORDER: _PAYMENT,
     K.FUNDS_CONFIRMATION: {
         # CoF profile: Authorised -> Revoked at the ASPSP; the CBPII DELETEs on revocation at the TPP.
+        S.AWAITING_AUTHORISATION: frozenset({S.AUTHORISED, S.REJECTED, S.DELETED}),
+        S.AUTHORISED: frozenset({S.REVOKED, S.DELETED, S.EXPIRED}),
+        S.REJECTED: frozenset({S.DELETED}),
+        S.REVOKED: frozenset({S.DELETED}),
+        S.EXPIRED: frozenset({S.DELETED}),
+    },
+    K.DOMESTIC_VRP: {
+        # VRP: AwaitingAuthorisation -> Authorised | Rejected; never Consumed (it carries many payments); the
+        # customer may revoke it at the bank, the TPP may DELETE it in any status (module docstring).
         S.AWAITING_AUTHORISATION: frozenset({S.AUTHORISED, S.REJECTED, S.DELETED}),
         S.AUTHORISED: frozenset({S.REVOKED, S.DELETED, S.EXPIRED}),
         S.REJECTED: frozenset({S.DELETED}),
@@ -125,8 +145,9 @@ def transition(consent: Consent, to: ConsentStatus, *, now: datetime) -> None:
 
 
 def wire_status(*, kind: str, status: str) -> str:
-    """The v3.1.11 status the TPP sees. ``Expired`` is reported as ``Authorised`` (v3.1.11 has no status for it)."""
-    if status == S.EXPIRED:
+    """The v3.1.11 status the TPP sees. ``Expired`` is reported as ``Authorised`` (v3.1.11 has no status for it),
+    and so is a revoked VRP consent (its response enum has no ``Revoked``: module docstring)."""
+    if status == S.EXPIRED or (kind == K.DOMESTIC_VRP and status == S.REVOKED):
         return S.AUTHORISED.value
     return str(status)
 

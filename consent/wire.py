@@ -3,8 +3,8 @@
 Requests: the raw body is parsed strictly (UTF-8, JSON, no duplicate member names: R/W API "Character Encoding"),
 its date-times and account identifications are checked, and the domain gets ``Data``/``Risk`` as sent.
 Responses: ``OBReadConsentResponse1``, ``OBWriteDomesticConsentResponse5``,
-``OBWriteDomesticScheduledConsentResponse5``, ``OBWriteDomesticStandingOrderConsentResponse6`` and
-``OBFundsConfirmationConsentResponse1``: the request echoed, the ASPSP fields added, ``Links.Self`` an absolute
+``OBWriteDomesticScheduledConsentResponse5``, ``OBWriteDomesticStandingOrderConsentResponse6``,
+``OBFundsConfirmationConsentResponse1`` and VRP's ``OBDomesticVRPConsentResponse`` (vrp-openapi.yaml): the request echoed, the ASPSP fields added, ``Links.Self`` an absolute
 URL under the issuer, ``Meta`` present (R/W API "Common Payload Structure", "Links", "Meta"), optional fields
 omitted rather than null ("Optional Fields"), and response date-times with a zone offset ("Date Formats").
 
@@ -81,6 +81,7 @@ _ECHOED_DATA: Final[Mapping[ConsentKind, tuple[str, ...]]] = {
         "SCASupportData",
     ),
     K.FUNDS_CONFIRMATION: ("ExpirationDateTime", "DebtorAccount"),
+    K.DOMESTIC_VRP: ("ReadRefundAccount", "ControlParameters", "Initiation"),
 }
 # OBFundsConfirmationConsentResponse1 has no Risk; every other consent response requires it.
 _HAS_RISK: Final = frozenset(set(K) - {K.FUNDS_CONFIRMATION})
@@ -244,6 +245,10 @@ def render(consent: Consent, *, self_url: str) -> dict[str, Any]:
     for name in _ECHOED_DATA[kind]:
         if consent.data.get(name) is not None:
             data[name] = consent.data[name]
+    if kind == K.DOMESTIC_VRP and consent.authorised_at is not None and consent.debtor_account:
+        # OBDomesticVRPConsentResponse: DebtorAccount "must be populated for GET responses once the consent is
+        # approved"; the one the TPP named in the Initiation.
+        data["DebtorAccount"] = consent.debtor_account
     document: dict[str, Any] = {"Data": data}
     if kind in _HAS_RISK:
         document["Risk"] = consent.risk

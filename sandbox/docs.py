@@ -54,11 +54,15 @@ SPECS: Final = {
         "obie/confirmation-of-funds/v3.1.11/confirmation-funds-openapi.yaml",
         "Confirmation of funds (OBIE v3.1.11)",
     ),
+    "vrp": (
+        "obie/vrp/v3.1.11/vrp-openapi.yaml",
+        "Variable recurring payments (OBIE v3.1.11)",
+    ),
     "oauth": ("oauth.yaml", "Authorization server and client registration"),
     "sandbox": ("sandbox.yaml", "Sandbox portal and directory"),
 }
 # The official OBIE files, published cut to the operations the gateway serves.
-OBIE_SPECS: Final = frozenset({"account-info", "payment-initiation", "confirmation-funds"})
+OBIE_SPECS: Final = frozenset({"account-info", "payment-initiation", "confirmation-funds", "vrp"})
 STATIC_FILES: Final = {
     "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
     "swagger-ui.css": "text/css; charset=utf-8",

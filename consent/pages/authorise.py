@@ -3,7 +3,8 @@
 OBIE R/W API v3.1.11, AISP profile "Consent Authorisation": the PSU accepts or rejects the consent as a whole and
 chooses the accounts (the AISP cannot pre-select them). PISP profile: the PSU picks the debtor account of a payment
 when the TPP did not name one, and sees payee, amount and reference. CoF profile: the funds-confirmation consent
-names the account it checks. Permissions are shown in plain words (``consent.permissions.describe``).
+names the account it checks. VRP: who is paid, the limits per payment and per period, the validity and whether it
+is sweeping or commercial (``consent.vrp.describe``), and the one account to pay from. Permissions are shown in plain words (``consent.permissions.describe``).
 
 The page is built from a plain dict (``consent_page_view``) and posts to the host's decision endpoint; the host
 supplies the hidden form fields (CSRF token, request handle).
@@ -18,6 +19,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from consent import vrp
 from consent.bank import AccountSummary
 from consent.lifecycle import PAYMENT_KINDS
 from consent.lifecycle import ConsentKind
@@ -35,6 +37,7 @@ KIND_TITLES: Mapping[str, str] = {
     K.DOMESTIC_SCHEDULED_PAYMENT: "make a future-dated payment from your account",
     K.DOMESTIC_STANDING_ORDER: "set up a standing order from your account",
     K.FUNDS_CONFIRMATION: "check whether your account has enough money for a payment",
+    K.DOMESTIC_VRP: "make payments from your account when needed, within the limits below",
 }
 
 
@@ -123,6 +126,8 @@ def consent_page_view(
             transaction_to=consent.transaction_to,
             expires=consent.expires_at,
         )
+    elif consent is not None and consent.kind == K.DOMESTIC_VRP:
+        details = vrp.describe(data=consent.data)
     elif consent is not None and consent.kind in PAYMENT_KINDS:
         details = payment_details(consent)
     elif consent is not None and consent.kind == K.FUNDS_CONFIRMATION:

@@ -7,7 +7,8 @@ consent or all of one TPP's after a confirmation page, and downloads their conse
 Revocation (AISP profile "Access Revocation"; CoF profile; ``consent.lifecycle`` for why account-access consents
 become ``Revoked``): the status change, its audit event and the revocation of every token of the consent are
 committed together, so from that moment the TPP's tokens are inactive (RFC 7662 ``active: false``). Payment
-consents cannot be revoked (PSD2 art. 80). Every form carries the session's CSRF token (OWASP synchronizer
+consents cannot be revoked (PSD2 art. 80); a VRP consent can, like an AIS one (``consent.lifecycle``), and
+shows its payee and limits in the consent page's words (``consent.vrp.describe``). Every form carries the session's CSRF token (OWASP synchronizer
 token); a post without it is refused with 403 and changes nothing.
 """
 

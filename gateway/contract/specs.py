@@ -1,7 +1,8 @@
 """The OBIE OpenAPI documents the gateway serves, derived, loaded and checked once at start-up.
 
 Implements the "route" half of docs/architecture.md section 3 step 1: a request's (method, path) is matched to one
-operation of the OBIE Read/Write API v3.1.11 documents (account-info, payment-initiation, confirmation-funds).
+operation of the OBIE Read/Write API v3.1.11 documents (account-info, payment-initiation, confirmation-funds,
+vrp).
 Each is the official file vendored unmodified in ``openapi/obie/`` (openapi/obie/README.md) keeping only the
 operations ``policies/routes.yaml`` declares (``gateway.contract.derive``). Paths are the document ``servers``
 entry plus the path template (R/W API profile, "Resource URI Path Structure":
@@ -40,6 +41,8 @@ API_FILES: Final[Mapping[str, str]] = MappingProxyType(
         "accounts": "obie/account-and-transaction/v3.1.11/account-info-openapi.yaml",
         "payments": "obie/payment-initiation/v3.1.11/payment-initiation-openapi.yaml",
         "funds": "obie/confirmation-of-funds/v3.1.11/confirmation-funds-openapi.yaml",
+        # VRP v3.1.11 shares the PISP base path; its operations are distinct from the payment-initiation ones.
+        "vrp": "obie/vrp/v3.1.11/vrp-openapi.yaml",
     }
 )
 
@@ -112,7 +115,7 @@ class OpenApiSpecs:
     _by_id: Mapping[str, SpecOperation] = field(repr=False)
 
     def __getitem__(self, api: str) -> OpenAPI:
-        """The openapi-core ``OpenAPI`` object for ``accounts``, ``payments`` or ``funds``."""
+        """The openapi-core ``OpenAPI`` object for ``accounts``, ``payments``, ``funds`` or ``vrp``."""
         return self.apis[api].openapi
 
     def operations(self) -> Iterator[SpecOperation]:
@@ -230,7 +233,7 @@ def _template_regex(full_path: str) -> re.Pattern[str]:
 
 
 def load_specs(openapi_dir: Path, *, declared: Collection[str]) -> OpenApiSpecs:
-    """Derive, validate and index the three OBIE documents, keeping the operations ``declared`` names (the
+    """Derive, validate and index the OBIE documents, keeping the operations ``declared`` names (the
     routes.yaml entries, ``gateway.contract.policies.routes.declared_operations``). Call once at start-up; raises
     ``SpecError``, also when ``declared`` names an operation no official document has."""
     apis: dict[str, ApiSpec] = {}

@@ -30,7 +30,7 @@ from starlette.routing import Route
 
 from consent import service as consent_service
 from consent.errors import ConsentError
-from consent.lifecycle import PAYMENT_KINDS
+from consent.lifecycle import PISP_KINDS
 from consent.lifecycle import ConsentKind
 from consent.lifecycle import ConsentStatus
 from gateway.errors import InvalidAuthorizationDetails
@@ -69,7 +69,7 @@ def scope_for_kind(kind: str) -> str | None:
     """The OBIE scope a consent of ``kind`` is authorised under; ``None`` for an unknown kind."""
     if kind == ConsentKind.ACCOUNT_ACCESS:
         return "accounts"
-    if kind in PAYMENT_KINDS:
+    if kind in PISP_KINDS:  # payment orders and VRP (vrp-openapi.yaml: scope payments)
         return "payments"
     if kind == ConsentKind.FUNDS_CONFIRMATION:
         return "fundsconfirmations"

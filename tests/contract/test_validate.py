@@ -58,6 +58,7 @@ async def test_an_error_body_without_errors_is_not_ob_error_response1() -> None:
 
 @pytest.mark.parametrize(("path", "document"), [
     ("/open-banking/v3.1/pisp/domestic-payment-consents", "payments"),
+    ("/open-banking/v3.1/pisp/domestic-vrp-consents/vrpc-1", "vrp"),
     ("/open-banking/v3.1/cbpii/funds-confirmation-consents", "funds"),
     (AISP, "accounts"), ("/portal/api/psus", "sandbox"), ("/token", "oauth"),
 ])

@@ -47,6 +47,8 @@ DOCUMENTS: Final[Mapping[str, str]] = {
     "sandbox": "sandbox.yaml",
 }
 OBIE_PREFIXES: Final[Mapping[str, str]] = {
+    # VRP shares the PISP base path (vrp-openapi.yaml): matched first.
+    "/open-banking/v3.1/pisp/domestic-vrp": "vrp",
     "/open-banking/v3.1/aisp/": "accounts",
     "/open-banking/v3.1/pisp/": "payments",
     "/open-banking/v3.1/cbpii/": "funds",

@@ -296,3 +296,33 @@ def funds_body(**debtor: Any) -> dict[str, Any]:
             },
         }
     }
+
+
+def vrp_body() -> dict[str, Any]:
+    """A valid domestic VRP consent request (OBDomesticVRPConsentRequest, the OBIE example's shape): sweeping,
+    up to GBP 50 a payment, GBP 100 a calendar month and GBP 500 a calendar year."""
+    return {
+        "Data": {
+            "ControlParameters": {
+                "ValidFromDateTime": "2024-01-01T00:00:00+00:00",
+                "ValidToDateTime": "2099-12-31T23:59:59+00:00",
+                "MaximumIndividualAmount": {"Amount": "50.00", "Currency": "GBP"},
+                "PeriodicLimits": [
+                    {"PeriodType": "Month", "PeriodAlignment": "Calendar", "Amount": "100.00", "Currency": "GBP"},
+                    {"PeriodType": "Year", "PeriodAlignment": "Calendar", "Amount": "500.00", "Currency": "GBP"},
+                ],
+                "VRPType": ["UK.OBIE.VRPType.Sweeping"],
+                "PSUAuthenticationMethods": ["UK.OBIE.SCANotRequired"],
+                "PSUInteractionTypes": ["OffSession"],
+            },
+            "Initiation": {
+                "CreditorAccount": {
+                    "SchemeName": "UK.OBIE.SortCodeAccountNumber",
+                    "Identification": "08080021325698",
+                    "Name": "Mrs B Smith savings",
+                },
+                "RemittanceInformation": {"Reference": "Sweep to savings"},
+            },
+        },
+        "Risk": {"PaymentContextCode": "PartyToParty"},
+    }

@@ -155,3 +155,27 @@ async def authorised_consent(http: httpx.AsyncClient, db: Any, fapi: FapiClient,
 def past(days: int) -> datetime:
     return datetime.now(UTC) - timedelta(days=days)
 
+
+
+async def lodge_vrp(db: Any, client_id: str) -> str:
+    """A sweeping VRP consent: up to GBP 50.00 a payment and GBP 100.00 a calendar month, until 31 December 2099."""
+    now = datetime.now(UTC)
+    async with db.session() as session:
+        consent = await service.create_payment_consent(
+            session=session, client_id=client_id, kind="domestic-vrp", now=now,
+            idempotency_key=f"vrp-{now.timestamp()}", request_hash="v" * 64, idempotency_window=timedelta(hours=24),
+            risk={"PaymentContextCode": "PartyToParty"},
+            data={
+                "ControlParameters": {
+                    "ValidToDateTime": "2099-12-31T00:00:00+00:00",
+                    "MaximumIndividualAmount": {"Amount": "50.00", "Currency": "GBP"},
+                    "PeriodicLimits": [{"PeriodType": "Month", "PeriodAlignment": "Calendar", "Amount": "100.00",
+                                        "Currency": "GBP"}],
+                    "VRPType": ["UK.OBIE.VRPType.Sweeping"],
+                    "PSUAuthenticationMethods": ["UK.OBIE.SCANotRequired"],
+                },
+                "Initiation": {"CreditorAccount": {"SchemeName": "UK.OBIE.SortCodeAccountNumber",
+                                                   "Identification": "08080021325698", "Name": "Alice savings"}},
+            },
+        )
+        return consent.consent_id

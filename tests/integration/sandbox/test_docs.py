@@ -29,7 +29,7 @@ async def test_our_own_specs_are_served_byte_for_byte_as_yaml(sandbox: httpx.Asy
     assert yaml.safe_load(response.content)["openapi"].startswith("3.0")
 
 
-OBIE_APIS = {"account-info": "accounts", "payment-initiation": "payments", "confirmation-funds": "funds"}
+OBIE_APIS = {"account-info": "accounts", "payment-initiation": "payments", "confirmation-funds": "funds", "vrp": "vrp"}
 
 
 @pytest.mark.parametrize("name", sorted(docs.OBIE_SPECS))

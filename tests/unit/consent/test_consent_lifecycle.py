@@ -40,6 +40,8 @@ ALLOWED = {
     "domestic-payment": _PAYMENT,
     "domestic-scheduled-payment": _PAYMENT,
     "domestic-standing-order": _PAYMENT,
+    # VRP (vrp-openapi.yaml): decided like a payment consent, never consumed, deletable and revocable like AIS.
+    "domestic-vrp": _AIS_LIKE,
 }
 
 CASES = [
@@ -110,3 +112,8 @@ def test_unknown_kind_allows_no_transition() -> None:
 )
 def test_wire_status_uses_v3_1_11_values(status: ConsentStatus, on_the_wire: str) -> None:
     assert wire_status(kind="account-access", status=status) == on_the_wire
+
+
+def test_a_revoked_vrp_consent_reads_authorised_on_the_wire_its_enum_having_no_revoked() -> None:
+    assert wire_status(kind="domestic-vrp", status="Revoked") == "Authorised"
+    assert wire_status(kind="account-access", status="Revoked") == "Revoked"
