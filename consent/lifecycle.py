@@ -86,34 +86,25 @@ _PAYMENT: Final[Mapping[ConsentStatus, frozenset[ConsentStatus]]] = {
     S.AUTHORISED: frozenset({S.CONSUMED}),
 }
 
-TRANSITIONS: Final[Mapping[ConsentKind, Mapping[ConsentStatus, frozenset[ConsentStatus]]]] = {
-    K.ACCOUNT_ACCESS: {
+# Consents that serve many calls until revoked, expired or deleted: account access, funds confirmation, VRP.
+_LONG_LIVED: Final[Mapping[ConsentStatus, frozenset[ConsentStatus]]] = {
         S.AWAITING_AUTHORISATION: frozenset({S.AUTHORISED, S.REJECTED, S.DELETED}),
         S.AUTHORISED: frozenset({S.REVOKED, S.DELETED, S.EXPIRED}),
         S.REJECTED: frozenset({S.DELETED}),
         S.REVOKED: frozenset({S.DELETED}),
         S.EXPIRED: frozenset({S.DELETED}),
-    },
+}
+
+TRANSITIONS: Final[Mapping[ConsentKind, Mapping[ConsentStatus, frozenset[ConsentStatus]]]] = {
+    K.ACCOUNT_ACCESS: _LONG_LIVED,
     K.DOMESTIC_PAYMENT: _PAYMENT,
     K.DOMESTIC_SCHEDULED_PAYMENT: _PAYMENT,
     K.DOMESTIC_STANDING_ORDER: _PAYMENT,
-    K.FUNDS_CONFIRMATION: {
-        # CoF profile: Authorised -> Revoked at the ASPSP; the CBPII DELETEs on revocation at the TPP.
-        S.AWAITING_AUTHORISATION: frozenset({S.AUTHORISED, S.REJECTED, S.DELETED}),
-        S.AUTHORISED: frozenset({S.REVOKED, S.DELETED, S.EXPIRED}),
-        S.REJECTED: frozenset({S.DELETED}),
-        S.REVOKED: frozenset({S.DELETED}),
-        S.EXPIRED: frozenset({S.DELETED}),
-    },
-    K.DOMESTIC_VRP: {
-        # VRP: AwaitingAuthorisation -> Authorised | Rejected; never Consumed (it carries many payments); the
-        # customer may revoke it at the bank, the TPP may DELETE it in any status (module docstring).
-        S.AWAITING_AUTHORISATION: frozenset({S.AUTHORISED, S.REJECTED, S.DELETED}),
-        S.AUTHORISED: frozenset({S.REVOKED, S.DELETED, S.EXPIRED}),
-        S.REJECTED: frozenset({S.DELETED}),
-        S.REVOKED: frozenset({S.DELETED}),
-        S.EXPIRED: frozenset({S.DELETED}),
-    },
+    # CoF profile: Authorised -> Revoked at the ASPSP; the CBPII DELETEs on revocation at the TPP.
+    K.FUNDS_CONFIRMATION: _LONG_LIVED,
+    # VRP: AwaitingAuthorisation -> Authorised | Rejected; never Consumed (it carries many payments); the
+    # customer may revoke it at the bank, the TPP may DELETE it in any status (module docstring).
+    K.DOMESTIC_VRP: _LONG_LIVED,
 }
 
 
