@@ -49,8 +49,15 @@ KIND_ENDPOINTS: Final[Mapping[ConsentKind, frozenset[str]]] = {
     K.DOMESTIC_SCHEDULED_PAYMENT: frozenset({"/domestic-scheduled-payments", "CreateDomesticScheduledPayments"}),
     K.DOMESTIC_STANDING_ORDER: frozenset({"/domestic-standing-orders", "CreateDomesticStandingOrders"}),
     K.FUNDS_CONFIRMATION: frozenset({"/funds-confirmations", "CreateFundsConfirmations"}),
-    # The VRP payment operations are not served yet (routes.yaml): an authorised VRP consent covers nothing so far.
-    K.DOMESTIC_VRP: frozenset(),
+    # VRP API v3.1.11: many payments under one consent, and the funds check, with the customer's token.
+    K.DOMESTIC_VRP: frozenset(
+        {
+            "/domestic-vrps",
+            "domesticVrpPost",
+            "/domestic-vrp-consents/{ConsentId}/funds-confirmation",
+            "domesticVrpConsentsFundsConfirmation",
+        }
+    ),
 }
 
 

@@ -43,6 +43,7 @@ from gateway.observability.middleware import ObservabilityMiddleware
 from gateway.pipeline import ais
 from gateway.pipeline import cbpii
 from gateway.pipeline import pis
+from gateway.pipeline import vrp_payments
 from gateway.pipeline.routing import AIS_API
 from gateway.security import jose
 from gateway.security.client_keys import ClientKeyCache
@@ -107,6 +108,7 @@ def create_app(
     pipeline = ais.AisPipeline.build(services)
     payments = pis.PaymentsApi.build(services)
     funds = cbpii.FundsConfirmations(services=services, bank=payments.bank, limits=payments.limits)
+    vrps = vrp_payments.VrpPaymentsApi.build(services, limits=payments.limits)
 
     middleware = [Middleware(InteractionIdMiddleware)]
     provider = None
@@ -145,6 +147,7 @@ def create_app(
             *ais.routes(pipeline),
             # After the consent endpoints: /domestic-payment-consents/{ConsentId} is theirs.
             *payments.routes(),
+            *vrps.routes(),
             *funds.routes(),
             *sandbox_controls.routes(settings),
             *ais.fallback_routes(base=specs.apis[AIS_API].base_path),

@@ -19,6 +19,12 @@ Bank contract (``sandbox`` implements it):
   ``POST /bank/v1/pisp/{collection}`` ``{"ConsentId", "IdempotencyKey", "Initiation"}`` -> 201 executed now,
   200 the same payment again (the bank executes at most once per consent), 409 another Initiation for this
   consent; ``GET /bank/v1/pisp/{collection}/{PaymentId}[/payment-details]`` -> 200 ``{"Data"}`` | 404;
+* variable recurring payments (same context): ``POST /bank/v1/pisp/domestic-vrps`` ``{"ConsentId",
+  "IdempotencyKey", "Initiation", "Instruction"}`` -> 201 executed now (``Data`` close to
+  ``OBDomesticVRPResponse.Data``: ``DomesticVRPId``, ``Status``, ``DebtorAccount``...; a payment the bank itself
+  refuses is 201 with ``Status`` ``Rejected``), 200 the same payment again for the same key (a consent yields many
+  payments, each at most once per key), 409 another Instruction under that key; ``GET`` as for the other
+  collections, ``payment-details`` in ``OBDomesticVRPDetails`` form;
 * funds (``purpose`` ``pis`` or ``cbpii``): ``GET /bank/v1/accounts/{AccountId}/funds?amount=&currency=`` ->
   ``{"Data": {"FundsAvailable", "FundsAvailableDateTime"}}``; 400 when the currency is not the account's;
 * sandbox scenarios (``purpose="scenario"``): ``POST`` to the control path the sandbox publishes;
@@ -54,6 +60,7 @@ CONTEXT_AUDIENCE: Final = "obgw-bank"
 PUBLIC_BASE_HEADER: Final = "x-obgw-public-base"
 BANK_AIS_BASE: Final = "/bank/v1/aisp"
 BANK_PISP: Final = "/bank/v1/pisp"
+VRP_COLLECTION: Final = "domestic-vrps"
 EXECUTED: Final = 201
 ALREADY_EXECUTED: Final = 200
 _JSON: Final = "application/json"
@@ -168,6 +175,21 @@ class Bank:
         body = json.dumps({"ConsentId": consent_id, "IdempotencyKey": idempotency_key,
                            "Initiation": initiation}).encode()
         answer = await self._transport.request("POST", f"{BANK_PISP}/{collection}", headers=headers, body=body)
+        if answer.status in (EXECUTED, ALREADY_EXECUTED):
+            return answer.status, _data(answer)
+        raise BankRefused(answer.status, answer.body)
+
+    async def execute_vrp(
+        self, *, consent_id: str, psu_id: str, account_id: str, idempotency_key: str, initiation: dict[str, Any],
+        instruction: dict[str, Any], interaction_id: str,
+    ) -> tuple[int, dict[str, Any]]:
+        """Execute (or find again) one variable recurring payment under the consent: (201 or 200, ``Data``)."""
+        headers = self._headers(interaction_id=interaction_id, purpose="pis", psu_id=psu_id,
+                                consent_id=consent_id, account_id=account_id)
+        headers["content-type"] = _JSON
+        body = json.dumps({"ConsentId": consent_id, "IdempotencyKey": idempotency_key, "Initiation": initiation,
+                           "Instruction": instruction}).encode()
+        answer = await self._transport.request("POST", f"{BANK_PISP}/{VRP_COLLECTION}", headers=headers, body=body)
         if answer.status in (EXECUTED, ALREADY_EXECUTED):
             return answer.status, _data(answer)
         raise BankRefused(answer.status, answer.body)

@@ -52,6 +52,15 @@ SECURITY_TOKEN_KIND: Final[Mapping[str, str]] = MappingProxyType(
     {"TPPOAuth2Security": "client", "PSUOAuth2Security": "customer"}
 )
 
+# Where an official document's security requirement contradicts its own specification: the VRP documents (v3.1.11
+# and v4.0 alike) declare TPPOAuth2Security on every operation and never use the PSUOAuth2Security they define,
+# while the VRP specification's endpoint tables give the payment POST and the funds confirmation on a VRP consent
+# the authorization-code grant, as for the other payment orders (docs/obie-notes-vrp-events.md section 5). A
+# client-credentials token there would let a TPP pay from a customer's account with no customer behind the call.
+TOKEN_KIND_CORRECTIONS: Final[Mapping[str, str]] = MappingProxyType(
+    {"domesticVrpPost": "customer", "domesticVrpConsentsFundsConfirmation": "customer"}
+)
+
 _PARAM = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
@@ -75,6 +84,11 @@ class SpecOperation:
     @property
     def full_path(self) -> str:
         return self.base_path + self.path
+
+    @property
+    def token_kind(self) -> str:
+        """The token the operation needs: its security scheme's, unless ``TOKEN_KIND_CORRECTIONS`` says otherwise."""
+        return TOKEN_KIND_CORRECTIONS.get(self.operation_id, SECURITY_TOKEN_KIND[self.security_scheme])
 
     @property
     def key(self) -> tuple[str, str]:

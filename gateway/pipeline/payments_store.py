@@ -98,7 +98,7 @@ def _answer(record: Any) -> StoredAnswer:
                         payment_id=record.payment_id)
 
 
-async def _retrying(operation: Callable[[], Awaitable[T]]) -> T:
+async def retrying(operation: Callable[[], Awaitable[T]]) -> T:
     """SQLite refuses a writer at once when its snapshot went stale ("database is locked"): try again."""
     for attempt in range(20):
         try:
@@ -211,7 +211,7 @@ class PaymentOrderStore:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._max_wait
         while True:
-            claim = await _retrying(lambda: self._insert(
+            claim = await retrying(lambda: self._insert(
                 client_id=client_id, key=key, request_hash=request_hash, kind=kind, consent_id=consent_id,
                 psu_id=psu_id, account_id=account_id, at=now(), admit=admit,
             ))
@@ -236,7 +236,7 @@ class PaymentOrderStore:
             if answer is not None:
                 return Claim(record_id=record.record_id, lease_token=None, answer=answer)
             if record.lease_until <= now():
-                token = await _retrying(functools.partial(self._take_over_now, record, now))
+                token = await retrying(functools.partial(self._take_over_now, record, now))
                 if token is not None:
                     return Claim(record_id=record.record_id, lease_token=token, answer=None)
                 continue
@@ -311,7 +311,7 @@ class PaymentOrderStore:
                 )
                 await session.commit()
 
-        await _retrying(run)
+        await retrying(run)
 
     async def abandon(self, claim: Claim) -> None:
         """The bank refused the order outright (nothing executed): forget the record, the key is free again."""
@@ -326,7 +326,7 @@ class PaymentOrderStore:
                 )
                 await session.commit()
 
-        await _retrying(run)
+        await retrying(run)
 
     async def complete(
         self, claim: Claim, *, answer: StoredAnswer, consent_id: str, client_id: str, at: datetime
@@ -360,7 +360,7 @@ class PaymentOrderStore:
                     return False
                 return True
 
-        if await _retrying(run):
+        if await retrying(run):
             return answer
         async with self._db.session() as session:
             record = await session.get(self.table, claim.record_id)

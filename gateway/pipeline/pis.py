@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
-from typing import Final
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -51,10 +50,10 @@ from gateway.backend.bank import BankRefused
 from gateway.backend.upstream import upstream_error
 from gateway.contract.policies.routes import RoutePolicy
 from gateway.pipeline import message_signing
+from gateway.pipeline import payment_replay
 from gateway.pipeline import steps
 from gateway.pipeline.payment_checks import another_clients
 from gateway.pipeline.payment_checks import authorised_consent
-from gateway.pipeline.payment_checks import check_idempotency_key
 from gateway.pipeline.payment_checks import json_response
 from gateway.pipeline.payment_checks import mismatch
 from gateway.pipeline.payment_checks import not_found
@@ -65,6 +64,7 @@ from gateway.pipeline.payment_kinds import OrderKind
 from gateway.pipeline.payment_kinds import response_data_fields
 from gateway.pipeline.payment_kinds import scheme_statuses
 from gateway.pipeline.payment_limits import PaymentLimits
+from gateway.pipeline.payment_replay import PaymentCall
 from gateway.pipeline.payments_store import Claim
 from gateway.pipeline.payments_store import PaymentOrderStore
 from gateway.pipeline.payments_store import StoredAnswer
@@ -72,19 +72,13 @@ from gateway.pipeline.steps import Call
 from gateway.pipeline.steps import Flow
 from gateway.services import Services
 from gateway.store.db import utcnow
-from gateway.store.payment_tables import PaymentOrderRecord
-
-# How long a retry waits for a concurrent first call with the same key to claim it (that call is past its token
-# and signature checks, so a few milliseconds; generous for a loaded replica).
-_IN_FLIGHT_WAIT: Final = 2.0
 
 
 @dataclass(kw_only=True, slots=True)
-class OrderCall(Call):
-    """A payment-order call: its collection, the record a replayed key names, details or the order itself."""
+class OrderCall(PaymentCall):
+    """A payment-order call: its collection, details or the order itself."""
 
     kind: OrderKind
-    known: PaymentOrderRecord | None = None
     details: bool = False
 
 
@@ -109,7 +103,7 @@ class PaymentsApi:
         # The declared steps of each operation (gateway.pipeline.steps), then its action.
         token, rate_limit = steps.customer_token(services), steps.customer_rate_limit(limits)
         self.create_flow: Flow[OrderCall] = Flow(
-            steps=(token, self._replay_lookup, rate_limit, steps.json_media_types, steps.message_signature(services),
+            steps=(token, payment_replay.replay_lookup(store=store, limits=limits, clock=clock), rate_limit, steps.json_media_types, steps.message_signature(services),
                    steps.idempotency_key, steps.json_body(services)),
             action=self._order,
         )
@@ -150,33 +144,6 @@ class PaymentsApi:
         kind = self.kinds[request.url.path.removeprefix(self.base_path + "/")]
         return await self.create_flow.run(OrderCall(request=request, policy=self.policies[kind.create_operation],
                                                     kind=kind))
-
-    async def _replay_lookup(self, call: OrderCall) -> None:
-        """R/W API "Idempotency": a retry with a known key answers the original outcome, so it spends no submit
-        budget and is never refused by it, whether the first call is done or still in flight."""
-        client_id = call.customer.client.client_id
-        try:
-            presented = (check_idempotency_key(call.request.headers.get(steps.IDEMPOTENCY_HEADER))
-                         if call.policy.idempotent else None)
-        except errors.ObError:
-            presented = None  # refused by the idempotency_key step, in the order the error codes are checked
-        if presented is None:
-            return
-        call.known = await self.store.find(client_id=client_id, key=presented, now=self.clock())
-        if call.known is None:
-            if await self.limits.first_submission(client_id=client_id, key=presented):
-                async def forget() -> None:
-                    if await self.store.find(client_id=client_id, key=presented, now=self.clock()) is None:
-                        # Refused before it claimed the key (429, bad signature, bad body): nothing was submitted
-                        # under it, so the TPP's corrected retry is a first submission and is counted as one.
-                        await self.limits.forget_submission(client_id=client_id, key=presented)
-
-                call.on_refusal.append(forget)
-            else:
-                # A concurrent call with this key is ahead of us: it becomes visible once it claims the key.
-                call.known = await self.store.appears(client_id=client_id, key=presented, now=self.clock,
-                                                      within=_IN_FLIGHT_WAIT)
-        call.counted = call.known is None
 
     async def _order(self, call: OrderCall) -> Response:
         """``call.known`` is the record already under the presented key: a replay, which spends no submit budget."""

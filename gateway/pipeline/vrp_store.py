@@ -8,8 +8,10 @@ already admitted. Admission runs in the inserting transaction with the consent's
 racing for the last allowance are decided one after the other, on SQLite and across PostgreSQL replicas: one
 wins, the other is refused with ``UK.OBIE.Rules.FailsControlParameters`` and stores nothing.
 
-What counts: every admitted payment, pending or done, from the moment it was admitted; a payment the bank
-refused outright is abandoned (its record deleted), which gives its amount back.
+What counts: every admitted payment, pending or done, from the moment it was admitted. A payment the bank refused
+outright is abandoned (its record deleted), which gives its amount back; one the bank created ``Rejected`` (at
+once, or later as its status moved) is marked not ``counted`` when the gateway learns of it (``uncount``), which
+gives its amount back too (VRP v3.1.11: the limits bound the payments made).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from decimal import Decimal
 from typing import Any
 from typing import ClassVar
 
+from sqlalchemy import update
 from sqlmodel import col
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,6 +33,7 @@ from consent.vrp_controls import ControlParameters
 from consent.vrp_controls import Counted
 from gateway.pipeline.payments_store import Admission
 from gateway.pipeline.payments_store import PaymentOrderStore
+from gateway.pipeline.payments_store import retrying
 from gateway.store.payment_tables import VrpPaymentRecord
 
 
@@ -41,9 +45,23 @@ class VrpPaymentStore(PaymentOrderStore):
     async def counted(self, session: AsyncSession, *, consent_id: str, since: datetime) -> list[Counted]:
         rows = (await session.exec(
             select(VrpPaymentRecord.created_at, VrpPaymentRecord.amount)
-            .where(col(VrpPaymentRecord.consent_id) == consent_id, col(VrpPaymentRecord.created_at) >= since)
+            .where(col(VrpPaymentRecord.consent_id) == consent_id, col(VrpPaymentRecord.created_at) >= since,
+                   col(VrpPaymentRecord.counted).is_(True))
         )).all()
         return [Counted(at=at, amount=Decimal(amount)) for at, amount in rows]
+
+    async def uncount(self, *, payment_id: str) -> None:
+        """The bank rejected this payment: its amount stops counting (idempotent)."""
+        async def run() -> None:
+            async with self._db.session() as session:
+                await session.exec(
+                    update(VrpPaymentRecord).where(col(VrpPaymentRecord.payment_id) == payment_id,
+                                                   col(VrpPaymentRecord.counted).is_(True))
+                    .values(counted=False).execution_options(synchronize_session=False)
+                )
+                await session.commit()
+
+        await retrying(run)
 
     def admission(
         self, *, consent_id: str, controls: ControlParameters, anchor: datetime, amount: Decimal, currency: str,

@@ -72,6 +72,8 @@ class VrpPaymentRecord(SQLModel, table=True):
     amount: str = Field(max_length=32)
     currency: str = Field(max_length=3)
     state: str = Field(max_length=16)  # pending | done
+    # False once the bank rejected the payment: it no longer counts against the periodic limits.
+    counted: bool = Field(default=True)
     lease_token: str = Field(max_length=40)
     lease_until: datetime = _ts(nullable=False)
     payment_id: str | None = Field(default=None, unique=True, max_length=64)

@@ -17,7 +17,6 @@ from typing import Literal
 from gateway.contract.policies.checking import PolicyEntry
 from gateway.contract.policies.checking import PolicyError
 from gateway.contract.policies.checking import read_policy_file
-from gateway.contract.specs import SECURITY_TOKEN_KIND
 from gateway.contract.specs import OpenApiSpecs
 from gateway.contract.specs import SpecOperation
 
@@ -144,11 +143,12 @@ def load_routes(
         if op.key in routes:
             entry.fail(f"{op.operation_id} ({op.method} {op.full_path}) is listed twice")
         token = entry.string("token", choices=TOKEN_KINDS)
-        # The OBIE document's security requirement decides the token kind (docs/obie-notes.md section 2 legend).
-        if token != SECURITY_TOKEN_KIND[op.security_scheme]:
+        # The OBIE document's security requirement decides the token kind (docs/obie-notes.md section 2 legend),
+        # corrected where the document contradicts its specification (gateway.contract.specs.TOKEN_KIND_CORRECTIONS).
+        if token != op.token_kind:
             entry.fail(
                 f"token {token} contradicts the OpenAPI security scheme {op.security_scheme} "
-                f"(needs {SECURITY_TOKEN_KIND[op.security_scheme]})"
+                f"(needs {op.token_kind})"
             )
         scope = entry.string("scope", choices=SCOPES)
         if scope not in op.scopes:

@@ -71,7 +71,7 @@ async def test_a_method_the_resource_does_not_define_is_405(specs: OpenApiSpecs)
 
 async def test_operation_ids_are_unique_across_the_documents(specs: OpenApiSpecs) -> None:
     ops = list(specs.operations())
-    assert len({op.operation_id for op in ops}) == len(ops) == 52  # 49 R/W API operations and the three VRP consent ones
+    assert len({op.operation_id for op in ops}) == len(ops) == 56  # 49 R/W API operations and the seven VRP ones
     assert specs.by_operation_id("CreateDomesticPayments") is not None
     assert specs.by_operation_id("CreateInternationalPayments") is None
 
