@@ -4,7 +4,10 @@ export of the same as JSON (docs/architecture.md section 1, journey 6).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from collections.abc import Callable
 from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
@@ -25,6 +28,12 @@ from consent.models import ConsentAccount
 from consent.models import ConsentEvent
 from consent.permissions import PermissionGroup
 from consent.permissions import describe
+from consent.vrp_usage import VrpPaymentLine
+from consent.vrp_usage import VrpUsage
+from consent.vrp_usage import usage
+
+# The host's record of the VRPs admitted under some consents (``CustomerPortal.vrp_payments``).
+VrpPayments = Callable[[AsyncSession, Sequence[str]], Awaitable[Mapping[str, Sequence[VrpPaymentLine]]]]
 
 S = ConsentStatus
 K = ConsentKind
@@ -56,6 +65,7 @@ class ConsentSummary:
     last_access_endpoint: str | None
     revocable: bool
     history: tuple[HistoryEntry, ...]
+    vrp: VrpUsage | None = None  # domestic VRP consents: payments made and the allowance left
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -81,8 +91,11 @@ def _display_status(consent: Consent, now: datetime) -> str:
     return consent.status
 
 
-async def list_for_customer(*, session: AsyncSession, psu_id: str, now: datetime) -> list[ClientConsents]:
-    """The customer's consents grouped by TPP, newest first, each with its accounts and full history."""
+async def list_for_customer(
+    *, session: AsyncSession, psu_id: str, now: datetime, vrp_payments: VrpPayments | None = None
+) -> list[ClientConsents]:
+    """The customer's consents grouped by TPP, newest first, each with its accounts and full history (and, given
+    ``vrp_payments``, each VRP consent's payments and allowance)."""
     consents = (
         await session.exec(
             select(Consent).where(Consent.psu_id == psu_id).order_by(col(Consent.created_at).desc())
@@ -114,6 +127,8 @@ async def list_for_customer(*, session: AsyncSession, psu_id: str, now: datetime
                     detail=dict(event.detail),
                 )
             )
+    vrp_ids = [c.consent_id for c in consents if c.kind == K.DOMESTIC_VRP]
+    paid = await vrp_payments(session, vrp_ids) if vrp_payments is not None and vrp_ids else {}
     grouped: dict[str, list[ConsentSummary]] = {}
     for consent in consents:
         status = _display_status(consent, now)
@@ -144,6 +159,8 @@ async def list_for_customer(*, session: AsyncSession, psu_id: str, now: datetime
                 last_access_endpoint=str(accesses[-1].detail.get("endpoint")) if accesses else None,
                 revocable=status == S.AUTHORISED and allowed(kind=consent.kind, start=status, to=S.REVOKED),
                 history=tuple(history[consent.consent_id]),
+                vrp=(usage(consent=consent, payments=paid.get(consent.consent_id, ()), at=now)
+                     if vrp_payments is not None and consent.kind == K.DOMESTIC_VRP else None),
             )
         )
     return [ClientConsents(client_id=client_id, consents=tuple(items)) for client_id, items in grouped.items()]
@@ -153,9 +170,24 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat() if value is not None else None
 
 
-async def export_for_customer(*, session: AsyncSession, psu_id: str, now: datetime) -> dict[str, Any]:
+def _vrp_export(vrp: VrpUsage | None) -> dict[str, Any] | None:
+    if vrp is None:
+        return None
+    return {
+        "payments": [{"payment_id": p.payment_id, "at": _iso(p.at), "amount": str(p.amount),
+                      "currency": p.currency, "counted": p.counted} for p in vrp.payments],
+        "allowances": [{"period_type": a.limit.period_type, "alignment": a.limit.alignment,
+                        "limit": str(a.limit.amount), "currency": a.limit.currency, "used": str(a.used),
+                        "remaining": str(a.remaining), "period_start": _iso(a.start), "period_end": _iso(a.end)}
+                       for a in vrp.allowances],
+    }
+
+
+async def export_for_customer(
+    *, session: AsyncSession, psu_id: str, now: datetime, vrp_payments: VrpPayments | None = None
+) -> dict[str, Any]:
     """Everything the dashboard shows, as a JSON-ready dict (the customer's copy of their consents)."""
-    clients = await list_for_customer(session=session, psu_id=psu_id, now=now)
+    clients = await list_for_customer(session=session, psu_id=psu_id, now=now, vrp_payments=vrp_payments)
     return {
         "psu_id": psu_id,
         "exported_at": _iso(now),
@@ -172,6 +204,7 @@ async def export_for_customer(*, session: AsyncSession, psu_id: str, now: dateti
                 "authorised_at": _iso(c.authorised_at),
                 "expires_at": _iso(c.expires_at),
                 "last_accessed_at": _iso(c.last_accessed_at),
+                **({"vrp": _vrp_export(c.vrp)} if c.vrp is not None else {}),
                 "history": [
                     {
                         "event": h.event,

@@ -42,6 +42,8 @@ from consent.pages.portal import PortalUnavailable
 from consent.pages.portal import SignInThrottled
 from consent.pages.rendering import render
 from consent.permissions import long_date
+from consent.vrp_usage import allowance_words
+from consent.vrp_usage import payment_words
 
 S = ConsentStatus
 BASE = "/consents"
@@ -116,7 +118,8 @@ class Dashboard:
         assert customer.psu_id is not None
         now = self.portal.now()
         async with self.portal.session() as session:
-            clients = await service.list_for_customer(session=session, psu_id=customer.psu_id, now=now)
+            clients = await service.list_for_customer(session=session, psu_id=customer.psu_id, now=now,
+                                                      vrp_payments=self.portal.vrp_payments)
             names = await self.portal.client_names(session, [c.client_id for c in clients])
         labels = await self._labels(customer.psu_id)
         view = [self._tpp_view(group, names, labels) for group in clients]
@@ -156,6 +159,9 @@ class Dashboard:
             "last_used": _when(summary.last_accessed_at),
             "last_endpoint": summary.last_access_endpoint,
             "history": history,
+            "vrp_allowances": ([allowance_words(a) for a in summary.vrp.allowances]
+                               if summary.vrp is not None else None),
+            "vrp_payments": ([payment_words(p) for p in summary.vrp.payments] if summary.vrp is not None else None),
         }
 
     async def sign_in(self, request: Request) -> Response:
@@ -298,7 +304,8 @@ class Dashboard:
         assert customer.psu_id is not None
         async with self.portal.session() as session:
             document = await service.export_for_customer(session=session, psu_id=customer.psu_id,
-                                                         now=self.portal.now())
+                                                         now=self.portal.now(),
+                                                         vrp_payments=self.portal.vrp_payments)
             names = await self.portal.client_names(session, {c["client_id"] for c in document["consents"]})
         for item in document["consents"]:
             item["client_name"] = names.get(item["client_id"], item["client_id"])

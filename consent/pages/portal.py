@@ -6,6 +6,8 @@ bank client and token store; the pages only call these methods.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from consent.bank import AccountSummary
+from consent.vrp_usage import VrpPaymentLine
 
 
 class PortalUnavailable(RuntimeError):
@@ -79,6 +82,11 @@ class CustomerPortal(Protocol):
 
     async def client_names(self, session: AsyncSession, client_ids: Iterable[str]) -> dict[str, str]:
         """The TPPs' display names (from their registration or software statement) by client id."""
+        ...
+
+    async def vrp_payments(self, session: AsyncSession,
+                           consent_ids: Sequence[str]) -> Mapping[str, Sequence[VrpPaymentLine]]:
+        """The VRPs the host admitted under each of these consents (``consent.vrp_usage``), by consent id."""
         ...
 
     async def revoke_tokens(self, session: AsyncSession, consent_id: str) -> None:

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from decimal import Decimal
 
 from sqlmodel import col
 from sqlmodel import select
@@ -26,6 +29,7 @@ from consent.pages import Customer
 from consent.pages import PortalUnavailable
 from consent.pages import dashboard_routes
 from consent.pages.portal import SignInThrottled
+from consent.vrp_usage import VrpPaymentLine
 from gateway.backend.bank import BankUnavailable
 from gateway.errors import AccessDenied
 from gateway.oauth import psu_session
@@ -37,6 +41,7 @@ from gateway.security.sign_in_throttle import client_address
 from gateway.services import Services
 from gateway.store.db import utcnow
 from gateway.store.oauth_tables import Client
+from gateway.store.payment_tables import VrpPaymentRecord
 
 
 def customer_of(session: PsuSession) -> Customer:
@@ -57,6 +62,22 @@ async def client_names(session: AsyncSession, client_ids: Iterable[str]) -> dict
         return {}
     rows = (await session.exec(select(Client).where(col(Client.client_id).in_(ids)))).all()
     return {row.client_id: row.client_name or row.client_id for row in rows}
+
+
+async def vrp_payment_lines(session: AsyncSession,
+                            consent_ids: Sequence[str]) -> dict[str, list[VrpPaymentLine]]:
+    """The VRPs admitted under these consents (``gateway.pipeline.vrp_store``'s records), for the dashboard."""
+    lines: dict[str, list[VrpPaymentLine]] = {}
+    if not consent_ids:
+        return lines
+    rows = (await session.exec(
+        select(VrpPaymentRecord).where(col(VrpPaymentRecord.consent_id).in_(list(consent_ids)))
+    )).all()
+    for row in rows:
+        lines.setdefault(row.consent_id, []).append(VrpPaymentLine(
+            payment_id=row.payment_id, at=row.created_at, amount=Decimal(row.amount), currency=row.currency,
+            counted=row.counted))
+    return lines
 
 
 class GatewayPortal:
@@ -111,6 +132,10 @@ class GatewayPortal:
 
     async def client_names(self, session: AsyncSession, client_ids: Iterable[str]) -> dict[str, str]:
         return await client_names(session, client_ids)
+
+    async def vrp_payments(self, session: AsyncSession,
+                           consent_ids: Sequence[str]) -> Mapping[str, Sequence[VrpPaymentLine]]:
+        return await vrp_payment_lines(session, consent_ids)
 
     async def revoke_tokens(self, session: AsyncSession, consent_id: str) -> None:
         await revoke_consent_tokens(session, consent_id)

@@ -4,6 +4,10 @@ other payment consents, the dashboard listing its limits, and revocation."""
 
 from __future__ import annotations
 
+from datetime import UTC
+from datetime import datetime
+
+from gateway.store.payment_tables import VrpPaymentRecord
 from tests.helpers.oauth import hidden_field
 from tests.integration.consent_pages.conftest import account_ids
 from tests.integration.consent_pages.conftest import consent_page
@@ -70,3 +74,32 @@ async def test_deny_rejects_the_vrp_consent(client, db, tpp) -> None:  # type: i
     assert final.status_code == 303 and "access_denied" in final.headers["location"]
     consent, _ = await load_consent(db, consent_id)
     assert consent.status == "Rejected"
+
+
+async def _admitted(db, consent_id: str, *, amount: str, counted: bool = True, n: int) -> None:  # type: ignore[no-untyped-def]
+    """A VRP the gateway admitted under the consent (its record, as ``gateway.pipeline.vrp_store`` writes it)."""
+    now = datetime.now(UTC)
+    async with db.session() as session:
+        session.add(VrpPaymentRecord(
+            record_id=f"rec-{consent_id}-{n}", client_id="c", idempotency_key=f"k-{n}", request_hash="h" * 64,
+            kind="domestic-vrps", consent_id=consent_id, psu_id="alice", account_id="a", amount=amount,
+            currency="GBP", state="done", counted=counted, lease_token="t", lease_until=now,
+            payment_id=f"vrp-{consent_id}-{n}", response_status=201, response_body="{}", created_at=now,
+            completed_at=now))
+        await session.commit()
+
+
+async def test_the_dashboard_shows_the_payments_made_and_the_allowance_used_and_left(client, db, tpp) -> None:  # type: ignore[no-untyped-def]
+    consent_id, _ = await _approved(client, db, tpp)
+    await _admitted(db, consent_id, amount="30.00", n=1)
+    await _admitted(db, consent_id, amount="12.50", n=2)
+    await _admitted(db, consent_id, amount="40.00", counted=False, n=3)  # rejected by the bank: not counted
+    dashboard = await dashboard_sign_in(client)
+    assert "This calendar month: GBP 42.50 used, GBP 57.50 left" in dashboard.text
+    assert "Payments made (3)" in dashboard.text
+    assert "GBP 30.00" in dashboard.text and "GBP 12.50" in dashboard.text
+    assert "GBP 40.00 (rejected by the bank, not counted)" in dashboard.text
+    exported = (await client.get("/consents/export")).json()
+    [vrp] = [c["vrp"] for c in exported["consents"] if c["consent_id"] == consent_id]
+    assert [a["remaining"] for a in vrp["allowances"]] == ["57.50"]
+    assert sorted(p["amount"] for p in vrp["payments"]) == ["12.50", "30.00", "40.00"]
