@@ -38,6 +38,7 @@ GENESIS: Final = "0" * 64
 class EventType(StrEnum):
     CREATED = "created"
     AUTHORISED = "authorised"
+    REAUTHORISED = "reauthorised"
     REJECTED = "rejected"
     REVOKED = "revoked"
     CONSUMED = "consumed"

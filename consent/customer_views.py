@@ -60,6 +60,7 @@ class ConsentSummary:
     account_ids: tuple[str, ...]
     created_at: datetime
     authorised_at: datetime | None
+    reauthorised_at: datetime | None
     expires_at: datetime | None
     last_accessed_at: datetime | None
     last_access_endpoint: str | None
@@ -154,6 +155,7 @@ async def list_for_customer(
                 account_ids=tuple(accounts[consent.consent_id]),
                 created_at=consent.created_at,
                 authorised_at=consent.authorised_at,
+                reauthorised_at=consent.reauthorised_at,
                 expires_at=consent.expires_at,
                 last_accessed_at=consent.last_accessed_at,
                 last_access_endpoint=str(accesses[-1].detail.get("endpoint")) if accesses else None,
@@ -202,6 +204,7 @@ async def export_for_customer(
                 "account_ids": list(c.account_ids),
                 "created_at": _iso(c.created_at),
                 "authorised_at": _iso(c.authorised_at),
+                "reauthorised_at": _iso(c.reauthorised_at),
                 "expires_at": _iso(c.expires_at),
                 "last_accessed_at": _iso(c.last_accessed_at),
                 **({"vrp": _vrp_export(c.vrp)} if c.vrp is not None else {}),

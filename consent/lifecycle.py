@@ -108,6 +108,14 @@ TRANSITIONS: Final[Mapping[ConsentKind, Mapping[ConsentStatus, frozenset[Consent
 }
 
 
+# The kinds a customer may re-authenticate while Authorised (same consent, new tokens): those with the long-lived map.
+REAUTHENTICABLE: Final[frozenset[ConsentKind]] = frozenset(k for k, table in TRANSITIONS.items() if table is _LONG_LIVED)
+
+
+def reauthenticable(kind: str) -> bool:
+    return kind in {k.value for k in REAUTHENTICABLE}
+
+
 def allowed(*, kind: str, start: str, to: str) -> bool:
     """Whether ``kind`` may move from ``start`` to ``to``. Unknown kinds or statuses allow nothing."""
     try:

@@ -76,6 +76,8 @@ class Consent(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False)
     status_updated_at: datetime = _ts(nullable=False)
     authorised_at: datetime | None = _ts(nullable=True)
+    # The customer's latest re-authentication of this Authorised consent (same id, new tokens).
+    reauthorised_at: datetime | None = _ts(nullable=True)
     idempotency_key: str | None = Field(default=None, max_length=40)
     request_hash: str | None = Field(default=None, max_length=128)
     last_accessed_at: datetime | None = _ts(nullable=True)

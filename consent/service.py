@@ -39,6 +39,7 @@ from consent.status_changes import consume
 from consent.status_changes import delete
 from consent.status_changes import expire_due
 from consent.status_changes import get_consent
+from consent.status_changes import reauthorise
 from consent.status_changes import reject
 from consent.status_changes import revoke
 from consent.status_changes import revoke_all_for_client
@@ -64,6 +65,7 @@ __all__ = [
     "list_for_customer",
     "record_access",
     "record_accesses",
+    "reauthorise",
     "reject",
     "revoke",
     "revoke_all_for_client",

@@ -28,6 +28,7 @@ from consent.lifecycle import ConsentKind
 from consent.lifecycle import ConsentStatus
 from consent.lifecycle import allowed
 from consent.lifecycle import check_transition
+from consent.lifecycle import reauthenticable
 from consent.models import Consent
 from consent.models import ConsentAccount
 
@@ -85,6 +86,34 @@ async def authorise(
             actor_id=psu_id,
             at=now,
             detail={"account_ids": chosen},
+        )
+    return consent
+
+
+async def reauthorise(*, session: AsyncSession, consent_id: str, client_id: str, psu_id: str, now: datetime) -> Consent:
+    """The customer re-authenticates an Authorised long-lived consent (account access, funds confirmation, VRP):
+    it keeps its id, accounts and history, and records when. Only the customer it is bound to may do this
+    (another customer: ``ConsentForbidden``). The caller revokes the consent's earlier tokens in the same
+    transaction (the host owns tokens)."""
+    consent = await records.owned(session, consent_id=consent_id, client_id=client_id)
+    if consent.status != S.AUTHORISED or not reauthenticable(consent.kind):
+        raise InvalidConsentStatus(f"A {consent.kind} consent that is {consent.status} cannot be re-authenticated",
+                                   detail=consent_id)
+    if records.is_expired(consent, now):
+        raise ConsentExpired("Consent has expired", detail=consent_id)
+    if not psu_id or consent.psu_id != psu_id:
+        raise ConsentForbidden("This consent was given by another customer", detail=f"{consent_id} for {psu_id}")
+    async with records.transaction(session):
+        consent.reauthorised_at = now
+        session.add(consent)
+        await session.flush()
+        await append_event(
+            session=session,
+            consent_id=consent_id,
+            event=EventType.REAUTHORISED,
+            actor_type=ActorType.CUSTOMER,
+            actor_id=psu_id,
+            at=now,
         )
     return consent
 

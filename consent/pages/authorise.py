@@ -4,7 +4,8 @@ OBIE R/W API v3.1.11, AISP profile "Consent Authorisation": the PSU accepts or r
 chooses the accounts (the AISP cannot pre-select them). PISP profile: the PSU picks the debtor account of a payment
 when the TPP did not name one, and sees payee, amount and reference. CoF profile: the funds-confirmation consent
 names the account it checks. VRP: who is paid, the limits per payment and per period, the validity and whether it
-is sweeping or commercial (``consent.vrp.describe``), and the one account to pay from. Permissions are shown in plain words (``consent.permissions.describe``).
+is sweeping or commercial (``consent.vrp.describe``), and the one account to pay from. A re-authentication of an
+Authorised consent shows the same, with the accounts it already shares, and asks to confirm it again. Permissions are shown in plain words (``consent.permissions.describe``).
 
 The page is built from a plain dict (``consent_page_view``) and posts to the host's decision endpoint; the host
 supplies the hidden form fields (CSRF token, request handle).
@@ -23,6 +24,7 @@ from consent import vrp
 from consent.bank import AccountSummary
 from consent.lifecycle import PAYMENT_KINDS
 from consent.lifecycle import ConsentKind
+from consent.lifecycle import ConsentStatus
 from consent.models import Consent
 from consent.pages.rendering import render
 from consent.permissions import PermissionGroup
@@ -112,8 +114,11 @@ def consent_page_view(
     identity_words: Sequence[str] = (),
     chosen: Sequence[str] = (),
     message: str | None = None,
+    granted_account_ids: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Everything ``consent.html`` shows; ``consent`` is ``None`` for a sign-in-only (``openid``) request."""
+    """Everything ``consent.html`` shows; ``consent`` is ``None`` for a sign-in-only (``openid``) request. An
+    Authorised ``consent`` is a re-authentication: the page asks the customer to confirm the access again, with
+    the accounts it already shares (``granted_account_ids``) and no new choice."""
     groups: list[PermissionGroup] = []
     multiple = False
     details: list[tuple[str, str]] = []
@@ -137,14 +142,19 @@ def consent_page_view(
             ("Account", " ".join(p for p in (name, _masked(number) if number else None) if p)),
             ("Until", long_date(consent.expires_at) if consent.expires_at else "you withdraw it"),
         ) if value]
+    reconfirm = consent is not None and consent.status == ConsentStatus.AUTHORISED
+    labels = {a.account_id: account_label(a) for a in accounts}
     return {
+        "reconfirm": reconfirm,
+        "granted_on": long_date(consent.authorised_at) if reconfirm and consent and consent.authorised_at else None,
+        "granted_accounts": [labels.get(a, a) for a in granted_account_ids] if reconfirm else [],
         "client_name": client_name,
         "kind": kind,
         "asks": KIND_TITLES.get(kind or "", "confirm who you are at this bank"),
         "groups": [{"title": g.title, "items": list(g.items)} for g in groups],
         "identity_words": list(identity_words),
         "details": details,
-        "choose_accounts": consent is not None,
+        "choose_accounts": consent is not None and not reconfirm,
         "multiple": multiple,
         "accounts": [
             {"account_id": a.account_id, "label": account_label(a), "checked": a.account_id in chosen}

@@ -155,6 +155,7 @@ class Dashboard:
             "accounts": [labels.get(a, a) for a in summary.account_ids],
             "created": _when(summary.created_at),
             "authorised": _when(summary.authorised_at),
+            "reauthorised": _when(summary.reauthorised_at),
             "expires": long_date(summary.expires_at) if summary.expires_at else None,
             "last_used": _when(summary.last_accessed_at),
             "last_endpoint": summary.last_access_endpoint,

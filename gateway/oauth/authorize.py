@@ -14,7 +14,10 @@ consent (``openbanking_intent_id``, checked at PAR), Approve authorises it with 
 among their own (``consent.service.authorise``) and Deny rejects it, in the same transaction that uses up the
 pushed request and stores the code; the code carries the consent id, so the tokens and the ID token do too
 (OBIE R/W API "Consent Authorisation"). Choosing no account, or an account that is not the customer's, shows the
-page again with a message and changes nothing.
+page again with a message and changes nothing. A request naming an Authorised account-access, funds-confirmation
+or VRP consent is a re-authentication (docs/obie-notes.md section 3.1): only the customer the consent is bound to
+is shown it (anyone else: ``access_denied`` on an error page); Approve keeps the consent and its accounts, records
+the re-authentication and revokes the consent's earlier tokens; Deny leaves the consent as it was.
 
 The pushed request is found and used up in ``gateway.oauth.authorization_requests``, the consent it names is
 decided in ``gateway.oauth.authorization_consents``, the pages are ``gateway.oauth.authorize_pages`` and the
@@ -42,8 +45,11 @@ from gateway.errors import OAuthError
 from gateway.errors import TemporarilyUnavailable
 from gateway.oauth import psu_session
 from gateway.oauth.authorization_consents import authorise_step
+from gateway.oauth.authorization_consents import check_same_customer
 from gateway.oauth.authorization_consents import customer_accounts
+from gateway.oauth.authorization_consents import is_reauthentication
 from gateway.oauth.authorization_consents import pending_consent
+from gateway.oauth.authorization_consents import reauthorise_step
 from gateway.oauth.authorization_consents import reject_step
 from gateway.oauth.authorization_requests import ConsentStep
 from gateway.oauth.authorization_requests import find_pending
@@ -84,6 +90,8 @@ async def authorize(request: Request) -> Response:
         try:
             async with svc.db.session() as db:
                 consent = await pending_consent(db, pending)
+            if consent is not None:
+                check_same_customer(consent, psu_id=session.psu_id)
             response = await consent_page(request, pending, session, services=svc, consent=consent)
         except OAuthError as exc:
             return error_page(request, exc, services=svc)
@@ -154,8 +162,13 @@ async def decide(request: Request) -> Response:
                 require_started=True,
             )
             consent = await pending_consent(db, pending)
+            if consent is not None:
+                check_same_customer(consent, psu_id=session.psu_id)
             step: ConsentStep | None = None
-            if consent is not None and decision == "approve":
+            if consent is not None and is_reauthentication(consent):
+                # Approve re-authorises the consent as it is; Deny leaves it as it was (the dashboard revokes).
+                step = reauthorise_step(pending, consent, psu_id=session.psu_id) if decision == "approve" else None
+            elif consent is not None and decision == "approve":
                 accounts = await customer_accounts(svc, session.psu_id)
                 if not chosen:
                     return await consent_page(

@@ -12,7 +12,9 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
+from consent import service as consent_service
 from consent.bank import AccountSummary
+from consent.lifecycle import ConsentStatus
 from consent.models import Consent
 from consent.pages import consent_page_view
 from consent.pages import render_consent_page
@@ -78,6 +80,10 @@ async def consent_page(request: Request, pending: Pending, session: PsuSession, 
         assert session.psu_id is not None
         accounts = await customer_accounts(services, session.psu_id) if consent is not None else []
     scopes = pending.params["scope"].split()
+    granted: tuple[str, ...] = ()
+    if consent is not None and consent.status == ConsentStatus.AUTHORISED:
+        async with services.db.session() as db:
+            granted = await consent_service.consented_accounts(session=db, consent_id=consent.consent_id)
     view = consent_page_view(
         consent=consent,
         client_name=pending.client.client_name or pending.client.client_id,
@@ -88,6 +94,7 @@ async def consent_page(request: Request, pending: Pending, session: PsuSession, 
         identity_words=[SCOPE_WORDS["openid"]] if "openid" in scopes and consent is None else [],
         chosen=chosen,
         message=message,
+        granted_account_ids=granted,
     )
     return render_consent_page(
         request, view, headers=page_headers(form_origins=(origin(pending.params["redirect_uri"]),)),

@@ -21,8 +21,11 @@ from gateway.errors import InvalidRequest
 from gateway.errors import NotFound
 from gateway.errors import TemporarilyUnavailable
 from gateway.oauth.authorization_consents import authorise_step
+from gateway.oauth.authorization_consents import check_same_customer
 from gateway.oauth.authorization_consents import customer_accounts
+from gateway.oauth.authorization_consents import is_reauthentication
 from gateway.oauth.authorization_consents import pending_consent
+from gateway.oauth.authorization_consents import reauthorise_step
 from gateway.oauth.authorization_consents import reject_step
 from gateway.oauth.authorization_requests import ConsentStep
 from gateway.oauth.authorization_requests import find_pending
@@ -81,8 +84,12 @@ async def headless_authorize(request: Request) -> JSONResponse:
             await svc.sign_in_throttle.failed(username=username, address=address)
             raise AccessDenied("the sandbox customer's credentials are not right")
         consent = await pending_consent(db, pending)
+        if consent is not None:
+            check_same_customer(consent, psu_id=psu.psu_id)
         step: ConsentStep | None = None
-        if consent is not None and decision == "approve":
+        if consent is not None and is_reauthentication(consent):
+            step = reauthorise_step(pending, consent, psu_id=psu.psu_id) if decision == "approve" else None
+        elif consent is not None and decision == "approve":
             accounts = await customer_accounts(svc, psu.psu_id)
             chosen = _headless_accounts(consent, accounts, form.get("account_ids"))
             step = authorise_step(pending, consent, psu_id=psu.psu_id, chosen=chosen, accounts=accounts)

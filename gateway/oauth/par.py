@@ -33,6 +33,7 @@ from consent.errors import ConsentError
 from consent.lifecycle import PISP_KINDS
 from consent.lifecycle import ConsentKind
 from consent.lifecycle import ConsentStatus
+from consent.lifecycle import reauthenticable
 from gateway.errors import InvalidAuthorizationDetails
 from gateway.errors import InvalidDpopProof
 from gateway.errors import InvalidRequest
@@ -254,8 +255,10 @@ async def check_intent(stored: dict[str, Any], *, client_id: str, services: Serv
         except ConsentError as exc:
             # Unknown and foreign consents are refused alike: the answer must not reveal other clients' ids.
             raise refusal("the consent named by the request is unknown", detail=exc.detail) from None
-    if consent.status != ConsentStatus.AWAITING_AUTHORISATION:
-        # docs/obie-notes.md section 3.1: terminal states allow no new authorization; re-authentication is not supported.
+    reauthentication = consent.status == ConsentStatus.AUTHORISED and reauthenticable(consent.kind)
+    if consent.status != ConsentStatus.AWAITING_AUTHORISATION and not reauthentication:
+        # docs/obie-notes.md section 3.1: decided consents allow no new authorization, except the re-authentication
+        # of an Authorised account-access, funds-confirmation or VRP consent by its customer.
         raise refusal(f"the consent is {consent.status}, not AwaitingAuthorisation: create a new consent and push a request naming it", detail=intent_id)
     if consent.expires_at is not None and consent.expires_at <= utcnow():
         raise refusal("the consent has expired", detail=intent_id)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qsl
@@ -164,11 +165,14 @@ async def _authorization_code(
             # RFC 9449 section 10: the code is bound to the key used at PAR.
             raise InvalidGrant("the DPoP key differs from the one the authorization request was bound to")
 
+        refresh_until: datetime | None = None
         if row.consent_id is not None:
             consent = await session.get(Consent, row.consent_id)
             if consent is None or consent.status != ConsentStatus.AUTHORISED or consent.client_id != client.client_id:
                 # The customer may have withdrawn the consent since approving it: no tokens for it then.
                 raise InvalidGrant("the consent of this authorization code is no longer authorised")
+            # docs/obie-notes.md section 10: the refresh token lives as long as the consent.
+            refresh_until = tokens.refresh_expiry(consent.expires_at)
 
         # Atomic single use: of two concurrent redemptions exactly one updates the row.
         claimed = await session.execute(
@@ -191,6 +195,7 @@ async def _authorization_code(
             psu_id=row.psu_id,
             consent_id=row.consent_id,
             with_refresh=True,
+            refresh_expires_at=refresh_until,
         )
         await session.commit()
     body = _token_response(issued, services=services)
@@ -204,7 +209,7 @@ async def _authorization_code(
             auth_time=row.auth_time,
             nonce=row.nonce,
             intent_id=row.consent_id,
-            refresh_expires_at=issued.refresh.expires_at,
+            refresh_expires_at=None if issued.refresh.expires_at >= tokens.OPEN_ENDED else issued.refresh.expires_at,
         )
     return body
 
@@ -261,7 +266,7 @@ async def _refresh_token(
             psu_id=old.psu_id,
             auth_time=None,
             intent_id=old.consent_id,
-            refresh_expires_at=old.expires_at,
+            refresh_expires_at=None if old.expires_at >= tokens.OPEN_ENDED else old.expires_at,
         )
     return body
 

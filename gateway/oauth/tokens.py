@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
+from typing import Final
 
 from sqlalchemy import update
 from sqlmodel import col
@@ -69,6 +71,16 @@ def cnf(token: Token) -> dict[str, str]:
     return {}
 
 
+# A refresh token of a consent without an end lives until it is revoked (the consent's revocation or expiry, or a
+# re-authentication, revokes it); stored as this instant, and the ID token then carries no expiry claim.
+OPEN_ENDED: Final = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def refresh_expiry(consent_expires_at: datetime | None) -> datetime:
+    """docs/obie-notes.md section 10: a consent's refresh token lives as long as the consent, no fixed 90 days."""
+    return consent_expires_at if consent_expires_at is not None else OPEN_ENDED
+
+
 def is_active(token: Token, *, now: datetime | None = None) -> bool:
     moment = now or utcnow()
     return token.revoked_at is None and token.expires_at > moment
@@ -86,8 +98,11 @@ async def issue_tokens(
     psu_id: str | None = None,
     consent_id: str | None = None,
     with_refresh: bool = False,
+    refresh_expires_at: datetime | None = None,
 ) -> IssuedTokens:
-    """Add an access token (and a refresh token when asked) to ``session``; the caller commits."""
+    """Add an access token (and a refresh token when asked) to ``session``; the caller commits. The refresh token
+    lives until ``refresh_expires_at`` when given (a consent's end: ``refresh_expiry``), else
+    ``settings.refresh_token_lifetime``."""
     now = utcnow()
     access_value = new_secret()
     access = Token(
@@ -121,7 +136,7 @@ async def issue_tokens(
             jkt=binding.jkt,
             x5t_s256=binding.x5t_s256,
             issued_at=now,
-            expires_at=now + timedelta(seconds=settings.refresh_token_lifetime),
+            expires_at=refresh_expires_at or now + timedelta(seconds=settings.refresh_token_lifetime),
         )
         session.add(refresh)
     return IssuedTokens(access_token=access_value, access=access, refresh_token=refresh_value, refresh=refresh)
