@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from typing import Final
 
 from sqlalchemy import update
@@ -141,8 +142,10 @@ async def record_access(
     endpoint: str,
     customer_present: bool,
     now: datetime,
+    answer: Mapping[str, Any] | None = None,
 ) -> None:
-    """Log a resource call for the dashboard ("when last used and by what call") and the audit trail."""
+    """Log a resource call for the dashboard ("when last used and by what call") and the audit trail; ``answer``
+    is what the call told the TPP where the customer should see it (a funds check: the amount and yes or no)."""
     consent = await records.load(session, consent_id)
     if consent is None or consent.client_id != client_id:
         raise ConsentNotFound("Consent not found", detail=f"{consent_id} for {client_id}")
@@ -162,7 +165,8 @@ async def record_access(
             actor_type=ActorType.TPP,
             actor_id=client_id,
             at=now,
-            detail={"endpoint": endpoint, "customer_present": bool(customer_present)},
+            detail={"endpoint": endpoint, "customer_present": bool(customer_present),
+                    **({"answer": dict(answer)} if answer is not None else {})},
         )
 
 

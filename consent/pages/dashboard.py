@@ -144,6 +144,11 @@ class Dashboard:
                 words = f"{words}: {entry.detail.get('endpoint', '')} " + (
                     "(you were using the app)" if present else "(without you present)"
                 )
+                answer = entry.detail.get("answer")
+                if isinstance(answer, dict) and "funds_available" in answer:
+                    money = f"{answer.get('currency', '')} {answer.get('amount', '')}".strip()
+                    words += (f": asked whether {money} is available, answered "
+                              + ("yes" if answer["funds_available"] else "no"))
             history.append({"when": _when(entry.at), "what": words})
         return {
             "consent_id": summary.consent_id,

@@ -97,6 +97,8 @@ class FundsConfirmations:
             await consent_service.record_access(
                 session=session, consent_id=consent.consent_id, client_id=grant.client_id, endpoint=ENDPOINT,
                 customer_present=request.headers.get("x-fapi-customer-ip-address") is not None, now=now,
+                answer={"funds_available": result.available, "amount": str(amount["Amount"]),
+                        "currency": str(amount["Currency"])},
             )
         document = {
             "Data": {

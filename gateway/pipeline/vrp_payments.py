@@ -277,6 +277,15 @@ class VrpPaymentsApi:
             purpose="pis", psu_id=grant.psu_id, account_id=grant.account_ids[0], amount=str(amount["Amount"]),
             currency=str(amount["Currency"]), interaction_id=errors.interaction_id(request),
         )
+        # Recorded before the answer, as for the CBPII checks: the customer sees every check and its answer.
+        async with self.services.db.session() as session:
+            await consent_service.record_access(
+                session=session, consent_id=consent_id, client_id=grant.client_id,
+                endpoint="/domestic-vrp-consents/{ConsentId}/funds-confirmation",
+                customer_present=request.headers.get("x-fapi-customer-ip-address") is not None, now=self.clock(),
+                answer={"funds_available": result.available, "amount": str(amount["Amount"]),
+                        "currency": str(amount["Currency"])},
+            )
         answer: dict[str, Any] = {
             "FundsConfirmationId": uuid.uuid4().hex,
             "ConsentId": consent_id,

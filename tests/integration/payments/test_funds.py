@@ -97,3 +97,19 @@ async def test_a_cbpii_check_with_a_client_credentials_token_is_401(tpp: Tpp) ->
                               check=False)
     assert response.status_code == 401
     assert response.content == b""
+
+
+async def test_the_dashboard_lists_every_funds_check_with_the_answer_given(tpp: Tpp, client) -> None:  # type: ignore[no-untyped-def]
+    from tests.integration.consent_pages.test_dashboard import sign_in
+
+    approved = await approved_funds_consent(tpp, account_id=CURRENT)
+    assert (await cbpii_check(tpp, approved.access_token, cbpii_body(approved.consent_id, "10.00"))).status_code == 201
+    no = await cbpii_check(tpp, approved.access_token, cbpii_body(approved.consent_id, "99999999.00"))
+    assert no.json()["Data"]["FundsAvailable"] is False
+    dashboard = await sign_in(client)
+    assert "asked whether GBP 10.00 is available, answered yes" in dashboard.text
+    assert "asked whether GBP 99999999.00 is available, answered no" in dashboard.text
+    exported = (await client.get("/consents/export")).json()
+    [consent] = [c for c in exported["consents"] if c["consent_id"] == approved.consent_id]
+    answers = [h["detail"]["answer"] for h in consent["history"] if h["event"] == "accessed"]
+    assert [a["funds_available"] for a in answers] == [True, False]
