@@ -72,7 +72,7 @@ STATIC_FILES: Final = {
     "swagger-ui-NOTICE": "text/plain; charset=utf-8",
     "swagger-ui-bundle.js.LICENSE.txt": "text/plain; charset=utf-8",
 }
-EXAMPLES: Final = ("first_consent.py", "first_consent.sh", "first_payment.py")
+EXAMPLES: Final = ("first_consent.py", "first_consent.sh", "first_payment.py", "first_vrp.py")
 
 DOCS_CSP: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
@@ -107,7 +107,8 @@ async def getting_started(request: Request) -> Response:
         request,
         "docs_getting_started.html",
         {"python_example": example("first_consent.py"), "curl_example": example("first_consent.sh"),
-         "payment_example": example("first_payment.py"), "psus": psu_listing()},
+         "payment_example": example("first_payment.py"), "vrp_example": example("first_vrp.py"),
+         "psus": psu_listing()},
     )
 
 

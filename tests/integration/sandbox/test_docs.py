@@ -156,3 +156,14 @@ async def test_the_guide_shows_the_first_payment_example_verbatim(sandbox) -> No
     page = await sandbox.get("/portal/docs/getting-started")
     assert page.status_code == 200
     assert example("first_payment.py") in html.unescape(page.text)
+
+
+async def test_the_guide_shows_the_first_vrp_example_verbatim(sandbox) -> None:  # type: ignore[no-untyped-def]
+    import html
+
+    from sandbox.docs import example
+
+    page = await sandbox.get("/portal/docs/getting-started")
+    assert page.status_code == 200
+    assert 'id="first-vrp"' in page.text
+    assert example("first_vrp.py") in html.unescape(page.text)

@@ -36,3 +36,18 @@ async def test_the_first_payment_example_settles_a_domestic_payment(tmp_path: Pa
     assert "Pending" in done.stdout
     assert "status AcceptedSettlementCompleted" in done.stdout
     assert done.stdout.strip().endswith("OK")
+
+
+async def test_the_first_vrp_example_pays_within_the_limits_and_is_refused_over_them(tmp_path: Path) -> None:
+    with live_stack(tmp_path / "var") as stack:
+        env = {**stack.env, "OBGW_GATEWAY_URL": stack.gateway_url, "OBGW_SANDBOX_URL": stack.sandbox_url}
+        done = subprocess.run(
+            [sys.executable, str(EXAMPLES_DIR / "first_vrp.py")],
+            env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path,
+        )
+    assert done.returncode == 0, done.stdout + done.stderr + stack.output()
+    assert "remaining: Calendar-Month=35.00 GBP" in done.stdout
+    assert "remaining: Calendar-Month=5.00 GBP" in done.stdout
+    assert "refused 400 UK.OBIE.Rules.FailsControlParameters" in done.stdout
+    assert "status AcceptedSettlementCompleted" in done.stdout
+    assert done.stdout.strip().endswith("OK")
