@@ -30,6 +30,8 @@ from consent.lifecycle import allowed
 from consent.lifecycle import check_transition
 from consent.models import Consent
 from consent.models import ConsentAccount
+from consent.notifications import EventType as NotificationType
+from consent.notifications import record_consent_change
 
 S = ConsentStatus
 K = ConsentKind
@@ -118,6 +120,10 @@ async def _revoke_one(session: AsyncSession, consent: Consent, *, psu_id: str, n
         actor_type=ActorType.CUSTOMER,
         actor_id=psu_id,
         at=now,
+    )
+    # In the same transaction: the TPP is told of the revocation exactly when it is committed.
+    record_consent_change(
+        session=session, consent=consent, event_type=NotificationType.CONSENT_AUTHORIZATION_REVOKED, at=now
     )
 
 
