@@ -41,6 +41,8 @@ class EventType(StrEnum):
 
 class DeliveryState(StrEnum):
     PENDING = "pending"  # waiting for a push attempt (or for the TPP to poll)
+    POLL = "poll"  # the TPP has no callback: held for aggregated polling
+    SKIPPED = "skipped"  # the TPP's subscription leaves this event type out
     DELIVERED = "delivered"  # the callback answered 2xx
     ACKNOWLEDGED = "acknowledged"  # the TPP acknowledged it by polling (ack)
     REFUSED = "refused"  # the TPP answered it with a setErr while polling

@@ -223,7 +223,7 @@ async def _serve(settings: Settings, *, components: Sequence[str], migrate: bool
         from gateway.contract.policies.checking import PolicyError
 
         try:
-            app = create_app(settings)
+            app = create_app(settings, start_event_worker=settings.event_delivery)
         except (SettingsError, PolicyError) as exc:
             # A rulebook the running configuration breaks (e.g. a signing key of an alg it does not list).
             raise SystemExit(f"obgw: {exc}") from None
