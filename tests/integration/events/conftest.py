@@ -19,12 +19,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.contract.policies.routes import declared_operations
+from gateway.contract.specs import OpenApiSpecs
+from gateway.contract.specs import load_specs
 from gateway.settings import Settings
 from tests.helpers.bank import sandbox_transports
 from tests.helpers.oauth import db_fixture  # noqa: F401  (the db fixture)
 from tests.integration.consent.conftest import Tpp
 from tests.integration.consent.conftest import new_tpp
-from tests.integration.consent.conftest import obie_specs  # noqa: F401  (the obie_specs fixture)
 
 EVENTS = "/open-banking/v3.1/events"
 SUBSCRIPTIONS = "/open-banking/v3.1/event-subscriptions"
@@ -101,6 +103,12 @@ async def gateway_app(events_app):  # type: ignore[no-untyped-def]
 def worker(events_app, gateway_app):  # type: ignore[no-untyped-def]
     """The app's delivery worker, rounds run by the test (``run_worker`` False: nothing runs it otherwise)."""
     return events_app.state.event_worker
+
+
+@pytest.fixture(scope="session")
+def obie_specs() -> OpenApiSpecs:
+    settings = Settings()
+    return load_specs(settings.openapi_dir, declared=declared_operations(settings.policies_dir))
 
 
 @pytest.fixture
