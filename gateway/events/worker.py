@@ -58,7 +58,7 @@ def backoff(*, attempt: int, base_ms: int, cap_ms: int) -> timedelta:
 class DeliveryWorker:
     def __init__(
         self, *, db: Database, signer: SetSigner, settings: Settings, http: httpx.AsyncClient | None = None,
-        resolver: Resolver = system_resolver, clock: Callable[[], datetime] = utcnow,
+        resolver: Resolver = system_resolver, clock: Callable[[], datetime] = utcnow, batch: int = BATCH,
     ) -> None:
         self.db = db
         self.signer = signer
@@ -69,6 +69,7 @@ class DeliveryWorker:
         self._own_http = http is None
         self.resolver = resolver
         self.clock = clock
+        self.batch = batch  # events claimed per round
         # Longer than a push can take, so a live worker's claim never runs out under it.
         self.lease = timedelta(seconds=4 * self.timeout + 5)
         self._stopping = asyncio.Event()
@@ -97,7 +98,7 @@ class DeliveryWorker:
 
     async def run_once(self) -> int:
         """One round: claim due events and push them (one TPP's in order); returns how many were handled."""
-        claimed = await outbox.claim_due(db=self.db, now=self.clock(), lease=self.lease, limit=BATCH)
+        claimed = await outbox.claim_due(db=self.db, now=self.clock(), lease=self.lease, limit=self.batch)
         by_client: dict[str, list[EventNotification]] = {}
         for event in claimed:
             by_client.setdefault(event.client_id, []).append(event)
