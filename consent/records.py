@@ -32,6 +32,8 @@ from consent.lifecycle import ConsentStatus
 from consent.lifecycle import check_transition
 from consent.models import Consent
 from consent.models import ConsentAccount
+from consent.notifications import EventType as NotificationType
+from consent.notifications import record_consent_change
 
 S = ConsentStatus
 K = ConsentKind
@@ -142,4 +144,6 @@ async def mark_expired(session: AsyncSession, consent: Consent, *, now: datetime
         at=now,
         detail={"expiration": consent.expires_at.isoformat() if consent.expires_at else None},
     )
+    # The TPP learns of the expiry from the outbox, committed with the status (docs/architecture.md section 7).
+    record_consent_change(session=session, consent=consent, event_type=NotificationType.RESOURCE_UPDATE, at=now)
     return True

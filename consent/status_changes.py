@@ -31,6 +31,8 @@ from consent.lifecycle import check_transition
 from consent.lifecycle import reauthenticable
 from consent.models import Consent
 from consent.models import ConsentAccount
+from consent.notifications import EventType as NotificationType
+from consent.notifications import record_consent_change
 
 S = ConsentStatus
 K = ConsentKind
@@ -147,6 +149,10 @@ async def _revoke_one(session: AsyncSession, consent: Consent, *, psu_id: str, n
         actor_type=ActorType.CUSTOMER,
         actor_id=psu_id,
         at=now,
+    )
+    # In the same transaction: the TPP is told of the revocation exactly when it is committed.
+    record_consent_change(
+        session=session, consent=consent, event_type=NotificationType.CONSENT_AUTHORIZATION_REVOKED, at=now
     )
 
 

@@ -5,6 +5,7 @@ This is the only module that knows every part of the gateway.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import secrets
 from collections.abc import AsyncIterator
@@ -28,6 +29,10 @@ from gateway.contract.policies.loader import load_policies
 from gateway.contract.policies.routes import declared_operations
 from gateway.contract.specs import OpenApiSpecs
 from gateway.contract.specs import load_specs
+from gateway.events.polling import EventPolling
+from gateway.events.subscriptions import EventSubscriptions
+from gateway.events.tokens import SetSigner
+from gateway.events.worker import DeliveryWorker
 from gateway.hosting import consent_routes
 from gateway.hosting import customer_routes
 from gateway.hosting import sandbox_controls
@@ -74,11 +79,15 @@ def create_app(
     single_use: SingleUseStore | None = None,
     span_exporter: Any | None = None,
     create_schema: bool = False,
+    start_event_worker: bool = False,
+    event_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     """Build the gateway ASGI app. ``create_schema`` is for tests; real runs use ``obgw migrate``.
     ``bank_transport`` replaces the pooled HTTP transport to ``OBGW_SANDBOX_URL`` under the bank client, and
     ``http_transport`` the one that fetches TPP key sets (tests: the sandbox app in-process).
-    ``span_exporter`` replaces the OTLP exporter of ``OBGW_OTEL_ENDPOINT`` (tests)."""
+    ``span_exporter`` replaces the OTLP exporter of ``OBGW_OTEL_ENDPOINT`` (tests).
+    ``start_event_worker``: run the event delivery worker in this process (``obgw up`` and ``obgw serve`` pass
+    ``OBGW_EVENT_DELIVERY``); ``event_transport`` replaces the transport it pushes to TPP callbacks over."""
     settings.check_production()
     specs, policies = _contract(settings.openapi_dir.resolve(), settings.policies_dir.resolve())
     policies.fapi.check_settings(settings)
@@ -109,6 +118,14 @@ def create_app(
     payments = pis.PaymentsApi.build(services)
     funds = cbpii.FundsConfirmations(services=services, bank=payments.bank, limits=payments.limits)
     vrps = vrp_payments.VrpPaymentsApi.build(services, limits=payments.limits)
+    # Event notifications (docs/architecture.md section 7).
+    signer = SetSigner(issuer=settings.issuer, keys=keystore,
+                       base_paths={name: api.base_path for name, api in specs.apis.items()})
+    subscriptions = EventSubscriptions(services=services, limits=payments.limits)
+    polling = EventPolling(services=services, limits=payments.limits, signer=signer)
+    event_http = httpx.AsyncClient(transport=event_transport, timeout=settings.event_timeout_ms / 1000,
+                                   follow_redirects=False)
+    worker = DeliveryWorker(db=db, signer=signer, settings=settings, http=event_http)
 
     middleware = [Middleware(InteractionIdMiddleware)]
     provider = None
@@ -124,7 +141,12 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if create_schema:
             await db.create_all()
+        delivery = asyncio.create_task(worker.run(), name="event-delivery") if start_event_worker else None
         yield
+        if delivery is not None:
+            worker.stop()
+            await delivery
+        await event_http.aclose()
         # uvicorn returns from the lifespan only after in-flight requests finished: pools close last.
         await pipeline.close()
         await readiness.close()
@@ -149,6 +171,8 @@ def create_app(
             *payments.routes(),
             *vrps.routes(),
             *funds.routes(),
+            *subscriptions.routes(),
+            *polling.routes(),
             *sandbox_controls.routes(settings),
             *ais.fallback_routes(base=specs.apis[AIS_API].base_path),
         ],
@@ -160,4 +184,5 @@ def create_app(
     app.state.readiness = readiness
     app.state.ais_pipeline = pipeline
     app.state.payments_api = payments
+    app.state.event_worker = worker
     return app

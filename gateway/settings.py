@@ -71,6 +71,15 @@ class Settings:
     # Largest request body accepted (413 above it), and the smaller cap for urlencoded forms.
     max_body_bytes: int = 1024 * 1024
     max_form_bytes: int = 64 * 1024
+    # Event notifications (docs/architecture.md section 7): the delivery worker each gateway process runs,
+    # how often it looks at the outbox when idle, the push timeout, and the retry back-off (doubling from the
+    # base up to the cap, at most event_max_attempts pushes before the event is marked failed).
+    event_delivery: bool = True
+    event_poll_interval_ms: int = 500
+    event_timeout_ms: int = 5000
+    event_retry_base_ms: int = 1000
+    event_retry_cap_ms: int = 300_000
+    event_max_attempts: int = 8
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

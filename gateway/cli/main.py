@@ -223,7 +223,7 @@ async def _serve(settings: Settings, *, components: Sequence[str], migrate: bool
         from gateway.contract.policies.checking import PolicyError
 
         try:
-            app = create_app(settings)
+            app = create_app(settings, start_event_worker=settings.event_delivery)
         except (SettingsError, PolicyError) as exc:
             # A rulebook the running configuration breaks (e.g. a signing key of an alg it does not list).
             raise SystemExit(f"obgw: {exc}") from None
@@ -306,6 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("sandbox", help="sandbox tools: psus, tpp create, seed (see 'obgw sandbox --help')",
                    add_help=False)
+    importlib.import_module("gateway.cli.events").add_arguments(sub)
     bench = sub.add_parser("bench", help="measure the hot path side by side with nginx and a Python proxy (wrk)")
     importlib.import_module("gateway.cli.bench.run").add_arguments(bench)
     return parser
@@ -331,6 +332,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_keys_rotate(args)
     if args.command == "audit":
         return cmd_audit_verify(args)
+    if args.command == "events":
+        settings = _settings()
+        return int(importlib.import_module("gateway.cli.events").command(args, lambda work: _checked(settings, work)))
     return handlers[args.command](args)
 
 

@@ -43,6 +43,8 @@ API_FILES: Final[Mapping[str, str]] = MappingProxyType(
         "funds": "obie/confirmation-of-funds/v3.1.11/confirmation-funds-openapi.yaml",
         # VRP v3.1.11 shares the PISP base path; its operations are distinct from the payment-initiation ones.
         "vrp": "obie/vrp/v3.1.11/vrp-openapi.yaml",
+        # Event Notification v3.1.11, ASPSP side: subscriptions and aggregated polling, base /open-banking/v3.1.
+        "events": "obie/event-notification/v3.1.11/events-openapi.yaml",
     }
 )
 

@@ -120,6 +120,8 @@ async def revoke_consent(*, db: Database, consent_id: str, operator: str = "oper
     from consent.lifecycle import ConsentStatus
     from consent.lifecycle import check_transition
     from consent.models import Consent
+    from consent.notifications import EventType as NotificationType
+    from consent.notifications import record_consent_change
 
     now = utcnow()
     async with db.session() as session:
@@ -152,6 +154,9 @@ async def revoke_consent(*, db: Database, consent_id: str, operator: str = "oper
                 at=now,
                 detail={"reason": "operator"},
             )
+            # Committed with the status: the TPP is told of the revocation (docs/architecture.md section 7).
+            record_consent_change(session=session, consent=consent,
+                                  event_type=NotificationType.CONSENT_AUTHORIZATION_REVOKED, at=now)
             await session.commit()
         except BaseException:
             await session.rollback()

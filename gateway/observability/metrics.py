@@ -43,6 +43,9 @@ class Metrics:
     upstream_errors: Counter
     circuit: Gauge
     consents: Gauge
+    event_deliveries: Counter
+    event_latency: Histogram
+    events: Gauge
 
 
 @functools.cache
@@ -72,6 +75,19 @@ def metrics() -> Metrics:
         ),
         consents=Gauge(
             "obgw_consents", "Consents by status, counted at scrape time.", ["status"], registry=registry,
+        ),
+        # Event notifications (docs/architecture.md section 7).
+        event_deliveries=Counter(
+            "obgw_event_deliveries", "Event pushes to TPP callbacks, by outcome: delivered, retried, failed.",
+            ["outcome"], registry=registry,
+        ),
+        event_latency=Histogram(
+            "obgw_event_delivery_duration_seconds", "Time a TPP callback took to answer a push.",
+            buckets=_LATENCY_BUCKETS, registry=registry,
+        ),
+        events=Gauge(
+            "obgw_events", "Events emitted to TPPs, by delivery state, counted at scrape time.", ["state"],
+            registry=registry,
         ),
     )  # fmt: skip
 
@@ -113,11 +129,33 @@ async def count_consents(db: Database) -> dict[str, int]:
     return counts
 
 
+def event_delivery(*, outcome: str, seconds: float | None = None) -> None:
+    """One push of an event: ``delivered``, ``retried`` or ``failed``, with the callback's answer time."""
+    m = metrics()
+    m.event_deliveries.labels(outcome=outcome).inc()
+    if seconds is not None:
+        m.event_latency.observe(seconds)
+
+
+async def count_events(db: Database) -> dict[str, int]:
+    from consent.notifications import DeliveryState
+    from consent.notifications import EventNotification
+
+    counts = {state.value: 0 for state in DeliveryState}
+    async with db.session() as session:
+        rows = await session.exec(select(EventNotification.state, func.count()).group_by(EventNotification.state))
+        for state, count in rows.all():
+            counts[str(state)] = int(count)
+    return counts
+
+
 async def render(*, db: Database) -> bytes:
-    """The exposition text, with the consent gauge refreshed from the database first."""
+    """The exposition text, with the consent and event gauges refreshed from the database first."""
     m = metrics()
     for status, count in (await count_consents(db)).items():
         m.consents.labels(status=status).set(count)
+    for state, count in (await count_events(db)).items():
+        m.events.labels(state=state).set(count)
     return generate_latest(m.registry)
 
 

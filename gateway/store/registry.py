@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import importlib
 
-MODEL_MODULES = ("gateway.store.oauth_tables", "consent.models", "gateway.store.payment_tables")
+MODEL_MODULES = (
+    "gateway.store.oauth_tables", "consent.models", "gateway.store.payment_tables", "consent.notifications",
+    "gateway.store.event_tables",
+)
 
 
 def import_models() -> None:

@@ -268,4 +268,4 @@ async def test_the_unbroken_copy_loads(tmp_path: Path, specs: OpenApiSpecs) -> N
     # The harness itself: a round trip through yaml.safe_dump with no change is accepted, so every refusal
     # above comes from the one broken value.
     loaded = load_policies(_broken(tmp_path, "routes.yaml", lambda doc: None), specs=specs)
-    assert len(loaded.routes) == 56  # 49 R/W API operations and the seven VRP ones
+    assert len(loaded.routes) == 61  # 49 R/W API operations, the seven VRP ones and the five Events API ones

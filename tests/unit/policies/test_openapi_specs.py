@@ -71,7 +71,7 @@ async def test_a_method_the_resource_does_not_define_is_405(specs: OpenApiSpecs)
 
 async def test_operation_ids_are_unique_across_the_documents(specs: OpenApiSpecs) -> None:
     ops = list(specs.operations())
-    assert len({op.operation_id for op in ops}) == len(ops) == 56  # 49 R/W API operations and the seven VRP ones
+    assert len({op.operation_id for op in ops}) == len(ops) == 61  # 49 R/W API operations, the seven VRP ones and the five Events API ones
     assert specs.by_operation_id("CreateDomesticPayments") is not None
     assert specs.by_operation_id("CreateInternationalPayments") is None
 
@@ -91,7 +91,7 @@ async def test_each_api_has_an_openapi_core_object_that_validates_requests(specs
     specs["funds"].validate_request(request({"Data": {"DebtorAccount": account}}))
     with pytest.raises(InvalidRequestBody, match="DebtorAccount"):
         specs["funds"].validate_request(request({"Data": {}}))
-    assert set(specs.apis) == {"accounts", "payments", "funds", "vrp"}
+    assert set(specs.apis) == {"accounts", "payments", "funds", "vrp", "events"}
 
 
 def _official_copy(tmp_path: Path) -> Path:
@@ -125,4 +125,4 @@ async def test_an_operation_can_be_declared_by_method_and_full_path() -> None:
     assert sorted(op.operation_id for op in specs.operations()) == ["GetAccounts", "GetAccountsAccountId"]
     assert specs.find("GET", "/open-banking/v3.1/aisp/accounts/a-1") is not None
     assert specs.find("GET", "/open-banking/v3.1/aisp/balances") is None
-    assert set(specs.apis) == {"accounts", "payments", "funds", "vrp"}
+    assert set(specs.apis) == {"accounts", "payments", "funds", "vrp", "events"}

@@ -23,7 +23,7 @@ async def test_every_published_operation_has_exactly_one_policy(
     published = {op.key for op in specs.operations()}
     assert set(policies.routes) == published
     # docs/obie-notes.md section 2.1 (29 AIS operations), 2.2 domestic consents and orders (16), 2.3 (4).
-    assert len(published) == 56  # 49 R/W API operations and the seven VRP ones
+    assert len(published) == 61  # 49 R/W API operations, the seven VRP ones and the five Events API ones
 
 
 async def test_the_21_obie_ais_permissions_come_from_the_account_info_document(specs: OpenApiSpecs) -> None:
