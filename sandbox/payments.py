@@ -13,8 +13,11 @@ Contract (the gateway's payment-order endpoints call it; ``sandbox.payments_ledg
 * ``GET /bank/v1/accounts/{AccountId}/funds?amount=&currency=``: context ``purpose`` ``pis`` or ``cbpii``, with
   ``psu_id`` and ``account_id`` = the path's -> ``{"Data": {"FundsAvailable", "FundsAvailableDateTime"}}``.
 * Scenario controls (sandbox only, context ``purpose="scenario"``): ``POST /bank/v1/sandbox/clock``
-  ``{"advance_seconds"}`` moves the payments clock; ``POST /bank/v1/sandbox/payments/{PaymentId}/settle`` runs
-  every remaining step of one payment now.
+  ``{"advance_seconds"}`` moves the payments clock (payment orders and VRP payments, ``sandbox.vrp_ledger``, alike);
+  ``POST /bank/v1/sandbox/payments/{PaymentId}/settle`` runs every remaining step of one payment (or VRP payment)
+  now.
+
+The VRP payments API beside this one is ``sandbox.vrp_payments``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from starlette.routing import Route
 
 from sandbox import bodies
 from sandbox import payments_ledger as ledger
+from sandbox import vrp_ledger
 from sandbox.context import CONTEXT_HEADER
 from sandbox.errors import Forbidden
 from sandbox.errors import InvalidContext
@@ -223,6 +227,7 @@ async def funds(request: Request) -> JSONResponse:
                 raise InvalidRequest("currency is not the account's", field="currency", rule="currency")
             now = state.clock.now()
             await ledger.advance(session, now=now, rules=state.rules)
+            await vrp_ledger.advance(session, now=now, rules=state.rules)
             available = await ledger.available_funds(session, account=account, now=now)
             await session.commit()
             return available >= amount, now.isoformat(timespec="seconds")
@@ -243,7 +248,8 @@ async def advance_clock(request: Request) -> JSONResponse:
 
     async def run() -> int:
         async with services(request).db.session() as session:
-            return await ledger.advance(session, now=now, rules=state.rules)
+            steps = await ledger.advance(session, now=now, rules=state.rules)
+            return steps + await vrp_ledger.advance(session, now=now, rules=state.rules)
 
     steps = await retrying(run)
     return respond({"Now": now.isoformat(timespec="seconds"), "Steps": steps})
@@ -254,16 +260,21 @@ async def settle(request: Request) -> JSONResponse:
     payment_id = request.path_params["payment_id"]
     state = payments_state(request.app)
 
-    async def run() -> Any:
+    async def run() -> dict[str, Any]:
         async with services(request).db.session() as session:
-            await ledger.advance(session, now=state.clock.now(), rules=state.rules, payment_id=payment_id, force=True)
+            now = state.clock.now()
+            await ledger.advance(session, now=now, rules=state.rules, payment_id=payment_id, force=True)
             order = await ledger.find(session, payment_id=payment_id)
-            if order is None:
+            if order is not None:
+                return ledger.render(order)
+            # A VRP payment (sandbox.vrp_ledger) settles the same way.
+            await vrp_ledger.advance(session, now=now, rules=state.rules, payment_id=payment_id, force=True)
+            payment = await vrp_ledger.find(session, payment_id=payment_id)
+            if payment is None:
                 raise NotFound("no such payment")
-            return order
+            return vrp_ledger.render(payment, account=await session.get(Account, payment.debtor_account_id))
 
-    order = await retrying(run)
-    return respond(ledger.render(order))
+    return respond(await retrying(run))
 
 
 def routes() -> list[BaseRoute]:
