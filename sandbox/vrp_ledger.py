@@ -1,6 +1,6 @@
 """The sandbox bank's ledger of variable recurring payments: many per consent, each at most once per key.
 
-OBIE VRP API v3.1.11 ``POST /domestic-vrps`` (docs/obie-notes-vrp-events.md sections 1 and 5): a VRP consent
+OBIE VRP API v3.1.11 ``POST /domestic-vrps`` (docs/obie-notes-vrp-events.md sections 1, 5 and 6): a VRP consent
 stays ``Authorised`` and yields many payments, each an ``OBDomesticVRPInstruction`` under the consent's
 ``OBDomesticVRPInitiation``. The gateway has already admitted the payment against the consent's control
 parameters; the bank applies its own rules: its per-payment maximum, the debtor account's funds and, in the

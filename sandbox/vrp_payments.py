@@ -1,6 +1,6 @@
 """The bank's VRP payments API, answered only to the gateway (``x-obgw-context``, ``sandbox.context``).
 
-OBIE VRP API v3.1.11 ``domestic-vrps`` (docs/obie-notes-vrp-events.md sections 1 and 5); ``sandbox.vrp_ledger``
+OBIE VRP API v3.1.11 ``domestic-vrps`` (docs/obie-notes-vrp-events.md sections 1, 5 and 6); ``sandbox.vrp_ledger``
 does the work. Contract (the gateway's VRP payment endpoints call it):
 
 * ``POST /bank/v1/pisp/domestic-vrps`` ``{"ConsentId", "IdempotencyKey", "Initiation", "Instruction"}`` with a

@@ -10,7 +10,7 @@ payments and tokens; someone else's consent or payment is indistinguishable from
 * ``POST /sandbox/v1/consents/{ConsentId}/revoke``: the bank revokes the consent (and every token issued for it),
   as an operator would (``gateway.oauth.operators.revoke_consent``); payment consents cannot be revoked (PSD2 art. 80).
 * ``POST /sandbox/v1/consents/{ConsentId}/reject-next-payment``: for an ``Authorised`` domestic VRP consent
-  (OBIE VRP API v3.1.11; docs/obie-notes-vrp-events.md section 5), the bank creates the next VRP payment under it
+  (OBIE VRP API v3.1.11; docs/obie-notes-vrp-events.md section 6), the bank creates the next VRP payment under it
   ``Rejected`` (``StatusReason`` ``UK.OBIE.OtherReason``, its own risk controls) and moves no money; one payment
   only. Another kind of consent is 400 ``UK.OBIE.Resource.ConsentMismatch``; a VRP consent not ``Authorised`` is
   400 ``UK.OBIE.Resource.InvalidConsentStatus``. The armed control is held by the bank.
