@@ -26,6 +26,7 @@ from sandbox import docs
 from sandbox import payments
 from sandbox import portal
 from sandbox import scenarios
+from sandbox import vrp_payments
 from sandbox.ca import SandboxCa
 from sandbox.context import ContextVerifier
 from sandbox.customers import seed
@@ -96,6 +97,7 @@ def create_app(settings: SandboxSettings, *, create_schema: bool = False) -> Sta
             *directory.routes(),
             *portal.routes(),
             *docs.routes(),
+            *vrp_payments.routes(),  # before payments': its /bank/v1/pisp/{collection} would take them
             *payments.routes(),
             *scenarios.routes(),
         ],

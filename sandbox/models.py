@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import JSON
 from sqlalchemy import Column
 from sqlalchemy import Index
+from sqlalchemy import UniqueConstraint
 from sqlmodel import Field
 
 from sandbox.db import SandboxBase
@@ -168,3 +169,49 @@ class PaymentOrder(SandboxBase, table=True):
     transaction_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = _ts()
     status_updated_at: datetime = _ts()
+
+
+class VrpPayment(SandboxBase, table=True):
+    """A variable recurring payment the gateway asked the bank to execute (``sandbox.vrp_ledger``).
+
+    A VRP consent yields many payments (OBIE VRP API v3.1.11 ``domestic-vrps``), so unlike ``PaymentOrder`` the
+    unique key is (``consent_id``, ``idempotency_key``): each payment executes at most once per key. Statuses:
+    ``Pending`` -> ``AcceptedSettlementInProcess`` -> ``AcceptedSettlementCompleted``, or ``Rejected`` with an
+    ``OBVRPStatusReasonCode``.
+    """
+
+    __tablename__ = "sandbox_vrp_payment"
+    __table_args__ = (UniqueConstraint("consent_id", "idempotency_key", name="uq_sandbox_vrp_payment_key"),)
+
+    # DomesticVRPId: at most 40 characters on the wire.
+    payment_id: str = Field(primary_key=True, max_length=40)
+    consent_id: str = Field(index=True, max_length=128)
+    idempotency_key: str = Field(max_length=128)
+    # SHA-256 of the canonical Initiation and Instruction: a second call with the key must ask for the same payment.
+    request_hash: str = Field(max_length=64)
+    psu_id: str = Field(max_length=64)
+    debtor_account_id: str = Field(foreign_key="sandbox_account.account_id", max_length=64)
+    initiation: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    instruction: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    amount: str = Field(max_length=32)
+    currency: str = Field(max_length=3)
+    status: str = Field(max_length=40)
+    status_reason: str | None = Field(default=None, max_length=64)
+    status_reason_description: str | None = Field(default=None, max_length=256)
+    next_step_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # When settlement is expected (the settlement time itself once completed); None when rejected.
+    expected_settlement_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    # The debit on the debtor account (Pending until settlement, then Booked).
+    transaction_id: str | None = Field(default=None, max_length=64)
+    created_at: datetime = _ts()
+    status_updated_at: datetime = _ts()
+
+
+class VrpRejectNext(SandboxBase, table=True):
+    """A one-shot scenario control: the next VRP payment under this consent is created ``Rejected``
+    (``sandbox.scenarios``). The row is deleted by the payment that uses it, in the payment's own transaction."""
+
+    __tablename__ = "sandbox_vrp_reject_next"
+
+    consent_id: str = Field(primary_key=True, max_length=128)
+    armed_at: datetime = _ts()

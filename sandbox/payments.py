@@ -13,8 +13,11 @@ Contract (the gateway's payment-order endpoints call it; ``sandbox.payments_ledg
 * ``GET /bank/v1/accounts/{AccountId}/funds?amount=&currency=``: context ``purpose`` ``pis`` or ``cbpii``, with
   ``psu_id`` and ``account_id`` = the path's -> ``{"Data": {"FundsAvailable", "FundsAvailableDateTime"}}``.
 * Scenario controls (sandbox only, context ``purpose="scenario"``): ``POST /bank/v1/sandbox/clock``
-  ``{"advance_seconds"}`` moves the payments clock; ``POST /bank/v1/sandbox/payments/{PaymentId}/settle`` runs
-  every remaining step of one payment now.
+  ``{"advance_seconds"}`` moves the payments clock (payment orders and VRP payments, ``sandbox.vrp_ledger``, alike);
+  ``POST /bank/v1/sandbox/payments/{PaymentId}/settle`` runs every remaining step of one payment (or VRP payment)
+  now.
+
+The VRP payments API beside this one is ``sandbox.vrp_payments``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from starlette.routing import Route
 
 from sandbox import bodies
 from sandbox import payments_ledger as ledger
+from sandbox import vrp_ledger
 from sandbox.context import CONTEXT_HEADER
 from sandbox.errors import Forbidden
 from sandbox.errors import InvalidContext
@@ -91,21 +95,21 @@ def payments_state(app: Any) -> _Ledger:
     return found
 
 
-def _context(request: Request, *purposes: str) -> dict[str, Any]:
+def context_claims(request: Request, *purposes: str) -> dict[str, Any]:
     claims = services(request).context.verify(request.headers.get(CONTEXT_HEADER))
     if claims.get("purpose") not in purposes:
         raise InvalidContext(f"context token purpose must be {' or '.join(purposes)}")
     return claims
 
 
-def _claim(claims: dict[str, Any], name: str) -> str:
+def claim(claims: dict[str, Any], name: str) -> str:
     value = claims.get(name)
     if not isinstance(value, str) or not value:
         raise InvalidContext(f"context token must name {name}")
     return value
 
 
-async def _retrying(operation: Callable[[], Awaitable[T]]) -> T:
+async def retrying(operation: Callable[[], Awaitable[T]]) -> T:
     """SQLite refuses a writer whose snapshot went stale under concurrency ("database is locked"): try again."""
     for attempt in range(8):
         try:
@@ -117,7 +121,7 @@ async def _retrying(operation: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
-async def _held_account(session: Any, *, psu_id: str, account_id: str) -> Account:
+async def held_account(session: Any, *, psu_id: str, account_id: str) -> Account:
     account = (
         await session.exec(
             select(Account)
@@ -131,14 +135,14 @@ async def _held_account(session: Any, *, psu_id: str, account_id: str) -> Accoun
     return account  # type: ignore[no-any-return]
 
 
-def _respond(data: dict[str, Any], *, status_code: int = 200) -> JSONResponse:
+def respond(data: dict[str, Any], *, status_code: int = 200) -> JSONResponse:
     return JSONResponse({"Data": data}, status_code=status_code, headers={"cache-control": "no-store"})
 
 
 async def create(request: Request) -> JSONResponse:
     kind = COLLECTIONS[request.path_params["collection"]]
-    claims = _context(request, "pis")
-    psu_id, consent_id, account_id = (_claim(claims, n) for n in ("psu_id", "consent_id", "account_id"))
+    claims = context_claims(request, "pis")
+    psu_id, consent_id, account_id = (claim(claims, n) for n in ("psu_id", "consent_id", "account_id"))
     body = await bodies.json_object(request, limit=services(request).settings.max_body_bytes)
     if body.get("ConsentId") != consent_id:
         raise Forbidden("ConsentId is not the consent the context names")
@@ -152,7 +156,7 @@ async def create(request: Request) -> JSONResponse:
 
     async def run() -> tuple[dict[str, Any], bool, str]:
         async with db.session() as session:
-            account = await _held_account(session, psu_id=psu_id, account_id=account_id)
+            account = await held_account(session, psu_id=psu_id, account_id=account_id)
             try:
                 order, created = await ledger.execute(
                     session, kind=kind, consent_id=consent_id, idempotency_key=key, psu_id=psu_id,
@@ -166,16 +170,16 @@ async def create(request: Request) -> JSONResponse:
             await session.refresh(account)
             return ledger.render(order, account=account), created, order.kind
 
-    data, created, executed_kind = await _retrying(run)
+    data, created, executed_kind = await retrying(run)
     if executed_kind != kind:
         raise PaymentConflict("this consent was executed as another kind of payment")
-    return _respond(data, status_code=201 if created else 200)
+    return respond(data, status_code=201 if created else 200)
 
 
 async def _visible_order(request: Request) -> tuple[Any, Account | None]:
     kind = COLLECTIONS[request.path_params["collection"]]
-    claims = _context(request, "pis")
-    consent_id = _claim(claims, "consent_id")
+    claims = context_claims(request, "pis")
+    consent_id = claim(claims, "consent_id")
     payment_id = request.path_params["payment_id"]
     state = payments_state(request.app)
     db = services(request).db
@@ -188,22 +192,22 @@ async def _visible_order(request: Request) -> tuple[Any, Account | None]:
                 raise NotFound("no such payment under this consent")
             return order, await session.get(Account, order.debtor_account_id)
 
-    return await _retrying(run)
+    return await retrying(run)
 
 
 async def read(request: Request) -> JSONResponse:
     order, account = await _visible_order(request)
-    return _respond(ledger.render(order, account=account))
+    return respond(ledger.render(order, account=account))
 
 
 async def details(request: Request) -> JSONResponse:
     order, _ = await _visible_order(request)
-    return _respond(ledger.render_details(order))
+    return respond(ledger.render_details(order))
 
 
 async def funds(request: Request) -> JSONResponse:
-    claims = _context(request, "pis", "cbpii")
-    psu_id, account_id = _claim(claims, "psu_id"), _claim(claims, "account_id")
+    claims = context_claims(request, "pis", "cbpii")
+    psu_id, account_id = claim(claims, "psu_id"), claim(claims, "account_id")
     if request.path_params["account_id"] != account_id:
         raise Forbidden("the context names another account")
     try:
@@ -218,21 +222,22 @@ async def funds(request: Request) -> JSONResponse:
 
     async def run() -> tuple[bool, str]:
         async with db.session() as session:
-            account = await _held_account(session, psu_id=psu_id, account_id=account_id)
+            account = await held_account(session, psu_id=psu_id, account_id=account_id)
             if currency != account.currency:
                 raise InvalidRequest("currency is not the account's", field="currency", rule="currency")
             now = state.clock.now()
             await ledger.advance(session, now=now, rules=state.rules)
+            await vrp_ledger.advance(session, now=now, rules=state.rules)
             available = await ledger.available_funds(session, account=account, now=now)
             await session.commit()
             return available >= amount, now.isoformat(timespec="seconds")
 
-    available, at = await _retrying(run)
-    return _respond({"FundsAvailable": available, "FundsAvailableDateTime": at})
+    available, at = await retrying(run)
+    return respond({"FundsAvailable": available, "FundsAvailableDateTime": at})
 
 
 async def advance_clock(request: Request) -> JSONResponse:
-    _context(request, "scenario")
+    context_claims(request, "scenario")
     body = await bodies.json_object(request, limit=services(request).settings.max_body_bytes)
     seconds = body.get("advance_seconds")
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds <= 366 * 86400:
@@ -243,27 +248,33 @@ async def advance_clock(request: Request) -> JSONResponse:
 
     async def run() -> int:
         async with services(request).db.session() as session:
-            return await ledger.advance(session, now=now, rules=state.rules)
+            steps = await ledger.advance(session, now=now, rules=state.rules)
+            return steps + await vrp_ledger.advance(session, now=now, rules=state.rules)
 
-    steps = await _retrying(run)
-    return _respond({"Now": now.isoformat(timespec="seconds"), "Steps": steps})
+    steps = await retrying(run)
+    return respond({"Now": now.isoformat(timespec="seconds"), "Steps": steps})
 
 
 async def settle(request: Request) -> JSONResponse:
-    _context(request, "scenario")
+    context_claims(request, "scenario")
     payment_id = request.path_params["payment_id"]
     state = payments_state(request.app)
 
-    async def run() -> Any:
+    async def run() -> dict[str, Any]:
         async with services(request).db.session() as session:
-            await ledger.advance(session, now=state.clock.now(), rules=state.rules, payment_id=payment_id, force=True)
+            now = state.clock.now()
+            await ledger.advance(session, now=now, rules=state.rules, payment_id=payment_id, force=True)
             order = await ledger.find(session, payment_id=payment_id)
-            if order is None:
+            if order is not None:
+                return ledger.render(order)
+            # A VRP payment (sandbox.vrp_ledger) settles the same way.
+            await vrp_ledger.advance(session, now=now, rules=state.rules, payment_id=payment_id, force=True)
+            payment = await vrp_ledger.find(session, payment_id=payment_id)
+            if payment is None:
                 raise NotFound("no such payment")
-            return order
+            return vrp_ledger.render(payment, account=await session.get(Account, payment.debtor_account_id))
 
-    order = await _retrying(run)
-    return _respond(ledger.render(order))
+    return respond(await retrying(run))
 
 
 def routes() -> list[BaseRoute]:

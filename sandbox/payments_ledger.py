@@ -282,9 +282,19 @@ def _creditor(order: PaymentOrder) -> dict[str, Any]:
 
 
 async def _debit(session: AsyncSession, *, order: PaymentOrder, account: Account, now: datetime, status: str) -> str:
-    creditor = _creditor(order)
     remittance = order.initiation.get("RemittanceInformation")
-    reference = remittance.get("Reference") if isinstance(remittance, dict) else None
+    return await post_debit(
+        session, account=account, amount=order.amount, currency=order.currency, creditor=_creditor(order),
+        reference=remittance.get("Reference") if isinstance(remittance, dict) else None, now=now, status=status,
+    )
+
+
+async def post_debit(
+    session: AsyncSession, *, account: Account, amount: str, currency: str, creditor: dict[str, Any],
+    reference: Any, now: datetime, status: str,
+) -> str:
+    """Put a payment's debit on the account (``Pending``, or ``Booked`` at once) and recompute its balances;
+    returns the entry's transaction id."""
     name = str(creditor.get("Name") or "payee")
     transaction_id = f"pay-{uuid.uuid4().hex}"
     session.add(
@@ -295,8 +305,8 @@ async def _debit(session: AsyncSession, *, order: PaymentOrder, account: Account
             value_at=now,
             status=status,
             credit_debit="Debit",
-            amount=order.amount,
-            currency=order.currency,
+            amount=amount,
+            currency=currency,
             kind="payment",
             information=f"Payment to {name}" + (f" ref {reference}" if reference else ""),
             reference=str(reference)[:35] if reference else None,
@@ -307,13 +317,13 @@ async def _debit(session: AsyncSession, *, order: PaymentOrder, account: Account
     )
     await session.flush()
     if status == "Booked":
-        await _book(session, transaction_id=transaction_id, at=now)
+        await book(session, transaction_id=transaction_id, at=now)
     else:
         await store_balances(session, account=catalogue.spec_of(account), now=now)
     return transaction_id
 
 
-async def _book(session: AsyncSession, *, transaction_id: str, at: datetime) -> None:
+async def book(session: AsyncSession, *, transaction_id: str, at: datetime) -> None:
     """Book a Pending entry at ``at``: its running balance follows the last booked entry before it, and every
     later booked entry's running balance moves by its amount (the ledger stays a consistent running sum)."""
     entry = await session.get(LedgerEntry, transaction_id)
@@ -393,7 +403,7 @@ async def _step(session: AsyncSession, *, order: PaymentOrder, at: datetime, rul
         await session.refresh(order)
         return False
     if new == COMPLETED and order.transaction_id is not None:
-        await _book(session, transaction_id=order.transaction_id, at=at)
+        await book(session, transaction_id=order.transaction_id, at=at)
     elif new == INITIATION_COMPLETED and order.kind == SCHEDULED:
         transaction_id = await _debit(session, order=order, account=account, now=at, status="Booked")
         await session.execute(

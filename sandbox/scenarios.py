@@ -8,13 +8,22 @@ is the calling TPP's before they come here.
   (``Pending``, or ``InitiationPending`` for scheduled payments and standing orders) into ``Rejected``
   (``InitiationFailed``) with ``StatusReason`` ``UK.OBIE.Rules.FailsControlParameters``, and releases its pending
   debit, as a bank's own risk control would (R/W API v3.1.11 payment status model, docs/obie-notes.md section 9). A payment
-  already settling or final answers 409 ``payment_not_pending``.
+  already settling or final answers 409 ``payment_not_pending``. A VRP payment (``sandbox.vrp_ledger``) is
+  rejected the same way, with the VRP ``StatusReason`` ``UK.OBIE.OtherReason`` (OBIE VRP API v3.1.11
+  ``OBVRPStatusReasonCode``) and a description naming the bank's controls.
+* ``POST /bank/v1/sandbox/consents/{ConsentId}/reject-next`` arms a one-shot for a VRP consent: the next VRP
+  payment under it is created ``Rejected`` (``UK.OBIE.OtherReason``, the bank's own risk controls) and moves no
+  money; later ones are decided as usual. Arming again before it is used still rejects one payment. The armed
+  control is a row of ``sandbox_vrp_reject_next`` (the bank's database, not process memory), used up in the
+  rejected payment's own transaction. Answers ``{"Data": {"ConsentId", "RejectNext": true}}``; the bank does not
+  know consents, so the gateway's control checks the consent is the TPP's own Authorised VRP consent first.
 
 Settling now is ``sandbox.payments`` (``POST /bank/v1/sandbox/payments/{PaymentId}/settle``).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from typing import Final
 
@@ -28,8 +37,10 @@ from starlette.routing import Route
 
 from sandbox import ais_catalogue as catalogue
 from sandbox import payments_ledger as ledger
+from sandbox import vrp_ledger
 from sandbox.context import CONTEXT_HEADER
 from sandbox.errors import InvalidContext
+from sandbox.errors import InvalidRequest
 from sandbox.errors import NotFound
 from sandbox.errors import SandboxError
 from sandbox.ledger_store import store_balances
@@ -39,6 +50,7 @@ from sandbox.models import PaymentOrder
 from sandbox.payments import payments_state
 from sandbox.services import services
 
+MAX_CONSENT_ID_LENGTH: Final = 128
 REJECT_REASON: Final = "UK.OBIE.Rules.FailsControlParameters"
 REJECT_DESCRIPTION: Final = "Rejected by the bank's controls (sandbox scenario control)"
 # Only a payment that has not started settling can still be refused by the bank.
@@ -63,7 +75,7 @@ async def reject(request: Request) -> JSONResponse:
     async with services(request).db.session() as session:
         order = await session.get(PaymentOrder, payment_id)
         if order is None:
-            raise NotFound("no such payment")
+            return await _reject_vrp(session, payment_id=payment_id, now=now)
         target = _REJECTABLE.get(order.status)
         if target is None:
             raise PaymentNotPending(f"payment is {order.status}: only a payment not yet settling can be rejected")
@@ -96,5 +108,31 @@ async def reject(request: Request) -> JSONResponse:
     return JSONResponse({"Data": data}, headers={"cache-control": "no-store"})
 
 
+async def _reject_vrp(session: Any, *, payment_id: str, now: datetime) -> JSONResponse:
+    payment = await vrp_ledger.find(session, payment_id=payment_id)
+    if payment is None:
+        raise NotFound("no such payment")
+    if payment.status != vrp_ledger.PENDING:
+        raise PaymentNotPending(f"payment is {payment.status}: only a payment not yet settling can be rejected")
+    if not await vrp_ledger.reject_pending(session, payment=payment, now=now):
+        raise PaymentNotPending("payment changed status meanwhile: read it again")
+    account = await session.get(Account, payment.debtor_account_id)
+    return JSONResponse({"Data": vrp_ledger.render(payment, account=account)}, headers={"cache-control": "no-store"})
+
+
+async def reject_next(request: Request) -> JSONResponse:
+    _scenario_context(request)
+    consent_id = request.path_params["consent_id"]
+    if len(consent_id) > MAX_CONSENT_ID_LENGTH:
+        raise InvalidRequest("ConsentId is too long", field="ConsentId", rule="length")
+    now = payments_state(request.app).clock.now()
+    async with services(request).db.session() as session:
+        await vrp_ledger.arm_reject_next(session, consent_id=consent_id, now=now)
+    return JSONResponse({"Data": {"ConsentId": consent_id, "RejectNext": True}}, headers={"cache-control": "no-store"})
+
+
 def routes() -> list[BaseRoute]:
-    return [Route("/bank/v1/sandbox/payments/{payment_id:str}/reject", reject, methods=["POST"])]
+    return [
+        Route("/bank/v1/sandbox/payments/{payment_id:str}/reject", reject, methods=["POST"]),
+        Route("/bank/v1/sandbox/consents/{consent_id:str}/reject-next", reject_next, methods=["POST"]),
+    ]

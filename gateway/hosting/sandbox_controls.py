@@ -9,8 +9,15 @@ payments and tokens; someone else's consent or payment is indistinguishable from
   ``ExpirationDateTime`` had passed); the TPP's next call with it is refused like any expired consent.
 * ``POST /sandbox/v1/consents/{ConsentId}/revoke``: the bank revokes the consent (and every token issued for it),
   as an operator would (``gateway.oauth.operators.revoke_consent``); payment consents cannot be revoked (PSD2 art. 80).
-* ``POST /sandbox/v1/payments/{PaymentId}/settle``: every remaining status step of the payment happens now.
-* ``POST /sandbox/v1/payments/{PaymentId}/reject``: the bank rejects a payment that has not started settling.
+* ``POST /sandbox/v1/consents/{ConsentId}/reject-next-payment``: for an ``Authorised`` domestic VRP consent
+  (OBIE VRP API v3.1.11; docs/obie-notes-vrp-events.md section 6), the bank creates the next VRP payment under it
+  ``Rejected`` (``StatusReason`` ``UK.OBIE.OtherReason``, its own risk controls) and moves no money; one payment
+  only. Another kind of consent is 400 ``UK.OBIE.Resource.ConsentMismatch``; a VRP consent not ``Authorised`` is
+  400 ``UK.OBIE.Resource.InvalidConsentStatus``. The armed control is held by the bank.
+* ``POST /sandbox/v1/payments/{PaymentId}/settle``: every remaining status step of the payment (a payment order
+  or a VRP payment, ``gateway_vrp_payment``) happens now.
+* ``POST /sandbox/v1/payments/{PaymentId}/reject``: the bank rejects a payment (or VRP payment) that has not
+  started settling.
 * ``POST /sandbox/v1/faults`` ``{"status": 429|503, "count": N}``: the TPP's next N calls to the Open Banking
   APIs (``/open-banking/``) answer 429 with ``Retry-After`` or 503 as an unavailable bank would;
   ``DELETE /sandbox/v1/faults`` disarms. Held in this process's memory (sandbox mode runs one process).
@@ -27,6 +34,7 @@ from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 from typing import Final
+from urllib.parse import quote
 
 from sqlalchemy import update
 from sqlmodel import col
@@ -44,6 +52,7 @@ from starlette.types import Send
 
 from consent import service as consent_service
 from consent.errors import ConsentError
+from consent.lifecycle import ConsentKind
 from consent.lifecycle import ConsentStatus
 from consent.models import Consent
 from consent.wire import is_json_content_type
@@ -58,6 +67,7 @@ from gateway.store.db import utcnow
 from gateway.store.oauth_tables import Token
 from gateway.store.oauth_tables import secret_hash
 from gateway.store.payment_tables import PaymentOrderRecord
+from gateway.store.payment_tables import VrpPaymentRecord
 
 PREFIX: Final = "/sandbox/v1"
 FAULT_STATUSES: Final = (429, 503)
@@ -182,13 +192,12 @@ async def _bank_scenario(request: Request, path: str) -> Response:
 async def _own_payment(request: Request, client_id: str) -> str:
     payment_id = request.path_params["payment_id"]
     async with services(request).db.session() as session:
-        record = (
-            await session.exec(
-                select(PaymentOrderRecord).where(
-                    PaymentOrderRecord.payment_id == payment_id, PaymentOrderRecord.client_id == client_id
-                )
-            )
-        ).first()
+        record: Any = None
+        # A payment order or a VRP payment, as long as this client submitted it.
+        for table in (PaymentOrderRecord, VrpPaymentRecord):
+            record = record or (
+                await session.exec(select(table).where(table.payment_id == payment_id, table.client_id == client_id))
+            ).first()
     if record is None:
         raise errors.ResourceNotFound(f"no payment {payment_id} of this client", path="PaymentId")
     return payment_id
@@ -204,6 +213,26 @@ async def reject_payment(request: Request) -> Response:
     access = await _tpp(request)
     payment_id = await _own_payment(request, access.client.client_id)
     return await _bank_scenario(request, f"/bank/v1/sandbox/payments/{payment_id}/reject")
+
+
+async def reject_next_payment(request: Request) -> Response:
+    access = await _tpp(request)
+    consent = await _own_consent(request, access.client.client_id)
+    if consent.kind != ConsentKind.DOMESTIC_VRP:
+        raise errors.ResourceConsentMismatch(
+            f"consent is a {consent.kind} consent: only a domestic VRP consent has a next payment to reject",
+            path="ConsentId",
+        )
+    if consent.status != ConsentStatus.AUTHORISED:
+        raise errors.InvalidConsentStatus(
+            f"consent is {consent.status}: only an Authorised VRP consent yields payments", path="ConsentId"
+        )
+    path = f"/bank/v1/sandbox/consents/{quote(consent.consent_id, safe='')}/reject-next"
+    response = await services(request).bank.scenario(path=path)
+    if response.status != 200:
+        raise upstream_error(502, "the bank did not apply the scenario", detail=f"{path}: {response.status}")
+    return JSONResponse({"Data": {"ConsentId": consent.consent_id, "RejectNextPayment": True}},
+                        headers={"cache-control": "no-store"})
 
 
 async def arm_faults(request: Request) -> Response:
@@ -269,6 +298,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
     return [
         Route(f"{PREFIX}/consents/{{consent_id:str}}/expire", expire_consent, methods=["POST"]),
         Route(f"{PREFIX}/consents/{{consent_id:str}}/revoke", revoke_consent, methods=["POST"]),
+        Route(f"{PREFIX}/consents/{{consent_id:str}}/reject-next-payment", reject_next_payment, methods=["POST"]),
         Route(f"{PREFIX}/payments/{{payment_id:str}}/settle", settle_payment, methods=["POST"]),
         Route(f"{PREFIX}/payments/{{payment_id:str}}/reject", reject_payment, methods=["POST"]),
         Route(f"{PREFIX}/faults", arm_faults, methods=["POST"]),
