@@ -267,7 +267,7 @@ async def test_a_revoked_consent_refuses_the_next_payment_at_once(tpp: Tpp, db) 
 
     approved = await approved_vrp(tpp)
     assert (await pay(tpp, approved, "10.00", key="before")).status_code == 201
-    await operators.revoke_consent(db=db, consent_id=approved.consent_id, reason="customer asked")
+    await operators.revoke_consent(db=db, consent_id=approved.consent_id)
     refused = await pay(tpp, approved, "10.00", key="after", check=False)
     assert refused.status_code in (400, 401, 403), refused.text
     assert len(await records(db, approved.consent_id)) == 1
