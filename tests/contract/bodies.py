@@ -23,6 +23,40 @@ def _future(days: int) -> str:
     return (datetime.now(UTC) + timedelta(days=days)).replace(microsecond=0).isoformat()
 
 
+def vrp_controls() -> dict[str, Any]:
+    return {
+        "ValidToDateTime": _future(365),
+        "MaximumIndividualAmount": {"Amount": "50.00", "Currency": "GBP"},
+        "PeriodicLimits": [{"PeriodType": "Month", "PeriodAlignment": "Consent", "Amount": "5000.00",
+                            "Currency": "GBP"}],
+        "VRPType": ["UK.OBIE.VRPType.Sweeping"],
+        "PSUAuthenticationMethods": ["UK.OBIE.SCANotRequired"],
+        "PSUInteractionTypes": ["OffSession"],
+    }
+
+
+def vrp_initiation() -> dict[str, Any]:
+    return {"CreditorAccount": dict(CREDITOR), "RemittanceInformation": {"Reference": "Sweep"}}
+
+
+def vrp_payment(*, consent_id: str, consent_body: dict[str, Any], n: int) -> dict[str, Any]:
+    """OBDomesticVRPRequest for the consent: its Initiation and Risk, one Instruction of GBP 1.00."""
+    initiation = consent_body["Data"]["Initiation"]
+    return {
+        "Data": {
+            "ConsentId": consent_id, "PSUAuthenticationMethod": "UK.OBIE.SCANotRequired",
+            "PSUInteractionType": "OffSession", "VRPType": "UK.OBIE.VRPType.Sweeping", "Initiation": initiation,
+            "Instruction": {
+                "InstructionIdentification": f"VRP{n}", "EndToEndIdentification": f"VRP{n}",
+                "RemittanceInformation": {"Reference": initiation["RemittanceInformation"]["Reference"]},
+                "InstructedAmount": {"Amount": "1.00", "Currency": "GBP"},
+                "CreditorAccount": dict(initiation["CreditorAccount"]),
+            },
+        },
+        "Risk": consent_body["Risk"],
+    }
+
+
 def _initiation() -> dict[str, Any]:
     return {
         "InstructionIdentification": "ACME412",
@@ -55,6 +89,10 @@ def valid_body(operation_id: str) -> dict[str, Any] | None:
             "CreditorAccount": dict(CREDITOR),
         }
         return {"Data": {"Permission": "Create", "Initiation": initiation}, "Risk": risk}
+    if operation_id == "domesticVrpConsentsPost":
+        # A sweeping VRP consent (OBDomesticVRPConsentRequest) roomy enough for every payment a run makes.
+        return {"Data": {"ControlParameters": vrp_controls(), "Initiation": vrp_initiation()},
+                "Risk": {"PaymentContextCode": "PartyToParty"}}
     if operation_id == "CreateFundsConfirmationConsents":
         debtor = {"SchemeName": "UK.OBIE.SortCodeAccountNumber", "Identification": "40400422390112", "Name": "Mrs B Smith"}
         return {"Data": {"ExpirationDateTime": _future(30), "DebtorAccount": debtor}}

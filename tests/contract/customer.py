@@ -72,6 +72,7 @@ class Customer:
     accounts: Grant
     funds: Grant
     payment_funds: Grant  # an authorised, unconsumed domestic-payment consent for its funds check
+    vrp: Grant  # an authorised domestic VRP consent: many payments and funds checks
     account_ids: list[str] = field(default_factory=list)
     statements: list[tuple[str, str]] = field(default_factory=list)  # (AccountId, StatementId)
 
@@ -141,8 +142,8 @@ async def _ids(partner: Partner, grant: Grant, path: str, collection: str, id_fi
 
 
 async def authorise_customer(partner: Partner) -> Customer:
-    """An account-access consent with every Detail permission, a funds-confirmation consent and a payment
-    consent, each approved by the customer; then the customer's account and statement identifiers."""
+    """An account-access consent with every Detail permission, a funds-confirmation consent, a payment consent
+    and a VRP consent, each approved by the customer; then the customer's account and statement identifiers."""
     access = valid_body("CreateAccountAccessConsents")
     assert access is not None
     access["Data"]["Permissions"] = list(DETAIL_PERMISSIONS)
@@ -152,7 +153,10 @@ async def authorise_customer(partner: Partner) -> Customer:
     funds = await granted(partner, path=f"{CBPII}/funds-confirmation-consents", body=funds_body,
                           scope="fundsconfirmations")
     payment_funds = await payment_grant(partner, order_operation="CreateDomesticPayments")
-    customer = Customer(accounts=accounts, funds=funds, payment_funds=payment_funds)
+    vrp_body = valid_body("domesticVrpConsentsPost")
+    assert vrp_body is not None
+    vrp = await granted(partner, path=f"{PISP}/domestic-vrp-consents", body=vrp_body, scope="payments")
+    customer = Customer(accounts=accounts, funds=funds, payment_funds=payment_funds, vrp=vrp)
     customer.account_ids = await _ids(partner, accounts, f"{AISP}/accounts", "Account", "AccountId")
     if not customer.account_ids:
         raise OnboardingFailed("the customer's approval granted no account")

@@ -50,6 +50,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from schemathesis.specs.openapi.checks import status_code_conformance
 
 from tests.contract.bodies import valid_body
+from tests.contract.bodies import vrp_payment
 from tests.contract.customer import Customer
 from tests.contract.customer import Grant
 from tests.contract.customer import customer_headers
@@ -109,6 +110,11 @@ OBIE_OPERATIONS: Final = {
         "GetFundsConfirmationConsentsConsentId",
         "DeleteFundsConfirmationConsentsConsentId",
     ),
+    "vrp": (
+        "domesticVrpConsentsPost",
+        "domesticVrpConsentsGet",
+        "domesticVrpConsentsDelete",
+    ),
 }
 OAUTH_OPERATIONS: Final = (
     "GetOpenIdConfiguration",
@@ -148,13 +154,23 @@ PAYMENT_ORDER_OPERATIONS: Final = (
     "GetDomesticPaymentConsentsConsentIdFundsConfirmation",
 )
 FUNDS_OPERATIONS: Final = ("CreateFundsConfirmations",)
+# VRP (vrp-openapi.yaml): payments first, so the reads can address what they made.
+VRP_OPERATIONS: Final = (
+    "domesticVrpPost",
+    "domesticVrpGet",
+    "domesticVrpPaymentDetailsGet",
+    "domesticVrpConsentsFundsConfirmation",
+)
 RESOURCE_OPERATIONS: Final = {
     "accounts": AIS_OPERATIONS,
     "payments": PAYMENT_ORDER_OPERATIONS,
     "funds": FUNDS_OPERATIONS,
+    "vrp": VRP_OPERATIONS,
 }
 # Payment-order identifiers a 201 answer carries, by the path parameter that addresses them.
-ORDER_ID_FIELDS: Final = ("DomesticPaymentId", "DomesticScheduledPaymentId", "DomesticStandingOrderId")
+ORDER_ID_FIELDS: Final = ("DomesticPaymentId", "DomesticScheduledPaymentId", "DomesticStandingOrderId",
+                           "DomesticVRPId")
+OBIE_DOCUMENTS: Final = frozenset({"accounts", "payments", "funds", "vrp"})
 SANDBOX_OPERATIONS: Final = (
     "CreateApp",
     "GetApp",
@@ -387,6 +403,27 @@ async def _prepare_funds_confirmation(case: Any, ctx: Context, index: int) -> No
     _as_customer(case, ctx, grant)
 
 
+async def _prepare_vrp_payment(case: Any, ctx: Context, index: int) -> None:
+    grant = _customer_of(ctx).vrp
+    if index % 2 == 0 and ctx.positive:
+        # A VRP consent carries many payments: each positive case is one more, within the consent's limits.
+        case.body = vrp_payment(consent_id=grant.consent_id, consent_body=grant.consent_body, n=index)
+        case.media_type = "application/json"
+    _as_customer(case, ctx, grant)
+    _headers(case)["x-idempotency-key"] = idempotency_key()
+
+
+async def _prepare_vrp_funds(case: Any, ctx: Context, index: int) -> None:
+    grant = _customer_of(ctx).vrp
+    if index % 2 == 0:
+        case.path_parameters["ConsentId"] = grant.consent_id
+        if ctx.positive:
+            case.body = {"Data": {"ConsentId": grant.consent_id, "Reference": f"Check{index:02d}",
+                                  "InstructedAmount": {"Amount": "5.00", "Currency": "GBP"}}}
+            case.media_type = "application/json"
+    _as_customer(case, ctx, grant)
+
+
 async def _prepare_form_client(case: Any, ctx: Context, index: int, *, dpop: bool = True) -> None:
     _set_form(case, {"client_id": ctx.partner.client_id, **ctx.partner.client_auth()})
     if dpop:
@@ -503,6 +540,10 @@ PREPARE: Final[dict[str, Prepare]] = {
         if operation_id.startswith("GetDomestic") and "ConsentId" not in operation_id
     },
     "GetDomesticPaymentConsentsConsentIdFundsConfirmation": _prepare_payment_funds,
+    "domesticVrpPost": _prepare_vrp_payment,
+    "domesticVrpGet": _prepare_payment_read,
+    "domesticVrpPaymentDetailsGet": _prepare_payment_read,
+    "domesticVrpConsentsFundsConfirmation": _prepare_vrp_funds,
     "CreateFundsConfirmations": _prepare_funds_confirmation,
 }
 
@@ -554,7 +595,7 @@ def _judge(case: Any, response: httpx.Response, document: str) -> list[str]:
             and not (opaque and isinstance(f, UndefinedContentType))
         ]
         found += [f"{type(f).__name__}: {f.title}: {f.message}" for f in kept]
-    if document in ("accounts", "payments", "funds") and response.status_code >= 400 and response.content:
+    if document in OBIE_DOCUMENTS and response.status_code >= 400 and response.content:
         try:
             body = response.json()
         except ValueError:
@@ -568,7 +609,7 @@ def _learn(case: Any, response: httpx.Response, document: str, ctx: Context) -> 
     if response.status_code != 201 or case.method.upper() != "POST":
         return
     body = response.json()
-    if document in ("accounts", "payments", "funds"):
+    if document in OBIE_DOCUMENTS:
         for name in ORDER_ID_FIELDS:
             if name in body["Data"]:
                 ctx.order_ids.setdefault(name, []).append(body["Data"][name])
@@ -601,7 +642,7 @@ async def execute(
 ) -> Outcome:
     """Draw, complete, send and judge the cases of one operation."""
     op = operation(document, operation_id)
-    prepare = PREPARE.get(operation_id, _prepare_obie if document in ("accounts", "payments", "funds") else _nothing)
+    prepare = PREPARE.get(operation_id, _prepare_obie if document in OBIE_DOCUMENTS else _nothing)
     outcome = Outcome(operation_id=operation_id, mode=mode.value)
     ctx.positive = mode is GenerationMode.POSITIVE
     base = _origin_and_base(document, ctx)
