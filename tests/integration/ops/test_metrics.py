@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from gateway.observability import metrics
 from tests.scale.journey import CONSENTS
 from tests.scale.journey import Journey
+from tests.scale.journey import client_credentials
 from tests.scale.journey import run_journey
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -121,3 +122,26 @@ async def test_a_served_resource_call_is_no_rejection(client: httpx.AsyncClient,
     assert served.status_code == 200
     after = await scrape(client)
     assert value(after, "obgw_pipeline_rejections_total") == value(before, "obgw_pipeline_rejections_total")
+
+
+async def test_a_journey_and_a_revocation_move_the_consent_change_counter(
+    client: httpx.AsyncClient, sandbox: httpx.AsyncClient
+) -> None:
+    before = await scrape(client)
+    journey = await run_journey(client, sandbox, issuer=str(client.base_url).rstrip("/"))
+    token = await client_credentials(client, journey.fapi)
+    deleted = await client.delete(f"{CONSENTS}/{journey.consent_id}", headers={
+        "Authorization": f"DPoP {token}", "DPoP": journey.fapi.dpop("DELETE", f"{CONSENTS}/{journey.consent_id}",
+                                                                   access_token=token)})
+    assert deleted.status_code == 204, deleted.text
+    after = await scrape(client)
+
+    def changes(event: str, actor: str) -> float:
+        labels = {"event": event, "actor": actor}
+        return value(after, "obgw_consent_changes_total", **labels) - value(
+            before, "obgw_consent_changes_total", **labels)
+
+    assert changes("created", "tpp") == 1
+    assert changes("authorised", "customer") == 1
+    assert changes("deleted", "tpp") == 1
+    assert value(after, "obgw_consent_changes_total", event="accessed") == 0
