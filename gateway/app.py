@@ -42,6 +42,7 @@ from gateway.hosting.health import healthz
 from gateway.hosting.health import readyz
 from gateway.hosting.interaction import InteractionIdMiddleware
 from gateway.oauth import routes as oauth_routes
+from gateway.observability import consent_changes
 from gateway.observability import tracing
 from gateway.observability.metrics import metrics_endpoint
 from gateway.observability.middleware import ObservabilityMiddleware
@@ -96,6 +97,7 @@ def create_app(
         raise SettingsError("sandbox signing keys refused in production: run 'obgw keys rotate' with OBGW_MODE=production")
     policies.fapi.check_signing_key(alg=jose.alg_for(keystore.current))
     db = Database(settings.database_url)
+    consent_changes.watch(db)
     http = httpx.AsyncClient(transport=http_transport, timeout=5.0)
     services = Services(
         settings=settings,

@@ -18,6 +18,7 @@ Two wire shapes exist:
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -88,6 +89,9 @@ class ObError(GatewayError):
         self.errors = errors or [ObErrorItem(self.code, self.message, path, url)]
         if status_code is not None:
             self.status_code = status_code  # type: ignore[misc]
+        # The code of the refusal this one renders in OBIE form (an access-token refusal keeps its OAuth ``error``,
+        # which a 401 without a body cannot carry), for ``refusal_code``.
+        self.cause_code = ""
 
 
 class BadRequest(ObError):
@@ -407,6 +411,31 @@ def from_consent_error(exc: ConsentError) -> ObError:
     error = ObError(exc.message, path=exc.path, detail=exc.detail, status_code=exc.status_code,
                     errors=[ObErrorItem(exc.ob_code, exc.message, exc.path)])
     return error
+
+
+# Refusals that carry no body (and so no OBIE code) are known by their status.
+_BODILESS: Final = MappingProxyType({401: "unauthorized", 404: "not_found", 405: "method_not_allowed",
+                                     406: "not_acceptable", 415: "unsupported_media_type"})
+_CODE_SHAPE: Final = re.compile(r"UK\.(?:OBIE|OBGW)(?:\.[A-Za-z]+)+|[a-z_]{1,64}")
+
+
+def refusal_code(exc: BaseException) -> str:
+    """The fixed code a refusal is known by: the first OBIE error code, the OAuth ``error`` or the consent domain's
+    code; ``UK.OBIE.UnexpectedError`` for anything else. Used as a metrics label (docs/production.md section 5), so
+    it is never request data: a code of an unexpected shape is reported as unexpected."""
+    if isinstance(exc, ObError) and exc.cause_code:
+        code = exc.cause_code
+    elif isinstance(exc, ObError) and not exc.has_body:
+        code = _BODILESS.get(exc.status_code, ObError.code)
+    elif isinstance(exc, ObError):
+        code = exc.errors[0].code if exc.errors else exc.code
+    elif isinstance(exc, OAuthError):
+        code = exc.error
+    elif isinstance(exc, ConsentError):
+        code = exc.ob_code
+    else:
+        code = ObError.code
+    return code if _CODE_SHAPE.fullmatch(code) else ObError.code
 
 
 def respond(request: Request, exc: Exception) -> Response:

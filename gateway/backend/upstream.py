@@ -8,6 +8,10 @@ safe methods only (RFC 9110 section 9.2.2: GET is idempotent, so repeating it af
 fast. Failures become OBIE ``OBErrorResponse1`` (R/W API "HTTP Status Codes": 5xx with
 ``UK.OBIE.UnexpectedError``): unreachable or broken backend 502, circuit open 503, timeout 504.
 
+Each failure is counted in ``obgw_upstream_errors_total`` by kind (``connect``, ``timeout``, ``5xx``,
+``circuit-open``) and the breaker's state is published in ``obgw_upstream_circuit_state`` whenever it changes,
+labelled with the upstream's name (docs/production.md section 5).
+
 The session is created on first use, inside the running event loop; ``close()`` releases the pool.
 """
 
@@ -23,6 +27,7 @@ from typing import Protocol
 import aiohttp
 
 from gateway.errors import UpstreamError
+from gateway.observability import metrics
 
 SAFE_METHODS: Final = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRYABLE_STATUSES: Final = frozenset({502, 503, 504})
@@ -106,9 +111,11 @@ class Upstream:
         retry_backoff: float = 0.05,
         pool_size: int = 200,
         breaker: CircuitBreaker | None = None,
+        name: str = "bank",
     ) -> None:
         if retries < 0:
             raise ValueError("retries must be >= 0")
+        self.name = name
         self.base_url = base_url.rstrip("/")
         self._timeout = aiohttp.ClientTimeout(total=total_timeout, sock_connect=connect_timeout)
         self._retries = retries
@@ -116,6 +123,19 @@ class Upstream:
         self._pool_size = pool_size
         self.breaker = breaker or CircuitBreaker()
         self._session: aiohttp.ClientSession | None = None
+        self._published = ""
+        self._publish()
+
+    def _publish(self) -> None:
+        """Set the circuit gauge when the breaker's state changed since the last call (cheap on the hot path)."""
+        state = self.breaker.state
+        if state != self._published:
+            metrics.circuit_state(upstream=self.name, state=state)
+            self._published = state
+
+    def _failed(self, kind: str) -> None:
+        metrics.upstream_error(upstream=self.name, kind=kind)
+        self._publish()
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -134,7 +154,10 @@ class Upstream:
         url = self.base_url + path_and_query
         last: UpstreamError | None = None
         for attempt in range(attempts):
-            if not self.breaker.allow():
+            allowed = self.breaker.allow()
+            self._publish()
+            if not allowed:
+                self._failed("circuit-open")
                 error = upstream_error(503, "The account service is temporarily unavailable")
                 error.headers["Retry-After"] = str(self.breaker.retry_after())
                 raise error
@@ -150,18 +173,22 @@ class Upstream:
             except TimeoutError:
                 # Not retried: the time budget is spent, a retry would only double the caller's wait.
                 self.breaker.failure()
+                self._failed("timeout")
                 raise upstream_error(504, "The account service did not answer in time", detail=url) from None
             except aiohttp.ClientError as exc:
                 self.breaker.failure()
+                self._failed("connect")
                 last = upstream_error(502, "The account service could not be reached", detail=f"{url}: {exc!r}")
             else:
                 if result.status in RETRYABLE_STATUSES or result.status >= 500:
                     self.breaker.failure()
+                    self._failed("5xx")
                     last = upstream_error(502, "The account service failed", detail=f"{url}: {result.status}")
                     if result.status not in RETRYABLE_STATUSES:
                         raise last
                 else:
                     self.breaker.success()
+                    self._publish()
                     return result
             if attempt + 1 < attempts:
                 await asyncio.sleep(self._backoff * (2**attempt))

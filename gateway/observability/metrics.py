@@ -2,11 +2,13 @@
 
 What an operator watches (docs/architecture.md section 1, journey 7): requests by route template, method, status and
 client; latency histograms per route; enforcement-pipeline rejections by reason; upstream errors and circuit
-state; consents by status (a gauge computed at scrape time with one grouped count).
+state; consents by status (a gauge computed at scrape time with one grouped count); consent changes as they
+commit (``gateway.observability.consent_changes``).
 
 The metric objects live in one private registry per process, created on first use (no import-time side
 effects). Other modules record through the small functions below: ``rejection(reason)``,
-``upstream_error(upstream=..., kind=...)``, ``circuit_state(upstream=..., state=...)``.
+``upstream_error(upstream=..., kind=...)``, ``circuit_state(upstream=..., state=...)``,
+``consent_change(event=..., actor=...)``. docs/production.md section 5 says what each is watched for.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Metrics:
     event_deliveries: Counter
     event_latency: Histogram
     events: Gauge
+    consent_changes: Counter
 
 
 @functools.cache
@@ -89,6 +92,10 @@ def metrics() -> Metrics:
             "obgw_events", "Events emitted to TPPs, by delivery state, counted at scrape time.", ["state"],
             registry=registry,
         ),
+        consent_changes=Counter(
+            "obgw_consent_changes", "Consent changes committed by this process, by audit event and actor.",
+            ["event", "actor"], registry=registry,
+        ),
     )  # fmt: skip
 
 
@@ -114,6 +121,11 @@ def circuit_state(*, upstream: str, state: str) -> None:
     if state not in CIRCUIT_STATES:
         raise ValueError(f"unknown circuit state {state!r}")
     metrics().circuit.labels(upstream=upstream).set(CIRCUIT_STATES[state])
+
+
+def consent_change(*, event: str, actor: str) -> None:
+    """A consent change committed (``event`` an audit event type, ``actor`` tpp, customer or system)."""
+    metrics().consent_changes.labels(event=event, actor=actor).inc()
 
 
 async def count_consents(db: Database) -> dict[str, int]:

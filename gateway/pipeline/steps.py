@@ -8,6 +8,8 @@ consent and query checks, the payment-order replay lookup) is a step of its own 
 A step reads and fills one ``Call``. A refusal is an exception, the OBIE error ``gateway.errors`` renders, so no
 later step runs for a refused call. A step that took something a refusal must give back (the first sighting of
 an ``x-idempotency-key``) registers an ``on_refusal`` hook; hooks run, last first, when the call is refused.
+A refusal by a step is counted in ``obgw_pipeline_rejections_total`` by its code (docs/production.md section 5);
+a failure of the action (the bank call) is not a rejection: the upstream counters see it.
 
 The shared steps, in the order every write flow lists them:
 
@@ -37,6 +39,7 @@ from starlette.responses import Response
 from consent import api as consent_api
 from gateway import errors
 from gateway.contract.policies.routes import RoutePolicy
+from gateway.observability import metrics
 from gateway.pipeline import body_schema
 from gateway.pipeline import message_signing
 from gateway.pipeline import tokens
@@ -95,7 +98,11 @@ class Flow(Generic[C]):
     async def run(self, call: C) -> Response:
         try:
             for step in self.steps:
-                await step(call)
+                try:
+                    await step(call)
+                except Exception as refusal:
+                    metrics.rejection(errors.refusal_code(refusal))
+                    raise
             return await self.action(call)
         except BaseException:
             for hook in reversed(call.on_refusal):

@@ -52,6 +52,7 @@ def obie_token_refusal(exc: OAuthError) -> ObError:
     else:
         refused = Unauthorized(exc.message, detail=exc.detail)
     refused.headers.update(exc.headers)
+    refused.cause_code = exc.error
     return refused
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import Session
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -48,7 +49,11 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         if url.startswith("sqlite"):
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        # A session class of this database's own, so listeners (gateway.observability.consent_changes) watch this
+        # database's transactions and no other app's.
+        self.session_class: type[Session] = type("DatabaseSession", (Session,), {})
+        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False,
+                                            sync_session_class=self.session_class)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

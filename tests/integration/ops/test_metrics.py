@@ -1,6 +1,7 @@
 """``/metrics`` in the Prometheus text format: after a mixed run (a whole journey and some refusals) the
 scrape shows the requests it caused by route template, method and status, the consents by status, and the
-counters other modules feed (pipeline rejections, upstream errors, circuit state)."""
+counters other modules feed (pipeline rejections, upstream errors, circuit state), and a refusal by a pipeline
+step moves the rejection counter under its code while a served call does not."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.observability import metrics
 from tests.scale.journey import CONSENTS
+from tests.scale.journey import Journey
+from tests.scale.journey import client_credentials
 from tests.scale.journey import run_journey
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -98,3 +101,47 @@ async def test_rejection_upstream_and_circuit_hooks_appear_in_the_scrape(client:
 def test_an_unknown_circuit_state_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown circuit state"):
         metrics.circuit_state(upstream="bank", state="ajar")
+
+
+async def test_a_resource_call_refused_by_a_pipeline_step_is_counted_under_its_code(client: httpx.AsyncClient) -> None:
+    reason = {"reason": "invalid_token"}
+    before = await scrape(client)
+    refused = await client.get("/open-banking/v3.1/aisp/accounts", headers={"Authorization": "DPoP nope-nope-nope"})
+    assert refused.status_code == 401
+    after = await scrape(client)
+    assert value(after, "obgw_pipeline_rejections_total", **reason) - value(
+        before, "obgw_pipeline_rejections_total", **reason
+    ) == 1
+
+
+async def test_a_served_resource_call_is_no_rejection(client: httpx.AsyncClient, journey: Journey) -> None:
+    before = await scrape(client)
+    path = "/open-banking/v3.1/aisp/accounts"
+    proof = journey.fapi.dpop("GET", path, access_token=journey.access_token)
+    served = await client.get(path, headers={"Authorization": f"DPoP {journey.access_token}", "DPoP": proof})
+    assert served.status_code == 200
+    after = await scrape(client)
+    assert value(after, "obgw_pipeline_rejections_total") == value(before, "obgw_pipeline_rejections_total")
+
+
+async def test_a_journey_and_a_revocation_move_the_consent_change_counter(
+    client: httpx.AsyncClient, sandbox: httpx.AsyncClient
+) -> None:
+    before = await scrape(client)
+    journey = await run_journey(client, sandbox, issuer=str(client.base_url).rstrip("/"))
+    token = await client_credentials(client, journey.fapi)
+    deleted = await client.delete(f"{CONSENTS}/{journey.consent_id}", headers={
+        "Authorization": f"DPoP {token}", "DPoP": journey.fapi.dpop("DELETE", f"{CONSENTS}/{journey.consent_id}",
+                                                                   access_token=token)})
+    assert deleted.status_code == 204, deleted.text
+    after = await scrape(client)
+
+    def changes(event: str, actor: str) -> float:
+        labels = {"event": event, "actor": actor}
+        return value(after, "obgw_consent_changes_total", **labels) - value(
+            before, "obgw_consent_changes_total", **labels)
+
+    assert changes("created", "tpp") == 1
+    assert changes("authorised", "customer") == 1
+    assert changes("deleted", "tpp") == 1
+    assert value(after, "obgw_consent_changes_total", event="accessed") == 0

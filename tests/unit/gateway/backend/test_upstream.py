@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestServer
 from gateway.backend.upstream import CircuitBreaker
 from gateway.backend.upstream import Upstream
 from gateway.errors import UpstreamError
+from gateway.observability import metrics
 
 
 class Bank:
@@ -159,3 +160,42 @@ async def test_half_open_circuit_closes_after_one_good_trial(bank) -> None:  # t
     finally:
         await upstream.close()
     assert breaker.state == "closed"
+
+
+def _sample(name: str, **labels: str) -> float:
+    value = metrics.metrics().registry.get_sample_value(name, labels)
+    return 0.0 if value is None else value
+
+
+async def test_each_failure_is_counted_by_kind_and_the_circuit_state_is_published(bank) -> None:  # type: ignore[no-untyped-def]
+    # docs/production.md section 5: obgw_upstream_errors_total by kind, obgw_upstream_circuit_state per upstream.
+    state, url = bank
+    state.statuses = [500] * 2
+    name = "bank-metrics-test"
+    upstream = Upstream(base_url=url, retries=0, breaker=CircuitBreaker(threshold=2, cooldown=0.05), name=name)
+    assert _sample("obgw_upstream_circuit_state", upstream=name) == 0
+    try:
+        for _ in range(2):
+            with pytest.raises(UpstreamError):
+                await upstream.get("/x", headers={})
+        assert _sample("obgw_upstream_errors_total", upstream=name, kind="5xx") == 2
+        assert _sample("obgw_upstream_circuit_state", upstream=name) == 2  # open
+        with pytest.raises(UpstreamError):
+            await upstream.get("/x", headers={})
+        assert _sample("obgw_upstream_errors_total", upstream=name, kind="circuit-open") == 1
+        await asyncio.sleep(0.06)
+        assert (await upstream.get("/x", headers={})).status == 200  # the half-open trial succeeds
+    finally:
+        await upstream.close()
+    assert _sample("obgw_upstream_circuit_state", upstream=name) == 0  # closed again
+
+
+async def test_an_unreachable_backend_counts_as_a_connect_error() -> None:
+    name = "bank-connect-test"
+    upstream = Upstream(base_url=f"http://127.0.0.1:{_free_port()}", retries=0, name=name)
+    try:
+        with pytest.raises(UpstreamError):
+            await upstream.get("/x", headers={})
+    finally:
+        await upstream.close()
+    assert _sample("obgw_upstream_errors_total", upstream=name, kind="connect") == 1
