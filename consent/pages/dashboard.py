@@ -54,6 +54,7 @@ from consent.pages.portal import PortalUnavailable
 from consent.pages.portal import SignInThrottled
 from consent.pages.rendering import render
 from consent.permissions import long_date
+from consent.reconfirmation import reconfirmation_due
 from consent.vrp_usage import allowance_words
 from consent.vrp_usage import payment_words
 
@@ -161,16 +162,27 @@ class Dashboard:
         }, customer)
 
     def _tpp_view(self, group: ClientConsents, names: dict[str, str], labels: dict[str, str]) -> dict[str, Any]:
-        consents = [self._consent_view(c, labels) for c in group.consents]
+        name = names.get(group.client_id, group.client_id)
+        consents = [self._consent_view(c, labels, tpp_name=name) for c in group.consents]
         return {
             "client_id": group.client_id,
-            "name": names.get(group.client_id, group.client_id),
+            "name": name,
             "active": [c for c in consents if c["active"]],
             "past": [c for c in consents if not c["active"]],
             "revocable": any(c["revocable"] for c in consents),
         }
 
-    def _consent_view(self, summary: ConsentSummary, labels: dict[str, str]) -> dict[str, Any]:
+    def _reconfirm_note(self, summary: ConsentSummary, tpp_name: str) -> str | None:
+        """The UK 90-day reconfirmation in plain words, where it applies (``consent.reconfirmation``)."""
+        confirmed = reconfirmation_due(kind=summary.kind, status=summary.status, authorised_at=summary.authorised_at,
+                                       reauthorised_at=summary.reauthorised_at, now=self.portal.now())
+        if confirmed is None:
+            return None
+        return (f"{tpp_name} may ask you to confirm this access again: you last confirmed it more than 90 days "
+                f"ago, on {long_date(confirmed)}. Apps that show your account information ask you every 90 days "
+                "whether to keep going.")
+
+    def _consent_view(self, summary: ConsentSummary, labels: dict[str, str], *, tpp_name: str) -> dict[str, Any]:
         history = []
         for entry in summary.history:
             words = EVENT_WORDS.get(entry.event, entry.event)
@@ -189,6 +201,7 @@ class Dashboard:
             "consent_id": summary.consent_id,
             "kind": summary.kind,
             "kind_words": kind_words(summary.kind),
+            "reconfirm_note": self._reconfirm_note(summary, tpp_name),
             "status": summary.status,
             "active": summary.status == S.AUTHORISED,
             "revocable": summary.revocable,

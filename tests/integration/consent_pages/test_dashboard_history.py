@@ -154,3 +154,19 @@ async def test_the_printable_view_has_no_navigation_and_every_entry_open(client,
     client.cookies.clear()
     assert (await client.get("/consents/print")).status_code == 303
     assert (await client.get("/consents/export.csv")).status_code == 303
+
+
+async def test_an_ais_consent_confirmed_more_than_90_days_ago_says_the_app_may_ask_again(client, db, tpp) -> None:  # type: ignore[no-untyped-def]
+    ais, funds, _ = await two_apps(client, db, tpp)  # approved on 1 March 2026, more than 90 days ago
+    recent = await lodge_account_access(db, tpp.client_id)
+    async with db.session() as session:
+        await service.authorise(session=session, consent_id=recent, client_id=tpp.client_id,
+                                psu_id=alice_psu_id(), account_ids=account_ids("alice")[:1],
+                                available_account_ids=account_ids("alice"), now=datetime.now(UTC))
+    html = (await sign_in(client)).text
+    note = ("Budget Buddy may ask you to confirm this access again: you last confirmed it more than 90 days ago, "
+            "on 1 March 2026.")
+    cards = {cid: html.split(f'id="consent-{cid}"')[1].split("</article>")[0] for cid in (ais, funds, recent)}
+    assert note in cards[ais]
+    assert "may ask you to confirm" not in cards[recent]  # confirmed today
+    assert "may ask you to confirm" not in cards[funds]  # not account information, and withdrawn
