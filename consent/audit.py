@@ -5,7 +5,7 @@ actor, time and detail, and the first event's ``prev_hash`` is the fixed ``GENES
 reordering any stored event breaks the chain at that point, which ``verify_chain`` reports (the CLI
 ``obgw audit verify`` prints it).
 
-Retention (docs/architecture.md section 7.2): ``consent.audit_retention`` may delete the chain's oldest events, a
+Retention (docs/architecture.md section 8.2): ``consent.audit_retention`` may delete the chain's oldest events, a
 prefix ``1..N`` only, and records a checkpoint holding event N's seq and hash. Verification then starts from the
 latest checkpoint instead of the genesis: the first kept event must be N + 1 and link to that hash, so removing
 any kept event (or more old ones than a checkpoint says) still breaks the chain. Checkpoints are hash-chained the

@@ -1,4 +1,4 @@
-"""Retention of the consent audit trail (docs/architecture.md section 7.2): two years of history are kept and
+"""Retention of the consent audit trail (docs/architecture.md section 8.2): two years of history are kept and
 shown; ``prune`` deletes older events without breaking the hash chain.
 
 Only a prefix of the chain is ever deleted: events ``1..N`` where N is the last event before the first one at

@@ -113,7 +113,7 @@ class ConsentEvent(SQLModel, table=True):
 
 
 class AuditCheckpoint(SQLModel, table=True):
-    """One pruning of the chain's oldest events (``consent.audit_retention``; docs/architecture.md section 7.2).
+    """One pruning of the chain's oldest events (``consent.audit_retention``; docs/architecture.md section 8.2).
 
     ``through_seq`` and ``through_hash`` are the last pruned event's seq and hash: the first kept event links to
     that hash, so verification starts there instead of at the genesis. Checkpoints are never deleted and are

@@ -1,6 +1,6 @@
 """``obgw audit verify``: walk the consent audit hash chain in the gateway database; ``obgw audit prune``: delete
 the events older than the retention (two years by default) behind a checkpoint (docs/architecture.md section
-7.2)."""
+8.2)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``obgw audit prune`` (docs/architecture.md section 7.2): by default nothing younger than two years goes; with
+"""``obgw audit prune`` (docs/architecture.md section 8.2): by default nothing younger than two years goes; with
 ``--before`` the older events are pruned behind a checkpoint and ``obgw audit verify`` still passes, a tampered
 kept event still fails it, and ``--dry-run`` changes nothing."""
 

@@ -1,4 +1,4 @@
-"""Retention of the audit trail (docs/architecture.md section 7.2): events older than the cut-off are pruned as a
+"""Retention of the audit trail (docs/architecture.md section 8.2): events older than the cut-off are pruned as a
 prefix of the chain behind a hashed checkpoint; the chain still verifies, a change to a kept event is still
 caught, and a pruning with nothing to prune changes nothing."""
 
