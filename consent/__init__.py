@@ -48,6 +48,7 @@ from consent.lifecycle import ConsentKind
 from consent.lifecycle import ConsentStatus
 from consent.lifecycle import transition
 from consent.lifecycle import wire_status
+from consent.models import AuditCheckpoint
 from consent.models import AuditHead
 from consent.models import Consent
 from consent.models import ConsentAccount
@@ -76,6 +77,7 @@ from consent.status_changes import revoke_all_for_client
 __all__ = [
     "AccountNotConsented",
     "ActorType",
+    "AuditCheckpoint",
     "AuditHead",
     "AuditReport",
     "ClientConsents",

@@ -190,6 +190,11 @@ async def export_for_customer(
 ) -> dict[str, Any]:
     """Everything the dashboard shows, as a JSON-ready dict (the customer's copy of their consents)."""
     clients = await list_for_customer(session=session, psu_id=psu_id, now=now, vrp_payments=vrp_payments)
+    return export_document(psu_id=psu_id, now=now, clients=clients)
+
+
+def export_document(*, psu_id: str, now: datetime, clients: Sequence[ClientConsents]) -> dict[str, Any]:
+    """``clients`` (all of the customer's consents, or a filtered part of them) as the JSON export."""
     return {
         "psu_id": psu_id,
         "exported_at": _iso(now),

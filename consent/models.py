@@ -112,6 +112,27 @@ class ConsentEvent(SQLModel, table=True):
     hash: str = Field(max_length=64, unique=True)
 
 
+class AuditCheckpoint(SQLModel, table=True):
+    """One pruning of the chain's oldest events (``consent.audit_retention``; docs/architecture.md section 8.2).
+
+    ``through_seq`` and ``through_hash`` are the last pruned event's seq and hash: the first kept event links to
+    that hash, so verification starts there instead of at the genesis. Checkpoints are never deleted and are
+    themselves hash-chained (``prev_hash`` is the previous checkpoint's ``hash``, the genesis for the first).
+    """
+
+    __tablename__ = "consent_audit_checkpoint"
+
+    id: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    through_seq: int = Field(unique=True)
+    through_hash: str = Field(max_length=64)
+    through_at: datetime = _ts(nullable=False)
+    before: datetime = _ts(nullable=False)
+    pruned: int
+    created_at: datetime = _ts(nullable=False)
+    prev_hash: str = Field(max_length=64, unique=True)
+    hash: str = Field(max_length=64, unique=True)
+
+
 class AuditHead(SQLModel, table=True):
     """The chain's head (last seq and hash) in a single row.
 

@@ -2,7 +2,10 @@
 
 The customer signs in with the bank sign-in, sees every consent grouped by TPP (active and past, permissions in
 plain words, accounts, dates, and each access: when, which endpoint, whether they were present), revokes one
-consent or all of one TPP's after a confirmation page, and downloads their consent history as JSON.
+consent or all of one TPP's after a confirmation page, narrows what is shown with a GET filter form (by TPP, kind,
+status, and a date range of history entries; ``consent.pages.dashboard_filters``), and downloads the same
+filtered history as JSON or CSV (``consent.history_csv``) or opens it as a printable page (``/consents/print``:
+no navigation, every history entry shown).
 
 Revocation (AISP profile "Access Revocation"; CoF profile; ``consent.lifecycle`` for why account-access consents
 become ``Revoked``): the status change, its audit event and the revocation of every token of the consent are
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import parse_qsl
 
 from sqlmodel import select
 from starlette.requests import Request
@@ -24,15 +28,23 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
+from consent import history_filters
 from consent import service
 from consent.audit import EventType
 from consent.customer_views import ClientConsents
 from consent.customer_views import ConsentSummary
+from consent.customer_views import export_document
 from consent.errors import ConsentError
+from consent.history_csv import history_csv
+from consent.history_filters import kind_words
 from consent.lifecycle import ConsentStatus
 from consent.lifecycle import allowed
 from consent.models import Consent
+from consent.pages.authorise import KIND_TITLES
 from consent.pages.authorise import account_label
+from consent.pages.dashboard_filters import ReadFilter
+from consent.pages.dashboard_filters import form_context
+from consent.pages.dashboard_filters import read_filter
 from consent.pages.forms import BadForm
 from consent.pages.forms import read_form
 from consent.pages.forms import single
@@ -42,6 +54,7 @@ from consent.pages.portal import PortalUnavailable
 from consent.pages.portal import SignInThrottled
 from consent.pages.rendering import render
 from consent.permissions import long_date
+from consent.reconfirmation import reconfirmation_due
 from consent.vrp_usage import allowance_words
 from consent.vrp_usage import payment_words
 
@@ -51,6 +64,7 @@ BASE = "/consents"
 EVENT_WORDS = {
     EventType.CREATED: "Requested by the app",
     EventType.AUTHORISED: "You approved it",
+    EventType.REAUTHORISED: "You confirmed it again",
     EventType.REJECTED: "Declined",
     EventType.REVOKED: "You withdrew it",
     EventType.CONSUMED: "Payment made",
@@ -111,31 +125,64 @@ class Dashboard:
 
     # ------------------------------------------------------------------ pages
 
+    async def _filtered(self, request: Request, customer: Customer) -> tuple[
+            list[ClientConsents], list[ClientConsents], dict[str, str], ReadFilter]:
+        """Every consent of the signed-in customer, those the query's filters keep, the TPP names and the
+        filter as read."""
+        assert customer.psu_id is not None
+        async with self.portal.session() as session:
+            everything = await service.list_for_customer(session=session, psu_id=customer.psu_id,
+                                                         now=self.portal.now(),
+                                                         vrp_payments=self.portal.vrp_payments)
+            names = await self.portal.client_names(session, [c.client_id for c in everything])
+        read = read_filter(params=request.query_params, client_ids=[c.client_id for c in everything])
+        return everything, history_filters.apply(clients=everything, rule=read.rule), names, read
+
     async def index(self, request: Request) -> Response:
         customer = self.portal.customer(request)
         if not customer.signed_in:
             return self._sign_in_page(request, customer)
+        return await self._overview(request, customer, "consents.html")
+
+    async def printable(self, request: Request) -> Response:
+        """The same consents and filters on one page without navigation, every history entry shown."""
+        customer = self.portal.customer(request)
+        if not customer.signed_in:
+            return RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
+        return await self._overview(request, customer, "consents_print.html")
+
+    async def _overview(self, request: Request, customer: Customer, template: str) -> Response:
         assert customer.psu_id is not None
-        now = self.portal.now()
-        async with self.portal.session() as session:
-            clients = await service.list_for_customer(session=session, psu_id=customer.psu_id, now=now,
-                                                      vrp_payments=self.portal.vrp_payments)
-            names = await self.portal.client_names(session, [c.client_id for c in clients])
+        everything, clients, names, read = await self._filtered(request, customer)
         labels = await self._labels(customer.psu_id)
         view = [self._tpp_view(group, names, labels) for group in clients]
-        return self._page(request, "consents.html", {"tpps": view}, customer)
+        return self._page(request, template, {
+            "tpps": view, "has_any": bool(everything), "printed": _when(self.portal.now()),
+            "filters": form_context(read=read, clients=everything, names=names),
+        }, customer)
 
     def _tpp_view(self, group: ClientConsents, names: dict[str, str], labels: dict[str, str]) -> dict[str, Any]:
-        consents = [self._consent_view(c, labels) for c in group.consents]
+        name = names.get(group.client_id, group.client_id)
+        consents = [self._consent_view(c, labels, tpp_name=name) for c in group.consents]
         return {
             "client_id": group.client_id,
-            "name": names.get(group.client_id, group.client_id),
+            "name": name,
             "active": [c for c in consents if c["active"]],
             "past": [c for c in consents if not c["active"]],
             "revocable": any(c["revocable"] for c in consents),
         }
 
-    def _consent_view(self, summary: ConsentSummary, labels: dict[str, str]) -> dict[str, Any]:
+    def _reconfirm_note(self, summary: ConsentSummary, tpp_name: str) -> str | None:
+        """The UK 90-day reconfirmation in plain words, where it applies (``consent.reconfirmation``)."""
+        confirmed = reconfirmation_due(kind=summary.kind, status=summary.status, authorised_at=summary.authorised_at,
+                                       reauthorised_at=summary.reauthorised_at, now=self.portal.now())
+        if confirmed is None:
+            return None
+        return (f"{tpp_name} may ask you to confirm this access again: you last confirmed it more than 90 days "
+                f"ago, on {long_date(confirmed)}. Apps that show your account information ask you every 90 days "
+                "whether to keep going.")
+
+    def _consent_view(self, summary: ConsentSummary, labels: dict[str, str], *, tpp_name: str) -> dict[str, Any]:
         history = []
         for entry in summary.history:
             words = EVENT_WORDS.get(entry.event, entry.event)
@@ -153,10 +200,14 @@ class Dashboard:
         return {
             "consent_id": summary.consent_id,
             "kind": summary.kind,
+            "kind_words": kind_words(summary.kind),
+            "reconfirm_note": self._reconfirm_note(summary, tpp_name),
             "status": summary.status,
             "active": summary.status == S.AUTHORISED,
             "revocable": summary.revocable,
-            "groups": [{"title": g.title, "items": list(g.items)} for g in summary.groups],
+            "groups": ([{"title": g.title, "items": list(g.items)} for g in summary.groups]
+                       or [{"title": "What it allows", "items": [f"The app may {KIND_TITLES[summary.kind]}."]}]
+                       if summary.groups or summary.kind in KIND_TITLES else []),
             "accounts": [labels.get(a, a) for a in summary.account_ids],
             "created": _when(summary.created_at),
             "authorised": _when(summary.authorised_at),
@@ -308,15 +359,24 @@ class Dashboard:
         if not customer.signed_in:
             return RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
         assert customer.psu_id is not None
-        async with self.portal.session() as session:
-            document = await service.export_for_customer(session=session, psu_id=customer.psu_id,
-                                                         now=self.portal.now(),
-                                                         vrp_payments=self.portal.vrp_payments)
-            names = await self.portal.client_names(session, {c["client_id"] for c in document["consents"]})
+        _, clients, names, read = await self._filtered(request, customer)
+        document = export_document(psu_id=customer.psu_id, now=self.portal.now(), clients=clients)
+        if read.rule.narrows:
+            document["filters"] = dict(parse_qsl(read.query))
         for item in document["consents"]:
             item["client_name"] = names.get(item["client_id"], item["client_id"])
         headers = {**self.portal.headers(), "Content-Disposition": 'attachment; filename="my-consents.json"'}
         return Response(json.dumps(document, indent=2), media_type="application/json", headers=headers)
+
+    async def export_csv(self, request: Request) -> Response:
+        """One row per history event of the filtered consents (``consent.history_csv``)."""
+        customer = self.portal.customer(request)
+        if not customer.signed_in:
+            return RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
+        _, clients, names, _ = await self._filtered(request, customer)
+        headers = {**self.portal.headers(), "Content-Disposition": 'attachment; filename="my-consent-history.csv"'}
+        return Response(history_csv(clients=clients, names=names), media_type="text/csv; charset=utf-8",
+                        headers=headers)
 
     def routes(self) -> list[BaseRoute]:
         return [
@@ -324,6 +384,8 @@ class Dashboard:
             Route(f"{BASE}/login", self.sign_in, methods=["POST"], name="consents_login"),
             Route(f"{BASE}/logout", self.sign_out, methods=["POST"], name="consents_logout"),
             Route(f"{BASE}/export", self.export, methods=["GET"], name="consents_export"),
+            Route(f"{BASE}/export.csv", self.export_csv, methods=["GET"], name="consents_export_csv"),
+            Route(f"{BASE}/print", self.printable, methods=["GET"], name="consents_print"),
             Route(f"{BASE}/tpp/{{client_id}}/revoke", self.confirm_revoke_all, methods=["GET"]),
             Route(f"{BASE}/tpp/{{client_id}}/revoke", self.revoke_all, methods=["POST"]),
             Route(f"{BASE}/{{consent_id}}/revoke", self.confirm_revoke, methods=["GET"]),

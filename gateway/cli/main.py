@@ -90,9 +90,56 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
         print(json.dumps(report))
     else:
         if report["ok"]:
-            print(f"audit trail intact: {report['events']} events")
+            pruned = report["pruned_through"]
+            print(f"audit trail intact: {report['events']} events"
+                  + (f" (events 1 to {pruned} pruned behind a checkpoint)" if pruned else ""))
         else:
             print(f"audit trail BROKEN at event {report['seq']}: {report['reason']} ({report['message']})")
+    return 0 if report["ok"] else 1
+
+
+def _instant(text: str) -> Any:
+    """``--before``: a day (``2024-12-07``, midnight UTC) or an ISO 8601 time with its offset."""
+    from datetime import UTC
+    from datetime import datetime
+
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date or an ISO 8601 time: {text}") from None
+    if value.tzinfo is None:
+        if len(text) > 10:
+            raise argparse.ArgumentTypeError(f"give the time's offset (Z or +00:00): {text}")
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def cmd_audit_prune(args: argparse.Namespace) -> int:
+    from datetime import UTC
+    from datetime import datetime
+
+    from consent.audit_retention import default_before
+    from gateway.cli.audit import prune
+    from gateway.store.check import DatabaseProblem
+
+    now = datetime.now(UTC)
+    before = args.before if args.before is not None else default_before(now=now)
+    try:
+        report = _checked(_settings(), lambda db: prune(db=db, before=before, now=now, dry_run=args.dry_run))
+    except DatabaseProblem as exc:
+        return _database_problem(exc)
+    if args.json:
+        print(json.dumps(report))
+    elif not report["ok"]:
+        print(f"obgw: {report['message']}", file=sys.stderr)
+    elif report["pruned"] == 0:
+        print(f"nothing to prune: no audit event before {report['before']}")
+    else:
+        verb = "would prune" if report["dry_run"] else "pruned"
+        print(f"{verb} {report['pruned']} audit events before {report['before']} "
+              f"(events {report['first_seq']} to {report['through_seq']}, the last at {report['through_at']})"
+              + ("" if report["dry_run"] else f"; checkpoint {report['checkpoint']} records event "
+                 f"{report['through_seq']}'s hash"))
     return 0 if report["ok"] else 1
 
 
@@ -285,6 +332,13 @@ def build_parser() -> argparse.ArgumentParser:
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     verify = audit_sub.add_parser("verify", help="check the hash chain; exit 1 at the first broken link")
     verify.add_argument("--json", action="store_true")
+    prune = audit_sub.add_parser(
+        "prune", help="delete the events older than --before (default two years ago) behind a checkpoint; "
+                      "verify still passes")
+    prune.add_argument("--before", type=_instant, default=None, metavar="DATE",
+                       help="a day (midnight UTC) or an ISO 8601 time; default: two years ago")
+    prune.add_argument("--dry-run", action="store_true", help="count what would be pruned, change nothing")
+    prune.add_argument("--json", action="store_true")
 
     clients = sub.add_parser("clients", help="registered TPPs: list, suspend, resume")
     clients_sub = clients.add_subparsers(dest="clients_command", required=True)
@@ -331,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "keys":
         return cmd_keys_rotate(args)
     if args.command == "audit":
-        return cmd_audit_verify(args)
+        return cmd_audit_prune(args) if args.audit_command == "prune" else cmd_audit_verify(args)
     if args.command == "events":
         settings = _settings()
         return int(importlib.import_module("gateway.cli.events").command(args, lambda work: _checked(settings, work)))

@@ -6,7 +6,9 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,8 +32,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         yield running
 
 
-@pytest.fixture
-def browser_page() -> Iterator[object]:
+@contextmanager
+def _chromium_page(**context_options: Any) -> Iterator[Any]:
     _require_browser()
     from playwright.sync_api import sync_playwright
 
@@ -41,13 +43,27 @@ def browser_page() -> Iterator[object]:
             args=["--no-sandbox", "--disable-background-networking", "--disable-gpu",
                   "--disable-component-update", "--disable-sync", "--no-first-run"],
         )
-        context = browser.new_context()
+        context = browser.new_context(**context_options)
         page = context.new_page()
         try:
             yield page
         finally:
             context.close()
             browser.close()
+
+
+@pytest.fixture
+def browser_page() -> Iterator[object]:
+    with _chromium_page() as page:
+        yield page
+
+
+@pytest.fixture
+def audit_page() -> Iterator[object]:
+    """A page whose context ignores the pages' CSP (``default-src 'none'``), so a test can inject the vendored
+    axe-core script; only for the accessibility checks, never where the CSP itself is under test."""
+    with _chromium_page(bypass_csp=True) as page:
+        yield page
 
 
 @pytest.fixture
