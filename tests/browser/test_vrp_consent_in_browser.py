@@ -1,7 +1,7 @@
 """A domestic VRP consent with the customer in a real browser (vrp-openapi.yaml; docs/obie-notes-vrp-events.md
 section 4): the TPP lodges a signed VRP consent, the customer reads payee, limits, validity and type in plain
-words, picks the account to pay from and approves; the dashboard lists the consent with its limits, the customer
-withdraws it there and the TPP's token goes inactive at once."""
+words, picks the account to pay from and approves; the TPP pays twice under it and the dashboard lists the consent with its limits, the payments made and the allowance
+left; the customer withdraws it there and the TPP's token goes inactive at once."""
 
 from __future__ import annotations
 
@@ -105,11 +105,32 @@ def test_customer_approves_a_vrp_consent_sees_its_limits_on_the_dashboard_and_re
                                         "DPoP": dpop.proof("GET", read_url, access_token=cc)})
     assert read.json()["Data"]["Status"] == "Authorised"
 
-    # The bank session of the consent page opens the dashboard too.
+    # The TPP pays twice under the consent with the customer's token (signed, idempotent).
+    vrps_url = f"{stack.gateway_url}/open-banking/v3.1/pisp/domestic-vrps"
+    for n, amount in enumerate(("30.00", "12.50")):
+        payment = json.dumps({"Data": {
+            "ConsentId": consent_id, "PSUAuthenticationMethod": "UK.OBIE.SCANotRequired",
+            "VRPType": "UK.OBIE.VRPType.Sweeping", "Initiation": BODY["Data"]["Initiation"],
+            "Instruction": {"InstructionIdentification": f"i{n}", "EndToEndIdentification": f"e{n}",
+                            "InstructedAmount": {"Amount": amount, "Currency": "GBP"},
+                            "CreditorAccount": BODY["Data"]["Initiation"]["CreditorAccount"]}},
+            "Risk": BODY["Risk"]}).encode()
+        token = tokens["access_token"]
+        paid = httpx.post(vrps_url, content=payment, headers={
+            "Authorization": f"DPoP {token}", "DPoP": dpop.proof("POST", vrps_url, access_token=token),
+            "Content-Type": "application/json", "x-idempotency-key": uuid.uuid4().hex,
+            "x-jws-signature": sign_body(payment, key=app["private_jwk"],
+                                         issuer=f"{app['org_id']}/{app['software_id']}"),
+        })
+        assert paid.status_code == 201, paid.text
+
+    # The bank session of the consent page opens the dashboard too: the limits, the payments and what is left.
     page.goto(f"{stack.gateway_url}/consents")
     card = page.locator(f"article:has-text('{consent_id}')")
-    for words in LIMITS:
+    for words in (*LIMITS, "This calendar month: GBP 42.50 used, GBP 57.50 left"):
         assert words in card.inner_text(), words
+    card.get_by_text("Payments made (2)").click()
+    assert "GBP 30.00" in card.inner_text() and "GBP 12.50" in card.inner_text()
     card.get_by_role("link", name="Withdraw this access").click()
     page.get_by_role("button", name="Revoke").click()
     page.wait_for_url(f"{stack.gateway_url}/consents")
