@@ -121,7 +121,11 @@ async def set_status(
 
 
 async def owned(session: AsyncSession, *, consent_id: str, client_id: str) -> Consent:
-    consent = await load(session, consent_id)
+    return check_owned(await load(session, consent_id), consent_id=consent_id, client_id=client_id)
+
+
+def check_owned(consent: Consent | None, *, consent_id: str, client_id: str) -> Consent:
+    """``consent`` (already loaded) if it is the client's own and not deleted; else the error ``owned`` raises."""
     # R/W API: GET after DELETE answers 400 NotFound, like an id that never existed.
     if consent is None or consent.status == S.DELETED:
         raise ConsentNotFound("Consent not found", detail=consent_id)

@@ -34,6 +34,7 @@ from consent.customer_views import HistoryEntry
 from consent.customer_views import export_for_customer
 from consent.customer_views import list_for_customer
 from consent.status_changes import authorise
+from consent.status_changes import check_owned
 from consent.status_changes import consented_accounts
 from consent.status_changes import consume
 from consent.status_changes import delete
@@ -52,6 +53,7 @@ __all__ = [
     "ConsentSummary",
     "HistoryEntry",
     "authorise",
+    "check_owned",
     "check_access",
     "consented_accounts",
     "consume",

@@ -43,6 +43,11 @@ async def get_consent(*, session: AsyncSession, consent_id: str, client_id: str)
     return await records.owned(session, consent_id=consent_id, client_id=client_id)
 
 
+def check_owned(consent: Consent | None, *, consent_id: str, client_id: str) -> Consent:
+    """``get_consent``'s rule for a consent the caller loaded itself (in a query of its own)."""
+    return records.check_owned(consent, consent_id=consent_id, client_id=client_id)
+
+
 async def consented_accounts(*, session: AsyncSession, consent_id: str) -> tuple[str, ...]:
     return await records.account_ids(session, consent_id)
 

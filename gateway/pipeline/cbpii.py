@@ -28,7 +28,6 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
-from consent import service as consent_service
 from consent import wire
 from consent.lifecycle import ConsentKind
 from gateway import errors
@@ -39,6 +38,7 @@ from gateway.pipeline import steps
 from gateway.pipeline.payment_checks import authorised_consent
 from gateway.pipeline.payment_checks import json_response
 from gateway.pipeline.payment_checks import mismatch
+from gateway.pipeline.payment_checks import record_funds_check
 from gateway.pipeline.payment_limits import PaymentLimits
 from gateway.pipeline.steps import Call
 from gateway.pipeline.steps import Flow
@@ -93,13 +93,9 @@ class FundsConfirmations:
             currency=amount["Currency"], interaction_id=errors.interaction_id(request),
         )
         confirmation_id = uuid.uuid4().hex
-        async with self.services.db.session() as session:
-            await consent_service.record_access(
-                session=session, consent_id=consent.consent_id, client_id=grant.client_id, endpoint=ENDPOINT,
-                customer_present=request.headers.get("x-fapi-customer-ip-address") is not None, now=now,
-                answer={"funds_available": result.available, "amount": str(amount["Amount"]),
-                        "currency": str(amount["Currency"])},
-            )
+        await record_funds_check(services=self.services, request=request, consent_id=consent.consent_id,
+                                 client_id=grant.client_id, endpoint=ENDPOINT, available=result.available,
+                                 amount=amount, now=now)
         document = {
             "Data": {
                 "FundsConfirmationId": confirmation_id,

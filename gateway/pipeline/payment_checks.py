@@ -92,3 +92,18 @@ async def authorised_consent(
         # The customer chose exactly one debtor account at approval (consent.service.authorise): fail closed.
         raise errors.InvalidConsentStatus("The consent names no single debtor account", detail=consent_id)
     return consent, grant
+
+
+async def record_funds_check(
+    *, services: Services, request: Request, consent_id: str, client_id: str, endpoint: str, available: bool,
+    amount: Mapping[str, Any], now: datetime,
+) -> None:
+    """A funds check in the consent's audit trail, with the amount asked and the answer given, before the answer
+    leaves (docs/architecture.md section 3 step 8): the customer's dashboard lists every check and its answer."""
+    async with services.db.session() as session:
+        await consent_service.record_access(
+            session=session, consent_id=consent_id, client_id=client_id, endpoint=endpoint,
+            customer_present=request.headers.get("x-fapi-customer-ip-address") is not None, now=now,
+            answer={"funds_available": available, "amount": str(amount["Amount"]),
+                    "currency": str(amount["Currency"])},
+        )

@@ -50,6 +50,8 @@ from consent import service as consent_service
 from consent.errors import ConsentError
 from consent.models import Consent
 from gateway import errors
+from gateway.backend.bank import BankRefused
+from gateway.backend.upstream import upstream_error
 from gateway.store.db import Database
 from gateway.store.payment_tables import PaymentOrderRecord
 
@@ -327,6 +329,25 @@ class PaymentOrderStore:
                 await session.commit()
 
         await retrying(run)
+
+    async def at_bank(self, claim: Claim, *, call: Callable[[], Awaitable[T]], now: Callable[[], datetime],
+                      refused: str) -> T:
+        """Run the bank call the claim was acquired for, and settle the claim on its failure (module docstring):
+        a 409 (the bank holds another payment under this consent or key: not ours to decide) keeps the record
+        pending for an operator; any other refusal (nothing executed) frees the key, which also gives back what
+        the record counted; an unknown outcome (timeout, 5xx, cancelled) ends the lease so the TPP's retry asks
+        the bank again. ``refused`` words the 502 the TPP gets for a refusal."""
+        try:
+            return await call()
+        except BankRefused as exc:
+            if exc.status == 409:
+                await self.release(claim, at=now())
+            else:
+                await self.abandon(claim)
+            raise upstream_error(502, refused, detail=f"bank answered {exc.status}") from None
+        except BaseException:
+            await self.release(claim, at=now())
+            raise
 
     async def complete(
         self, claim: Claim, *, answer: StoredAnswer, consent_id: str, client_id: str, at: datetime

@@ -46,7 +46,6 @@ from consent import wire
 from consent.models import Consent
 from gateway import errors
 from gateway.backend.bank import Bank
-from gateway.backend.bank import BankRefused
 from gateway.backend.upstream import upstream_error
 from gateway.contract.policies.routes import RoutePolicy
 from gateway.pipeline import message_signing
@@ -193,26 +192,16 @@ class PaymentsApi:
         self, request: Request, *, kind: OrderKind, claim: Claim, key: str, consent: Consent,
         grant: consent_service.ConsentGrant,
     ) -> StoredAnswer:
-        try:
+        async def call() -> dict[str, Any]:
             _, data = await self.bank.execute_payment(
                 collection=kind.collection, consent_id=consent.consent_id, psu_id=grant.psu_id,
                 account_id=grant.account_ids[0], idempotency_key=key, initiation=consent.data["Initiation"],
                 interaction_id=errors.interaction_id(request),
             )
-            document = self._order_document(kind, data)
-        except BankRefused as exc:
-            if exc.status == 409:
-                # The bank holds another payment for this consent: the outcome is not ours to decide, keep the
-                # record pending for an operator rather than free the key (fail closed).
-                await self.store.release(claim, at=self.clock())
-            else:
-                await self.store.abandon(claim)  # refused outright: nothing executed
-            raise upstream_error(502, "The payment service refused the order",
-                                 detail=f"bank answered {exc.status}") from None
-        except BaseException:
-            # Unknown outcome (timeout, 5xx, cancelled): the TPP's retry with the same key asks the bank again.
-            await self.store.release(claim, at=self.clock())
-            raise
+            return self._order_document(kind, data)
+
+        document = await self.store.at_bank(claim, call=call, now=self.clock,
+                                            refused="The payment service refused the order")
         # R/W API "Idempotency": a replay answers 201 too, with the resource as created.
         answer = StoredAnswer(status=201, body=wire.dumps(document), payment_id=document["Data"][kind.id_field])
         return await self.store.complete(claim, answer=answer, consent_id=consent.consent_id,

@@ -47,7 +47,6 @@ from consent.vrp_controls import Allowance
 from gateway import errors
 from gateway.backend.bank import VRP_COLLECTION
 from gateway.backend.bank import Bank
-from gateway.backend.bank import BankRefused
 from gateway.backend.upstream import upstream_error
 from gateway.contract.policies.routes import RoutePolicy
 from gateway.pipeline import message_signing
@@ -57,6 +56,7 @@ from gateway.pipeline.payment_checks import authorised_consent
 from gateway.pipeline.payment_checks import json_response
 from gateway.pipeline.payment_checks import mismatch
 from gateway.pipeline.payment_checks import not_found
+from gateway.pipeline.payment_checks import record_funds_check
 from gateway.pipeline.payment_kinds import response_data_fields
 from gateway.pipeline.payment_limits import PaymentLimits
 from gateway.pipeline.payment_replay import PaymentCall
@@ -76,6 +76,7 @@ READ_OPERATION: Final = "domesticVrpGet"
 DETAILS_OPERATION: Final = "domesticVrpPaymentDetailsGet"
 FUNDS_OPERATION: Final = "domesticVrpConsentsFundsConfirmation"
 ID_FIELD: Final = "DomesticVRPId"
+FUNDS_ENDPOINT: Final = "/domestic-vrp-consents/{ConsentId}/funds-confirmation"
 REJECTED: Final = "Rejected"
 
 
@@ -194,27 +195,17 @@ class VrpPaymentsApi:
         self, request: Request, *, claim: Claim, key: str, consent: Consent, grant: consent_service.ConsentGrant,
         instruction: dict[str, Any],
     ) -> tuple[StoredAnswer, bool]:
-        try:
+        async def call() -> tuple[dict[str, Any], dict[str, Any]]:
             _, data = await self.bank.execute_vrp(
                 consent_id=consent.consent_id, psu_id=grant.psu_id, account_id=grant.account_ids[0],
                 idempotency_key=key, initiation=consent.data["Initiation"], instruction=instruction,
                 interaction_id=errors.interaction_id(request),
             )
-            document = self._document(data, risk=consent.risk)
-        except BankRefused as exc:
-            if exc.status == 409:
-                # The bank holds another payment under this key: not ours to decide, keep the record pending
-                # (and counted) for an operator rather than free the key (fail closed).
-                await self.store.release(claim, at=self.clock())
-            else:
-                await self.store.abandon(claim)  # refused outright: nothing executed, nothing counts
-            raise upstream_error(502, "The payment service refused the payment",
-                                 detail=f"bank answered {exc.status}") from None
-        except BaseException:
-            # Unknown outcome (timeout, 5xx, cancelled): the TPP's retry with the same key asks the bank again;
-            # the payment keeps counting meanwhile (fail closed).
-            await self.store.release(claim, at=self.clock())
-            raise
+            return data, self._document(data, risk=consent.risk)
+
+        # Until the bank answers, the payment keeps counting against the limits (fail closed).
+        data, document = await self.store.at_bank(claim, call=call, now=self.clock,
+                                                  refused="The payment service refused the payment")
         answer = StoredAnswer(status=201, body=wire.dumps(document), payment_id=document["Data"][ID_FIELD])
         stored = await self.store.complete(claim, answer=answer, consent_id=consent.consent_id,
                                            client_id=grant.client_id, at=self.clock())
@@ -232,7 +223,7 @@ class VrpPaymentsApi:
     async def _read(self, call: VrpCall) -> Response:
         request, caller = call.request, call.caller
         payment_id = request.path_params["DomesticVRPId"]
-        record = await self.store.by_payment(payment_id=payment_id)
+        record, consent = await self.store.with_consent(payment_id=payment_id)
         if record is None:
             raise not_found("Domestic VRP", detail=payment_id)
         if record.client_id != caller.client_id:
@@ -249,10 +240,8 @@ class VrpPaymentsApi:
         else:
             if data.get("Status") == REJECTED and record.counted:
                 await self.store.uncount(payment_id=payment_id)
-            async with self.services.db.session() as session:
-                consent = await consent_service.get_consent(session=session, consent_id=record.consent_id,
-                                                            client_id=record.client_id)
-            document = self._document(data, risk=consent.risk)
+            owned = consent_service.check_owned(consent, consent_id=record.consent_id, client_id=record.client_id)
+            document = self._document(data, risk=owned.risk)
         return json_response(wire.dumps(document), status_code=200, headers=call.rate_headers)
 
     # ------------------------------------------------------------------ funds confirmation on a VRP consent
@@ -278,14 +267,9 @@ class VrpPaymentsApi:
             currency=str(amount["Currency"]), interaction_id=errors.interaction_id(request),
         )
         # Recorded before the answer, as for the CBPII checks: the customer sees every check and its answer.
-        async with self.services.db.session() as session:
-            await consent_service.record_access(
-                session=session, consent_id=consent_id, client_id=grant.client_id,
-                endpoint="/domestic-vrp-consents/{ConsentId}/funds-confirmation",
-                customer_present=request.headers.get("x-fapi-customer-ip-address") is not None, now=self.clock(),
-                answer={"funds_available": result.available, "amount": str(amount["Amount"]),
-                        "currency": str(amount["Currency"])},
-            )
+        await record_funds_check(services=self.services, request=request, consent_id=consent_id,
+                                 client_id=grant.client_id, endpoint=FUNDS_ENDPOINT, available=result.available,
+                                 amount=amount, now=self.clock())
         answer: dict[str, Any] = {
             "FundsConfirmationId": uuid.uuid4().hex,
             "ConsentId": consent_id,

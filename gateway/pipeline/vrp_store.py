@@ -28,6 +28,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from consent import vrp_controls
+from consent.models import Consent
 from consent.vrp_controls import Allowance
 from consent.vrp_controls import ControlParameters
 from consent.vrp_controls import Counted
@@ -49,6 +50,16 @@ class VrpPaymentStore(PaymentOrderStore):
                    col(VrpPaymentRecord.counted).is_(True))
         )).all()
         return [Counted(at=at, amount=Decimal(amount)) for at, amount in rows]
+
+    async def with_consent(self, *, payment_id: str) -> tuple[VrpPaymentRecord | None, Consent | None]:
+        """The payment's record and its consent, in one query (a status read needs the consent's Risk)."""
+        async with self._db.session() as session:
+            row = (await session.exec(
+                select(VrpPaymentRecord, Consent)
+                .join(Consent, col(Consent.consent_id) == col(VrpPaymentRecord.consent_id), isouter=True)
+                .where(col(VrpPaymentRecord.payment_id) == payment_id)
+            )).first()
+        return (row[0], row[1]) if row is not None else (None, None)
 
     async def uncount(self, *, payment_id: str) -> None:
         """The bank rejected this payment: its amount stops counting (idempotent)."""
