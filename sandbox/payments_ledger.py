@@ -24,6 +24,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import UTC
@@ -364,16 +366,26 @@ async def advance(session: AsyncSession, *, now: datetime, rules: PaymentRules, 
                   force: bool = False) -> int:
     """Apply every status step due by ``now`` (or, with ``force``, settle ``payment_id`` at once); commits.
     Returns how many steps were taken."""
-    query = select(PaymentOrder).where(col(PaymentOrder.next_step_at).is_not(None))
+    async def step(order: Any, at: datetime) -> bool:
+        return await _step(session, order=order, at=at, rules=rules)
+
+    return await advance_due(session, table=PaymentOrder, step=step, now=now, payment_id=payment_id, force=force)
+
+
+async def advance_due(session: AsyncSession, *, table: Any, step: Callable[[Any, datetime], Awaitable[bool]],
+                      now: datetime, payment_id: str | None, force: bool) -> int:
+    """The clock's loop over one payments table (``next_step_at``, ``payment_id``): every step due by ``now``, in
+    order, each taken by ``step`` (false: not taken, stop with this payment); ``force`` takes them all at once.
+    Commits; returns how many steps were taken."""
+    query = select(table).where(col(table.next_step_at).is_not(None))
     if payment_id is not None:
-        query = query.where(PaymentOrder.payment_id == payment_id)
+        query = query.where(table.payment_id == payment_id)
     if not force:
-        query = query.where(col(PaymentOrder.next_step_at) <= now)
+        query = query.where(col(table.next_step_at) <= now)
     steps = 0
-    for order in (await session.exec(query.order_by(col(PaymentOrder.next_step_at)))).all():
-        while order.next_step_at is not None and (force or order.next_step_at <= now):
-            at = now if force else order.next_step_at
-            if not await _step(session, order=order, at=at, rules=rules):
+    for row in (await session.exec(query.order_by(col(table.next_step_at)))).all():
+        while row.next_step_at is not None and (force or row.next_step_at <= now):
+            if not await step(row, now if force else row.next_step_at):
                 break
             steps += 1
     await session.commit()
@@ -423,7 +435,7 @@ async def _step(session: AsyncSession, *, order: PaymentOrder, at: datetime, rul
 # --------------------------------------------------------------------------- rendering
 
 
-def _iso(at: datetime) -> str:
+def iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat(timespec="seconds")
 
 
@@ -437,14 +449,14 @@ def render(order: PaymentOrder, *, account: Account | None = None) -> dict[str, 
     data: dict[str, Any] = {
         _ID_FIELD[order.kind]: order.payment_id,
         "ConsentId": order.consent_id,
-        "CreationDateTime": _iso(order.created_at),
+        "CreationDateTime": iso(order.created_at),
         "Status": order.status,
-        "StatusUpdateDateTime": _iso(order.status_updated_at),
+        "StatusUpdateDateTime": iso(order.status_updated_at),
         "Charges": [],
         "Initiation": order.initiation,
     }
     if order.kind == DOMESTIC and order.status not in (REJECTED,):
-        data["ExpectedExecutionDateTime"] = _iso(order.created_at)
+        data["ExpectedExecutionDateTime"] = iso(order.created_at)
     if account is not None:
         data["Debtor"] = {"SchemeName": account.scheme_name, "Identification": account.identification,
                           "Name": account.holder_name}
@@ -465,7 +477,7 @@ def render_details(order: PaymentOrder) -> dict[str, Any]:
             {
                 "PaymentTransactionId": order.transaction_id or order.payment_id,
                 "Status": order.status,
-                "StatusUpdateDateTime": _iso(order.status_updated_at),
+                "StatusUpdateDateTime": iso(order.status_updated_at),
                 "StatusDetail": detail,
             }
         ]

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import UTC
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
@@ -199,20 +198,12 @@ def _reject(payment: VrpPayment, description: str, *, now: datetime) -> None:
 async def advance(session: AsyncSession, *, now: datetime, rules: PaymentRules, payment_id: str | None = None,
                   force: bool = False) -> int:
     """Apply every status step due by ``now`` (or, with ``force``, settle ``payment_id`` at once); commits.
-    Returns how many steps were taken."""
-    query = select(VrpPayment).where(col(VrpPayment.next_step_at).is_not(None))
-    if payment_id is not None:
-        query = query.where(VrpPayment.payment_id == payment_id)
-    if not force:
-        query = query.where(col(VrpPayment.next_step_at) <= now)
-    steps = 0
-    for payment in (await session.exec(query.order_by(col(VrpPayment.next_step_at)))).all():
-        while payment.next_step_at is not None and (force or payment.next_step_at <= now):
-            if not await _step(session, payment=payment, at=now if force else payment.next_step_at, rules=rules):
-                break
-            steps += 1
-    await session.commit()
-    return steps
+    Returns how many steps were taken (the payments clock's loop, ``sandbox.payments_ledger.advance_due``)."""
+    async def step(payment: Any, at: datetime) -> bool:
+        return await _step(session, payment=payment, at=at, rules=rules)
+
+    return await ledger.advance_due(session, table=VrpPayment, step=step, now=now, payment_id=payment_id,
+                                    force=force)
 
 
 async def _step(session: AsyncSession, *, payment: VrpPayment, at: datetime, rules: PaymentRules) -> bool:
@@ -270,26 +261,22 @@ async def reject_pending(session: AsyncSession, *, payment: VrpPayment, now: dat
 # --------------------------------------------------------------------------- rendering
 
 
-def _iso(at: datetime) -> str:
-    return at.astimezone(UTC).isoformat(timespec="seconds")
-
-
 def render(payment: VrpPayment, *, account: Account | None) -> dict[str, Any]:
     """The members of ``OBDomesticVRPResponse.Data`` the bank knows."""
     data: dict[str, Any] = {
         "DomesticVRPId": payment.payment_id,
         "ConsentId": payment.consent_id,
-        "CreationDateTime": _iso(payment.created_at),
+        "CreationDateTime": ledger.iso(payment.created_at),
         "Status": payment.status,
-        "StatusUpdateDateTime": _iso(payment.status_updated_at),
+        "StatusUpdateDateTime": ledger.iso(payment.status_updated_at),
     }
     if payment.status_reason:
         data["StatusReason"] = payment.status_reason
         data["StatusReasonDescription"] = payment.status_reason_description or payment.status_reason
     if payment.status != REJECTED:
-        data["ExpectedExecutionDateTime"] = _iso(payment.created_at)
+        data["ExpectedExecutionDateTime"] = ledger.iso(payment.created_at)
     if payment.expected_settlement_at is not None:
-        data["ExpectedSettlementDateTime"] = _iso(payment.expected_settlement_at)
+        data["ExpectedSettlementDateTime"] = ledger.iso(payment.expected_settlement_at)
     data["Initiation"] = payment.initiation
     data["Instruction"] = payment.instruction
     if account is not None:
@@ -303,7 +290,7 @@ def render_details(payment: VrpPayment) -> dict[str, Any]:
     status: dict[str, Any] = {
         "PaymentTransactionId": payment.transaction_id or payment.payment_id,
         "Status": payment.status,
-        "StatusUpdateDateTime": _iso(payment.status_updated_at),
+        "StatusUpdateDateTime": ledger.iso(payment.status_updated_at),
     }
     if payment.status_reason:
         status["StatusDetail"] = {
