@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import time
+from collections.abc import Awaitable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,3 +129,18 @@ async def concurrent_retries(tpp: Tpp, approved: Approved, *, key: str, count: i
     assert {a.status_code for a in answers} == {201}, {a.text for a in answers if a.status_code != 201}
     assert len({a.content for a in answers}) == 1
     return list(answers)
+
+
+async def retry_until_created(send: Callable[[], Awaitable[httpx.Response]], *, what: str) -> httpx.Response:
+    """A TPP retrying a payment under its key after a crash, as R/W API "Idempotency" says: until it answers
+    201, waiting at least 1 s between tries (a refused connection counts as a try)."""
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            response = await send()
+            if response.status_code == 201:
+                return response
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, f"{what} never completed"
+        await asyncio.sleep(1)

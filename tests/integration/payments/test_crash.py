@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import signal
 import subprocess
@@ -38,6 +39,7 @@ from tests.helpers.oauth import insert_client
 from tests.helpers.payments import Approved
 from tests.helpers.payments import amount_body
 from tests.helpers.payments import approved_payment
+from tests.helpers.payments import retry_until_created
 from tests.helpers.payments import submit
 from tests.integration.consent.conftest import ALL_SCOPES
 from tests.integration.consent.conftest import Tpp
@@ -86,19 +88,6 @@ async def _fire_and_kill(tpp: Tpp, approved: list[Approved], bank: SandboxDataba
     await asyncio.gather(*calls, return_exceptions=True)
 
 
-async def _retry_until_created(tpp: Tpp, approved: Approved, key: str) -> httpx.Response:
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            response = await submit(tpp, approved, key=key, check=False)
-            if response.status_code == 201:
-                return response
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, f"{key} never completed"
-        await asyncio.sleep(1)  # R/W API "Idempotency": the TPP waits at least 1 s before a retry
-
-
 async def test_a_gateway_killed_mid_flight_finishes_every_payment_exactly_once_on_retry(tmp_path: Path) -> None:
     port, sandbox_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OBGW_")}
@@ -130,8 +119,10 @@ async def test_a_gateway_killed_mid_flight_finishes_every_payment_exactly_once_o
 
             gateway = start_obgw(["serve", "--component", "gateway"], env, log)
             wait_ready(gateway, f"{settings.issuer}/healthz", log)
-            answers = await asyncio.gather(*(_retry_until_created(tpp, a, f"crash-{i}")
-                                             for i, a in enumerate(approved)))
+            answers = await asyncio.gather(*(
+                retry_until_created(functools.partial(submit, tpp, a, key=f"crash-{i}", check=False),
+                                    what=f"crash-{i}")
+                for i, a in enumerate(approved)))
 
         # The crash hit the window this test is about: executed at the bank, not yet recorded at the gateway.
         assert caught >= 1, "the kill did not land between the bank call and the stored result"

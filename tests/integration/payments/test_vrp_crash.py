@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import os
 import signal
 import subprocess
@@ -33,6 +34,7 @@ from sandbox.models import VrpPayment
 from sandbox.settings import SandboxSettings
 from tests.helpers.jws import signing_key
 from tests.helpers.oauth import insert_client
+from tests.helpers.payments import retry_until_created
 from tests.integration.consent.conftest import ALL_SCOPES
 from tests.integration.consent.conftest import Tpp
 from tests.integration.consent.conftest import cc_token
@@ -50,19 +52,6 @@ N = 8
 async def _bank_payments(bank: SandboxDatabase, consent_id: str) -> list[VrpPayment]:
     async with bank.session() as session:
         return list((await session.exec(select(VrpPayment).where(col(VrpPayment.consent_id) == consent_id))).all())
-
-
-async def _retry_until_created(tpp: Tpp, approved, key: str) -> httpx.Response:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            response = await pay(tpp, approved, "1.00", key=key, check=False)
-            if response.status_code == 201:
-                return response
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, f"{key} never completed"
-        await asyncio.sleep(1)  # R/W API "Idempotency": the TPP waits at least 1 s before a retry
 
 
 async def test_a_gateway_killed_mid_flight_makes_every_vrp_exactly_once_on_retry(tmp_path: Path) -> None:
@@ -106,7 +95,10 @@ async def test_a_gateway_killed_mid_flight_makes_every_vrp_exactly_once_on_retry
 
             gateway = start_obgw(["serve", "--component", "gateway"], env, log)
             wait_ready(gateway, f"{settings.issuer}/healthz", log)
-            answers = await asyncio.gather(*(_retry_until_created(tpp, approved, f"crash-{i}") for i in range(N)))
+            answers = await asyncio.gather(*(
+                retry_until_created(functools.partial(pay, tpp, approved, "1.00", key=f"crash-{i}", check=False),
+                                    what=f"crash-{i}")
+                for i in range(N)))
             after = await pay(tpp, approved, "1.00", key="after-the-crash", check=False)
 
         # The crash hit the window this test is about: executed at the bank, not yet recorded at the gateway.
