@@ -121,18 +121,23 @@ def request_hash(initiation: dict[str, Any]) -> str:
 
 def _amount_of(kind: str, initiation: dict[str, Any]) -> tuple[Decimal, str]:
     name = "FirstPaymentAmount" if kind == STANDING_ORDER else "InstructedAmount"
-    money = initiation.get(name)
+    return money_of(initiation.get(name), where=f"Initiation.{name}")
+
+
+def money_of(money: Any, *, where: str) -> tuple[Decimal, str]:
+    """An ``{"Amount", "Currency"}`` member as (positive amount, currency); ``PaymentInputError`` names what is
+    wrong, at ``where``."""
     if not isinstance(money, dict):
-        raise PaymentInputError(f"Initiation.{name} is required", field=f"Initiation.{name}")
+        raise PaymentInputError(f"{where} is required", field=where)
     try:
         amount = Decimal(str(money.get("Amount")))
     except InvalidOperation:
-        raise PaymentInputError("Amount is not a decimal", field=f"Initiation.{name}.Amount") from None
+        raise PaymentInputError("Amount is not a decimal", field=f"{where}.Amount") from None
     if not amount.is_finite() or amount <= 0:
-        raise PaymentInputError("Amount must be positive", field=f"Initiation.{name}.Amount")
+        raise PaymentInputError("Amount must be positive", field=f"{where}.Amount")
     currency = money.get("Currency")
     if not isinstance(currency, str) or len(currency) != 3:
-        raise PaymentInputError("Currency must be an ISO 4217 code", field=f"Initiation.{name}.Currency")
+        raise PaymentInputError("Currency must be an ISO 4217 code", field=f"{where}.Currency")
     return amount, currency
 
 

@@ -26,7 +26,6 @@ import uuid
 from datetime import datetime
 from datetime import timedelta
 from decimal import Decimal
-from decimal import InvalidOperation
 from typing import Any
 from typing import Final
 
@@ -68,20 +67,7 @@ def request_hash(*, initiation: dict[str, Any], instruction: dict[str, Any]) -> 
 
 def instructed_amount(instruction: dict[str, Any]) -> tuple[Decimal, str]:
     """``Instruction.InstructedAmount`` as (positive amount, currency); ``PaymentInputError`` names what is wrong."""
-    where = "Instruction.InstructedAmount"
-    money = instruction.get("InstructedAmount")
-    if not isinstance(money, dict):
-        raise PaymentInputError(f"{where} is required", field=where)
-    try:
-        amount = Decimal(str(money.get("Amount")))
-    except InvalidOperation:
-        raise PaymentInputError("Amount is not a decimal", field=f"{where}.Amount") from None
-    if not amount.is_finite() or amount <= 0:
-        raise PaymentInputError("Amount must be positive", field=f"{where}.Amount")
-    currency = money.get("Currency")
-    if not isinstance(currency, str) or len(currency) != 3:
-        raise PaymentInputError("Currency must be an ISO 4217 code", field=f"{where}.Currency")
-    return amount, currency
+    return ledger.money_of(instruction.get("InstructedAmount"), where="Instruction.InstructedAmount")
 
 
 async def find(session: AsyncSession, *, payment_id: str) -> VrpPayment | None:

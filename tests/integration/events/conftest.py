@@ -19,14 +19,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.contract.policies.routes import declared_operations
-from gateway.contract.specs import OpenApiSpecs
-from gateway.contract.specs import load_specs
 from gateway.settings import Settings
 from tests.helpers.bank import sandbox_transports
 from tests.helpers.oauth import db_fixture  # noqa: F401  (the db fixture)
 from tests.integration.consent.conftest import Tpp
-from tests.integration.consent.conftest import new_tpp
+from tests.integration.consent.conftest import obie_specs  # noqa: F401  (fixture)
+from tests.integration.consent.conftest import other_tpp  # noqa: F401  (fixture)
+from tests.integration.consent.conftest import tpp  # noqa: F401  (fixture)
 
 EVENTS = "/open-banking/v3.1/events"
 SUBSCRIPTIONS = "/open-banking/v3.1/event-subscriptions"
@@ -105,23 +104,9 @@ def worker(events_app, gateway_app):  # type: ignore[no-untyped-def]
     return events_app.state.event_worker
 
 
-@pytest.fixture(scope="session")
-def obie_specs() -> OpenApiSpecs:
-    settings = Settings()
-    return load_specs(settings.openapi_dir, declared=declared_operations(settings.policies_dir))
 
 
-@pytest.fixture
-async def tpp(client, db, obie_specs) -> Tpp:  # type: ignore[no-untyped-def]
-    return await new_tpp(client, db, obie_specs)
-
-
-@pytest.fixture
-async def other_tpp(client, db, obie_specs) -> Tpp:  # type: ignore[no-untyped-def]
-    return await new_tpp(client, db, obie_specs)
-
-
-async def subscribe(tpp: Tpp, callback: str | None, **data: Any) -> dict[str, Any]:
+async def subscribe(tpp: Tpp, callback: str | None, **data: Any) -> dict[str, Any]:  # noqa: F811  (the fixture's name)
     body: dict[str, Any] = {"Data": {"Version": "3.1", **data}}
     if callback is not None:
         body["Data"]["CallbackUrl"] = callback
@@ -130,10 +115,11 @@ async def subscribe(tpp: Tpp, callback: str | None, **data: Any) -> dict[str, An
     return answer.json()["Data"]  # type: ignore[no-any-return]
 
 
-async def verified(client: Any, token: str, *, audience: str) -> dict[str, Any]:
-    """A SET verified by pyjwt (not the gateway's code) against the gateway's published JWKS."""
+async def verified(client: Any, token: str, *, audience: str, leeway: float = 0) -> dict[str, Any]:
+    """A SET verified by pyjwt (not the gateway's code) against the gateway's published JWKS; ``leeway``
+    (seconds) for a test that held the worker's clock ahead, so the token's ``iat`` is in the future."""
     jwks = jwt.PyJWKSet.from_dict((await client.get("/jwks")).json())
     kid = jwt.get_unverified_header(token)["kid"]
     key = next(k for k in jwks.keys if k.key_id == kid)
     return jwt.decode(token, key=key, algorithms=["PS256"], audience=audience, issuer="http://127.0.0.1:8000",
-                      options={"require": ["iss", "iat", "jti", "aud", "sub", "txn", "toe", "events"]})
+                      leeway=leeway, options={"require": ["iss", "iat", "jti", "aud", "sub", "txn", "toe", "events"]})
