@@ -3,7 +3,10 @@
 OBIE Event Notification API v3.1.11: the bank POSTs the token to ``{CallbackUrl}/event-notifications``
 (docs/obie-notes-vrp-events.md section 3). The URL is the TPP's, so it is checked twice: when the subscription is
 stored (scheme, credentials, a literal address) and before every push, after DNS resolution, against every
-address the name resolves to (docs/architecture.md section 7).
+address the name resolves to (docs/architecture.md section 7). The push then goes to the address that was
+checked (``PinnedTarget``: the URL names the address, ``Host`` and the TLS server name stay the TPP's, so the
+certificate is still checked against its name): a name that resolves to a public address for the check and to a
+private one a moment later (DNS rebinding) cannot steer the push.
 
 Production: ``https`` only, and no loopback, private (RFC 1918, RFC 4193), link-local (RFC 3927, RFC 4291),
 shared (RFC 6598), multicast, reserved or unspecified address. Sandbox: ``http`` is allowed and so are loopback
@@ -19,8 +22,10 @@ import socket
 from collections.abc import Awaitable
 from collections.abc import Callable
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
 NOTIFICATION_PATH: Final = "/event-notifications"
 
@@ -77,8 +82,18 @@ async def system_resolver(host: str, port: int) -> Sequence[str]:
     return [str(info[4][0]) for info in infos]
 
 
-async def check_target(url: str, *, production: bool, resolver: Resolver = system_resolver) -> None:
-    """``check_url``, then every address the host resolves to. Raises ``CallbackRefused``."""
+@dataclass(frozen=True, kw_only=True)
+class PinnedTarget:
+    """Where one push goes: ``url`` with the checked address for its host, and what the TPP's name still says."""
+
+    url: str
+    host_header: str
+    server_name: str | None  # the TLS server name (https): the certificate is checked against it
+
+
+async def check_target(url: str, *, production: bool, resolver: Resolver = system_resolver) -> PinnedTarget:
+    """``check_url``, then every address the host resolves to; the push's target pinned to the first of them.
+    Raises ``CallbackRefused``."""
     host, port = check_url(url, production=production)
     try:
         addresses = await resolver(host, port)
@@ -90,3 +105,12 @@ async def check_target(url: str, *, production: bool, resolver: Resolver = syste
         reason = _refused_address(ipaddress.ip_address(text.split("%", 1)[0]), production=production)
         if reason:
             raise CallbackRefused(f"the callback host resolves to {reason} ({text})")
+    parts = urlsplit(url)
+    address = addresses[0]
+    literal = f"[{address}]" if ":" in address else address
+    netloc = f"{literal}:{parts.port}" if parts.port is not None else literal
+    return PinnedTarget(
+        url=urlunsplit((parts.scheme, netloc, parts.path, "", "")),
+        host_header=parts.netloc,
+        server_name=host if parts.scheme == "https" else None,
+    )

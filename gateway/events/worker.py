@@ -131,12 +131,15 @@ class DeliveryWorker:
         status: int | None = None
         started = time.perf_counter()
         try:
-            await check_target(url, production=self.production, resolver=self.resolver)
+            target = await check_target(url, production=self.production, resolver=self.resolver)
             token = self.signer.sign(event, issued_at=int(now.timestamp()))
+            # To the address just checked, not to whatever the name resolves to by now (callbacks module).
             answer = await self.http.post(
-                url, content=token, timeout=self.timeout,
-                headers={"content-type": "application/jwt", "x-fapi-financial-id": self.settings.aspsp_org_id,
+                target.url, content=token, timeout=self.timeout,
+                headers={"host": target.host_header, "content-type": "application/jwt",
+                         "x-fapi-financial-id": self.settings.aspsp_org_id,
                          "x-fapi-interaction-id": str(uuid.uuid4())},
+                extensions={"sni_hostname": target.server_name} if target.server_name else None,
             )
             status = answer.status_code
             error = "" if 200 <= status < 300 else f"callback answered {status}"

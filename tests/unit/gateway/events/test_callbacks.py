@@ -62,3 +62,25 @@ async def test_the_sandbox_allows_a_local_receiver_but_not_link_local() -> None:
 
 def test_the_notification_goes_to_the_event_notifications_resource() -> None:
     assert notification_url("https://tpp.example.com/cb/") == "https://tpp.example.com/cb/event-notifications"
+
+
+async def test_the_push_goes_to_the_address_that_was_checked_not_a_later_answer() -> None:
+    # DNS rebinding: a name that answers a public address for the check and a private one afterwards. The push
+    # is pinned to the checked address, so the name is resolved once and its later answer is never used.
+    answers = iter([["93.184.216.34"], ["169.254.169.254"]])
+    asked: list[str] = []
+
+    async def rebinding(host: str, port: int) -> Sequence[str]:
+        asked.append(host)
+        return next(answers)
+
+    target = await check_target("https://tpp.example.com:8443/cb", production=True, resolver=rebinding)
+    assert asked == ["tpp.example.com"]
+    assert target.url == "https://93.184.216.34:8443/cb"
+    # The TPP's name still travels as Host and as the TLS server name the certificate is checked against.
+    assert (target.host_header, target.server_name) == ("tpp.example.com:8443", "tpp.example.com")
+
+
+async def test_an_ipv6_address_is_pinned_in_brackets_and_plain_http_has_no_server_name() -> None:
+    target = await check_target("http://[::1]:9000/cb", production=False, resolver=resolving_to("::1"))
+    assert (target.url, target.host_header, target.server_name) == ("http://[::1]:9000/cb", "[::1]:9000", None)
