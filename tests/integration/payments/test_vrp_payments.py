@@ -304,3 +304,14 @@ async def test_funds_confirmation_refuses_another_consent_id_and_an_unsigned_req
     assert_ob_error(await funds(tpp, approved, "10.00", consent_id="vrpc-other"), 400, MISMATCH)
     unsigned = await funds(tpp, approved, "10.00", sign=False)
     assert unsigned.status_code in (400, 401), unsigned.text
+
+
+async def test_funds_confirmation_on_another_consent_than_the_tokens_is_403(tpp: Tpp) -> None:
+    approved = await approved_vrp(tpp)
+    other = await approved_vrp(tpp, key="other-vrp-consent")
+    # The customer's token for ``approved`` at the path of ``other``: refused before the bank is asked.
+    path = f"{VRP_CONSENTS}/{other.consent_id}/funds-confirmation"
+    body = {"Data": {"ConsentId": other.consent_id, "InstructedAmount": {"Amount": "1.00", "Currency": "GBP"}}}
+    headers = customer_auth(tpp, approved.access_token, "POST", path)
+    refused = await tpp.call("POST", path, content=json.dumps(body).encode(), headers=headers, authorized=False)
+    assert_ob_error(refused, 403, "UK.OBIE.Resource.NotFound")
