@@ -29,10 +29,12 @@ from gateway.services import Services
 from gateway.store.db import utcnow
 
 
-async def pending_consent(db: AsyncSession, pending: Pending) -> Consent | None:
-    """The consent the pushed request names, if it can still be authorised; ``None`` when it names none.
+async def pending_consent(db: AsyncSession, pending: Pending, *, psu_id: str | None) -> Consent | None:
+    """The consent the pushed request names, if the signed-in customer ``psu_id`` can still decide it; ``None``
+    when it names none.
 
-    PAR checked it, but the TPP may have deleted it, or another authorization decided it, since then.
+    PAR checked it, but the TPP may have deleted it, or another authorization decided it, since then. An
+    Authorised consent (a re-authentication) is only ever handed to the customer it is bound to.
     """
     intent_id = pending.params.get("intent_id")
     if not intent_id:
@@ -47,6 +49,7 @@ async def pending_consent(db: AsyncSession, pending: Pending) -> Consent | None:
         raise InvalidRequest("this consent has already been decided")
     if consent.expires_at is not None and consent.expires_at <= utcnow():
         raise InvalidRequest("this consent has expired")
+    _check_same_customer(consent, psu_id=psu_id)
     return consent
 
 
@@ -71,7 +74,7 @@ def is_reauthentication(consent: Consent) -> bool:
     return consent.status == ConsentStatus.AUTHORISED
 
 
-def check_same_customer(consent: Consent, *, psu_id: str | None) -> None:
+def _check_same_customer(consent: Consent, *, psu_id: str | None) -> None:
     """Only the customer an Authorised consent is bound to may re-authenticate it: anyone else is refused before
     the consent page shows them anything of it."""
     if is_reauthentication(consent) and (psu_id is None or consent.psu_id != psu_id):

@@ -45,7 +45,6 @@ from gateway.errors import OAuthError
 from gateway.errors import TemporarilyUnavailable
 from gateway.oauth import psu_session
 from gateway.oauth.authorization_consents import authorise_step
-from gateway.oauth.authorization_consents import check_same_customer
 from gateway.oauth.authorization_consents import customer_accounts
 from gateway.oauth.authorization_consents import is_reauthentication
 from gateway.oauth.authorization_consents import pending_consent
@@ -89,9 +88,7 @@ async def authorize(request: Request) -> Response:
     if session.signed_in:
         try:
             async with svc.db.session() as db:
-                consent = await pending_consent(db, pending)
-            if consent is not None:
-                check_same_customer(consent, psu_id=session.psu_id)
+                consent = await pending_consent(db, pending, psu_id=session.psu_id)
             response = await consent_page(request, pending, session, services=svc, consent=consent)
         except OAuthError as exc:
             return error_page(request, exc, services=svc)
@@ -161,9 +158,7 @@ async def decide(request: Request) -> Response:
                 db, client_id=form.get("client_id"), request_uri=form.get("request_uri"), session=session,
                 require_started=True,
             )
-            consent = await pending_consent(db, pending)
-            if consent is not None:
-                check_same_customer(consent, psu_id=session.psu_id)
+            consent = await pending_consent(db, pending, psu_id=session.psu_id)
             step: ConsentStep | None = None
             if consent is not None and is_reauthentication(consent):
                 # Approve re-authorises the consent as it is; Deny leaves it as it was (the dashboard revokes).

@@ -21,7 +21,6 @@ from gateway.errors import InvalidRequest
 from gateway.errors import NotFound
 from gateway.errors import TemporarilyUnavailable
 from gateway.oauth.authorization_consents import authorise_step
-from gateway.oauth.authorization_consents import check_same_customer
 from gateway.oauth.authorization_consents import customer_accounts
 from gateway.oauth.authorization_consents import is_reauthentication
 from gateway.oauth.authorization_consents import pending_consent
@@ -83,9 +82,7 @@ async def headless_authorize(request: Request) -> JSONResponse:
         if psu is None:
             await svc.sign_in_throttle.failed(username=username, address=address)
             raise AccessDenied("the sandbox customer's credentials are not right")
-        consent = await pending_consent(db, pending)
-        if consent is not None:
-            check_same_customer(consent, psu_id=psu.psu_id)
+        consent = await pending_consent(db, pending, psu_id=psu.psu_id)
         step: ConsentStep | None = None
         if consent is not None and is_reauthentication(consent):
             step = reauthorise_step(pending, consent, psu_id=psu.psu_id) if decision == "approve" else None
