@@ -73,13 +73,15 @@ class Settings:
     max_form_bytes: int = 64 * 1024
     # Event notifications (docs/architecture.md section 7): the delivery worker each gateway process runs,
     # how often it looks at the outbox when idle, the push timeout, and the retry back-off (doubling from the
-    # base up to the cap, at most event_max_attempts pushes before the event is marked failed).
+    # base up to the cap, at most event_max_attempts pushes before the event is marked failed), and how long a
+    # long poll (returnImmediately false) is held when nothing waits.
     event_delivery: bool = True
     event_poll_interval_ms: int = 500
     event_timeout_ms: int = 5000
     event_retry_base_ms: int = 1000
     event_retry_cap_ms: int = 300_000
     event_max_attempts: int = 8
+    event_long_poll_ms: int = 10_000
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

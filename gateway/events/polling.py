@@ -6,12 +6,17 @@ In one call the TPP acknowledges (``ack``: jtis it processed) and refuses (``set
 ``description``) events it received before, then receives up to ``maxEvents`` of its events still
 unacknowledged, oldest first (``sets``: jti -> the signed token, the same ``jti`` as any push of the event), and
 whether more wait (``moreAvailable``). ``maxEvents`` 0 only acknowledges; absent, at most ``MAX_EVENTS``.
-``returnImmediately`` is accepted; the gateway always answers at once (no long polling). A jti of another
-TPP, or unknown, is ignored. Acknowledged and refused events stay in the delivery log.
+``returnImmediately`` ``false`` asks for a long poll (RFC 8936 section 2.4): when nothing waits, the answer is
+held until one of the TPP's events is stored (looked for every ``OBGW_EVENT_POLL_INTERVAL_MS``, so an event
+stored by any replica ends the hold) or ``OBGW_EVENT_LONG_POLL_MS`` has passed, then given as usual (an empty
+``sets`` on time-out). Absent or ``true``, the answer is immediate. A jti of another TPP, or unknown, is ignored.
+Acknowledged and refused events stay in the delivery log.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 from typing import Final
 
@@ -91,11 +96,9 @@ class EventPolling:
                                errors_by_jti={j: f"{e.get('err', '')}: {e.get('description', '')}"
                                               for j, e in set_errs.items()})
             await session.commit()
-            events: list[EventNotification] = []
-            if limit:
-                query = (select(E).where(col(E.client_id) == client_id, col(E.state).in_(AWAITING))
-                         .order_by(col(E.seq)).limit(limit + 1 + len(answered)))
-                events = [e for e in (await session.exec(query)).all() if e.jti not in answered]
+            events = await self._waiting(session, client_id=client_id, limit=limit, answered=answered)
+        if limit and not events and body.get("returnImmediately") is False:
+            events = await self._hold(client_id=client_id, limit=limit, answered=answered)
         more = len(events) > limit
         handed = events[:limit]
         now = utcnow()
@@ -110,6 +113,28 @@ class EventPolling:
             more = await self._any_waiting(client_id)
         document = {"moreAvailable": more, "sets": sets}
         return json_response(wire.dumps(document), status_code=201, headers=call.rate_headers)
+
+    @staticmethod
+    async def _waiting(session: Any, *, client_id: str, limit: int, answered: set[str]) -> list[EventNotification]:
+        """Up to ``limit`` + 1 of the TPP's unsettled events, oldest first (the extra one says more wait)."""
+        if not limit:
+            return []
+        query = (select(E).where(col(E.client_id) == client_id, col(E.state).in_(AWAITING))
+                 .order_by(col(E.seq)).limit(limit + 1 + len(answered)))
+        return [e for e in (await session.exec(query)).all() if e.jti not in answered]
+
+    async def _hold(self, *, client_id: str, limit: int, answered: set[str]) -> list[EventNotification]:
+        """The long poll: look again every poll interval until an event waits or the hold's time is up."""
+        settings = self.services.settings
+        deadline = time.monotonic() + settings.event_long_poll_ms / 1000
+        step = settings.event_poll_interval_ms / 1000
+        while (left := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(step, left))
+            async with self.services.db.session() as session:
+                events = await self._waiting(session, client_id=client_id, limit=limit, answered=answered)
+            if events:
+                return events
+        return []
 
     async def _any_waiting(self, client_id: str) -> bool:
         async with self.services.db.session() as session:

@@ -70,13 +70,20 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 
 @pytest.fixture
-def settings(var_dir) -> Settings:  # type: ignore[no-untyped-def]
+def settings(var_dir, long_poll_ms) -> Settings:  # type: ignore[no-untyped-def]
     from tests.conftest import ISSUER
     from tests.conftest import SANDBOX_URL
 
     # Fast retries so the back-off is observable within a test; the idle interval short.
     return Settings(var_dir=var_dir, issuer=ISSUER, sandbox_url=SANDBOX_URL, event_poll_interval_ms=50,
-                    event_retry_base_ms=200, event_retry_cap_ms=400, event_max_attempts=3)
+                    event_retry_base_ms=200, event_retry_cap_ms=400, event_max_attempts=3,
+                    event_long_poll_ms=long_poll_ms)
+
+
+@pytest.fixture
+def long_poll_ms() -> int:
+    """The shipped hold of a long poll, unless a test parametrizes a shorter one."""
+    return Settings.event_long_poll_ms
 
 
 @pytest.fixture

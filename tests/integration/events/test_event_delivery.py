@@ -5,6 +5,7 @@ same jti; polling returns and acknowledges the same events."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import UTC
 from datetime import datetime
@@ -209,3 +210,44 @@ async def test_polling_returns_and_acknowledges_the_same_events(client, db, tpp:
 async def test_polling_needs_the_tpps_token(client) -> None:  # type: ignore[no-untyped-def]
     answer = await client.post(EVENTS, json={})
     assert answer.status_code == 401
+
+
+async def test_a_long_poll_is_held_until_an_event_is_stored(client, db, tpp: Tpp) -> None:  # type: ignore[no-untyped-def]
+    """RFC 8936 section 2.4: returnImmediately false with nothing waiting holds the answer; the revocation stored
+    while it waits ends the hold, and the answer carries that revocation's event."""
+    await subscribe(tpp, None)
+    consent_id = await authorised_for_alice(db, tpp.fapi.client_id)
+
+    async def revoke_later() -> None:
+        await asyncio.sleep(0.5)
+        await operators.revoke_consent(db=db, consent_id=consent_id)
+
+    started = time.monotonic()
+    revoking = asyncio.create_task(revoke_later())
+    answer = await tpp.call("POST", EVENTS, body={"returnImmediately": False})
+    held = time.monotonic() - started
+    await revoking
+    assert answer.status_code == 201, answer.text
+    sets = answer.json()["sets"]
+    assert len(sets) == 1
+    claims = await verified(client, next(iter(sets.values())), audience=tpp.fapi.client_id)
+    assert claims["events"][REVOKED]["subject"]["http://openbanking.org.uk/rid"] == consent_id
+    assert 0.5 <= held < 5
+
+
+@pytest.mark.parametrize("long_poll_ms", [300])
+async def test_a_long_poll_with_nothing_stored_ends_empty_at_its_time_limit(client, tpp: Tpp) -> None:  # type: ignore[no-untyped-def]
+    await subscribe(tpp, None)
+    started = time.monotonic()
+    answer = await tpp.call("POST", EVENTS, body={"returnImmediately": False})
+    held = time.monotonic() - started
+    assert answer.json() == {"moreAvailable": False, "sets": {}}
+    assert 0.3 <= held < 3
+
+
+async def test_without_return_immediately_false_the_answer_is_not_held(client, tpp: Tpp) -> None:  # type: ignore[no-untyped-def]
+    await subscribe(tpp, None)
+    started = time.monotonic()
+    answer = await tpp.call("POST", EVENTS, body={"returnImmediately": True})
+    assert answer.json() == {"moreAvailable": False, "sets": {}}
+    assert time.monotonic() - started < 2  # the default hold is 10 s
