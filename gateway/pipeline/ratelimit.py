@@ -169,7 +169,7 @@ class RateLimiter:
         headers = await self._headers(budget, prefix="ratelimit-")
 
         rule = self._policy.unattended
-        if not customer_present and route.token == "customer" and route.scope in rule.scopes:
+        if not customer_present and route.token == "customer" and not rule.scopes.isdisjoint(route.scopes):
             parts = {
                 "client": client_id,
                 "consent": consent_id,

@@ -123,7 +123,7 @@ def customer_token(services: Services) -> Step[Call]:
 
 def client_token(services: Services) -> Step[Call]:
     async def step(call: Call) -> None:
-        call.client = await tokens.require_client_token(call.request, services=services, scope=call.policy.scope)
+        call.client = await tokens.require_client_token(call.request, services=services, scopes=call.policy.scopes)
 
     return step
 

@@ -11,6 +11,7 @@ RFC 9449 ``WWW-Authenticate`` challenge is kept. A missing scope is 403 (R/W API
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 from starlette.requests import Request
@@ -56,12 +57,13 @@ def obie_token_refusal(exc: OAuthError) -> ObError:
     return refused
 
 
-async def require_client_token(request: Request, *, services: Services, scope: str) -> Client:
-    """The TPP's own token (``client_credentials``, docs/obie-notes.md section 2 legend "CC") with ``scope``: a
-    customer's token is refused with 401 like a missing one (the FCS expects 401 for a token of the wrong grant)."""
+async def require_client_token(request: Request, *, services: Services, scopes: Sequence[str]) -> Client:
+    """The TPP's own token (``client_credentials``, docs/obie-notes.md section 2 legend "CC") holding one of
+    ``scopes``: a customer's token is refused with 401 like a missing one (the FCS expects 401 for a token of the
+    wrong grant)."""
     try:
         context = await require_access_token(
-            request, services=services, scopes=[scope], grant_types=CLIENT_GRANT_TYPES
+            request, services=services, any_scope=scopes, grant_types=CLIENT_GRANT_TYPES
         )
     except OAuthError as exc:
         raise obie_token_refusal(exc) from None
@@ -70,7 +72,7 @@ async def require_client_token(request: Request, *, services: Services, scope: s
 
 async def client_token(request: Request, *, services: Services, scope: str) -> consent_api.TppCaller:
     """The TPP's client-credentials token with ``scope`` checked, as the consent endpoints name their caller."""
-    client = await require_client_token(request, services=services, scope=scope)
+    client = await require_client_token(request, services=services, scopes=(scope,))
     return consent_api.TppCaller(client_id=client.client_id, principal=client)
 
 
@@ -78,7 +80,7 @@ async def require_customer_token(request: Request, *, services: Services, policy
     """The verified customer token for ``policy``'s route; raises an OBIE 401/403 on any doubt."""
     try:
         access = await require_access_token(
-            request, services=services, scopes=(policy.scope,), grant_types=CUSTOMER_GRANT_TYPES
+            request, services=services, any_scope=policy.scopes, grant_types=CUSTOMER_GRANT_TYPES
         )
     except OAuthError as exc:
         raise obie_token_refusal(exc) from None

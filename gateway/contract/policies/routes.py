@@ -37,7 +37,9 @@ class RoutePolicy:
     method: str
     path: str  # full path template, e.g. /open-banking/v3.1/aisp/accounts/{AccountId}
     token: TokenKind
-    scope: str
+    # The token must hold at least one of these (the OBIE document lists the roles that may call: the Events
+    # operations accept an AISP's, a PISP's or a CBPII's token).
+    scopes: tuple[str, ...]
     # Conjunction of alternatives: the consent must share at least one permission with every set (AISP
     # profile "Permissions"; transactions need Basic/Detail and Credits/Debits). Empty: no consent permission
     # is involved (client-token routes, payments, funds confirmation).
@@ -150,10 +152,13 @@ def load_routes(
                 f"token {token} contradicts the OpenAPI security scheme {op.security_scheme} "
                 f"(needs {op.token_kind})"
             )
-        scope = entry.string("scope", choices=SCOPES)
-        if scope not in op.scopes:
+        # One scope, or a list of which any one suffices; each must be one the OBIE document declares.
+        scopes = (entry.string("scope", choices=SCOPES),) if isinstance(entry.value["scope"], str) else (
+            entry.string_list("scope", choices=SCOPES, what="scope"))
+        undeclared = [s for s in scopes if s not in op.scopes]
+        if undeclared:
             entry.fail(
-                f"scope {scope} is not the scope the OpenAPI document declares ({', '.join(op.scopes)})"
+                f"scope {', '.join(undeclared)} is not a scope the OpenAPI document declares ({', '.join(op.scopes)})"
             )
         # docs/obie-notes.md section 4: AIS data endpoints are gated by consent permissions; nothing else is.
         needs_permissions = op.api == "accounts" and token == "customer"
@@ -178,7 +183,7 @@ def load_routes(
             method=op.method,
             path=op.full_path,
             token=token,  # type: ignore[arg-type]
-            scope=scope,
+            scopes=scopes,
             permissions=permissions,
             rate_class=rate_class,
             idempotent=idempotent,

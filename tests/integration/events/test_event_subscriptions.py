@@ -3,8 +3,13 @@ document (``Tpp.call``), one subscription per TPP, the refusals."""
 
 from __future__ import annotations
 
+from tests.integration.consent.conftest import AISP
 from tests.integration.consent.conftest import Tpp
+from tests.integration.consent.conftest import account_access_body
 from tests.integration.consent.conftest import assert_ob_error
+from tests.integration.consent.conftest import consent_count
+from tests.integration.consent.conftest import new_tpp
+from tests.integration.events.conftest import EVENTS
 from tests.integration.events.conftest import SUBSCRIPTIONS
 from tests.integration.events.conftest import subscribe
 
@@ -69,3 +74,23 @@ async def test_without_a_token_nothing_is_served(client, tpp: Tpp) -> None:  # t
     assert (await client.get(SUBSCRIPTIONS)).status_code == 401
     assert (await client.post(SUBSCRIPTIONS, json={"Data": {"Version": "3.1"}})).status_code == 401
     assert (await tpp.call("GET", SUBSCRIPTIONS)).json()["Data"]["EventSubscription"] == []
+
+
+async def test_a_pisp_or_a_cbpii_without_the_accounts_scope_may_subscribe_and_poll(client, db, obie_specs) -> None:  # type: ignore[no-untyped-def]
+    """events-openapi.yaml: TPPOAuth2Security with accounts, payments or fundsconfirmations."""
+    for scope in ("openid payments", "openid fundsconfirmations"):
+        tpp = await new_tpp(client, db, obie_specs, scope=scope)
+        await subscribe(tpp, None)
+        polled = await tpp.call("POST", EVENTS, body={"returnImmediately": True})
+        assert polled.status_code == 201, polled.text
+
+
+
+async def test_a_client_token_without_the_operations_scope_is_refused_and_nothing_is_stored(client, db, obie_specs) -> None:  # type: ignore[no-untyped-def]
+    """The scope check every client-token route shares (a list names alternatives; one scope, the only one): a
+    PISP's token at the AISP's consent endpoint is 403 insufficient_scope, and no consent is stored."""
+    pisp = await new_tpp(client, db, obie_specs, scope="openid payments")
+    answer = await pisp.call("POST", AISP, body=account_access_body(), check=False)
+    assert answer.status_code == 403, answer.text
+    assert 'error="insufficient_scope"' in answer.headers["WWW-Authenticate"]
+    assert await consent_count(db, pisp.fapi.client_id) == 0

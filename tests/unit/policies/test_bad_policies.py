@@ -129,8 +129,19 @@ CASES = [
     (
         "routes.yaml",
         _on_route("GetAccounts", _add("scope", "payments")),
-        "scope payments is not the scope the OpenAPI document declares (accounts)",
+        "scope payments is not a scope the OpenAPI document declares (accounts)",
     ),
+    (
+        "routes.yaml",
+        _on_route("GetAccounts", _add("scope", ["accounts", "payments"])),
+        "scope payments is not a scope the OpenAPI document declares (accounts)",
+    ),
+    (
+        "routes.yaml",
+        _on_route("CreateEvents", _add("scope", ["accounts", "accounts"])),
+        "scope lists a scope twice",
+    ),
+    ("routes.yaml", _on_route("CreateEvents", _add("scope", [])), "scope must be a non-empty list of strings"),
     ("routes.yaml", _on_route("GetAccounts", _add("rate_class", "gold")), "rate_class 'gold' is not one of"),
     (
         "routes.yaml",

@@ -204,3 +204,12 @@ async def test_routes_yaml_and_the_consent_vocabulary_agree_on_every_ais_endpoin
         for path, requirement in ENDPOINT_PERMISSIONS.items()
     }
     assert ours == theirs
+
+
+async def test_an_aisp_a_pisp_or_a_cbpii_may_call_the_events_operations(policies: Policies) -> None:
+    """events-openapi.yaml lists accounts, payments and fundsconfirmations on every operation: any one will do."""
+    events = [rule for rule in policies.routes.values() if rule.api == "events"]
+    assert len(events) == 5
+    for rule in events:
+        assert rule.scopes == ("accounts", "payments", "fundsconfirmations"), rule.operation_id
+    assert all(len(rule.scopes) == 1 for rule in policies.routes.values() if rule.api != "events")
