@@ -33,6 +33,7 @@ from consent.notifications import DeliveryState
 from consent.notifications import EventNotification
 from gateway.events.bodies import json_body as events_body
 from gateway.events.tokens import SetSigner
+from gateway.pipeline import message_signing
 from gateway.pipeline import steps
 from gateway.pipeline.payment_checks import json_response
 from gateway.pipeline.payment_limits import PaymentLimits
@@ -57,7 +58,7 @@ class EventPolling:
         self.policy = services.policies.by_operation_id[OPERATION]
         self.flow: Flow[Call] = Flow(
             steps=(steps.client_token(services), steps.client_rate_limit(limits), steps.json_media_types,
-                   events_body(services, api="events")),
+                   steps.message_signature(services), events_body(services, api="events")),
             action=self._poll,
         )
 
@@ -144,4 +145,7 @@ class EventPolling:
         return row is not None
 
     def routes(self) -> list[BaseRoute]:
-        return [Route(self.policy.path, self.poll, methods=["POST"], name="events:poll")]
+        route = Route(self.policy.path, self.poll, methods=["POST"], name="events:poll")
+        # Both signature flags obeyed if set; the shipped rulebook sets neither (the document declares none here).
+        return [message_signing.sign_responses(route, self.services,
+                                              operations=self.services.policies.operations_at(route.path))]

@@ -39,6 +39,7 @@ ALL_SCOPES = "openid accounts payments fundsconfirmations"
 AISP = "/open-banking/v3.1/aisp/account-access-consents"
 PISP = "/open-banking/v3.1/pisp"
 CBPII = "/open-banking/v3.1/cbpii/funds-confirmation-consents"
+SUBSCRIPTIONS_PATH = "/event-subscriptions"
 PAYMENT_COLLECTIONS = (
     f"{PISP}/domestic-payment-consents",
     f"{PISP}/domestic-scheduled-payment-consents",
@@ -177,14 +178,16 @@ class Tpp:
         if body is not None or content is not None:
             sent["Content-Type"] = "application/json"
             content = content if content is not None else json.dumps(body).encode()
-        if sign and method == "POST" and "/pisp/" in path and content is not None:
-            # R/W API "Message Signing": payment-consent POSTs are signed over the exact bytes sent.
+        signed = (method == "POST" and "/pisp/" in path) or (method in ("POST", "PUT") and SUBSCRIPTIONS_PATH in path)
+        if sign and signed and content is not None:
+            # R/W API "Message Signing": payment-consent POSTs and event-subscription POSTs and PUTs
+            # (events-openapi.yaml) are signed over the exact bytes sent.
             sent["x-jws-signature"] = sign_body(content, key=self.fapi.key, issuer=self.signer)
         sent.update(headers or {})
         response = await self.http.request(method, path, content=content, headers=sent)
         if check:
             assert_matches_spec(self.specs, response)
-            if "/pisp/" in path and response.content:
+            if ("/pisp/" in path or (SUBSCRIPTIONS_PATH in path and method != "DELETE")) and response.content:
                 await self.assert_signed(response)
         return response
 

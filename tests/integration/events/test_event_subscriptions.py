@@ -3,6 +3,9 @@ document (``Tpp.call``), one subscription per TPP, the refusals."""
 
 from __future__ import annotations
 
+import json
+
+from tests.helpers.jws import sign_body
 from tests.integration.consent.conftest import AISP
 from tests.integration.consent.conftest import Tpp
 from tests.integration.consent.conftest import account_access_body
@@ -94,3 +97,29 @@ async def test_a_client_token_without_the_operations_scope_is_refused_and_nothin
     assert answer.status_code == 403, answer.text
     assert 'error="insufficient_scope"' in answer.headers["WWW-Authenticate"]
     assert await consent_count(db, pisp.fapi.client_id) == 0
+
+
+async def test_an_unsigned_subscription_request_is_refused_and_nothing_is_stored(tpp: Tpp) -> None:
+    """events-openapi.yaml declares x-jws-signature required on the subscription POST and PUT."""
+    unsigned = await tpp.call("POST", SUBSCRIPTIONS, body={"Data": {"Version": "3.1"}}, sign=False)
+    assert_ob_error(unsigned, 400, "UK.OBIE.Signature.Missing")
+    assert (await tpp.call("GET", SUBSCRIPTIONS)).json()["Data"]["EventSubscription"] == []
+
+
+async def test_a_subscription_change_signed_over_other_bytes_is_refused_and_changes_nothing(tpp: Tpp) -> None:
+    created = await subscribe(tpp, "https://tpp.example.com/cb")
+    sid = created["EventSubscriptionId"]
+    signed_for = json.dumps({"Data": {"EventSubscriptionId": sid, "Version": "3.1"}}).encode()
+    sent = json.dumps({"Data": {"EventSubscriptionId": sid, "Version": "3.1",
+                                "CallbackUrl": "https://attacker.example.com/cb"}}).encode()
+    signature = sign_body(signed_for, key=tpp.fapi.key, issuer=tpp.signer)
+    answer = await tpp.call("PUT", f"{SUBSCRIPTIONS}/{sid}", content=sent, sign=False,
+                            headers={"x-jws-signature": signature})
+    assert_ob_error(answer, 400, "UK.OBIE.Signature.Invalid")
+    assert (await tpp.call("GET", SUBSCRIPTIONS)).json()["Data"]["EventSubscription"] == [created]
+
+
+async def test_polling_is_not_signed_either_way(tpp: Tpp) -> None:
+    await subscribe(tpp, None)
+    polled = await tpp.call("POST", EVENTS, body={"returnImmediately": True})
+    assert polled.status_code == 201 and "x-jws-signature" not in polled.headers
