@@ -70,6 +70,8 @@ def _initiation() -> dict[str, Any]:
 def valid_body(operation_id: str) -> dict[str, Any] | None:
     """A body the consent service accepts for ``operation_id``, or None when the operation takes none."""
     risk = {"PaymentContextCode": "EcommerceGoods"}
+    if operation_id == "CreateEventSubscriptions":
+        return {"Data": {"Version": "3.1", "CallbackUrl": "https://tpp.example.com/obie"}}
     if operation_id == "CreateAccountAccessConsents":
         return {
             "Data": {"Permissions": ["ReadAccountsDetail", "ReadBalances"], "ExpirationDateTime": _future(30)},

@@ -29,6 +29,9 @@ SCOPE_BY_PREFIX = {
     "/open-banking/v3.1/aisp/": "accounts",
     "/open-banking/v3.1/pisp/": "payments",
     "/open-banking/v3.1/cbpii/": "fundsconfirmations",
+    # The Events API takes any one of the three (events-openapi.yaml): a PISP's subscribes, an AISP's polls.
+    "/open-banking/v3.1/event-subscriptions": "payments",
+    "/open-banking/v3.1/events": "accounts",
 }
 
 
