@@ -52,6 +52,7 @@ class EventType(StrEnum):
     EXPIRED = "expired"
     DELETED = "deleted"
     ACCESSED = "accessed"
+    ACCOUNTS_CHANGED = "accounts_changed"
 
 
 class ActorType(StrEnum):

@@ -25,6 +25,7 @@ from consent.access import ConsentGrant
 from consent.access import check_access
 from consent.access import record_access
 from consent.access import record_accesses
+from consent.account_changes import stop_sharing_account
 from consent.creation import create_account_access_consent
 from consent.creation import create_funds_confirmation_consent
 from consent.creation import create_payment_consent
@@ -70,5 +71,6 @@ __all__ = [
     "reauthorise",
     "reject",
     "revoke",
+    "stop_sharing_account",
     "revoke_all_for_client",
 ]

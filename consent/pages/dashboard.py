@@ -2,7 +2,8 @@
 
 The customer signs in with the bank sign-in, sees every consent grouped by TPP (active and past, permissions in
 plain words, accounts, dates, and each access: when, which endpoint, whether they were present), revokes one
-consent or all of one TPP's after a confirmation page, narrows what is shown with a GET filter form (by TPP, kind,
+consent or all of one TPP's after a confirmation page, stops sharing one account of an account-access consent
+(``consent.account_changes``; the TPP gets a linked-account-update event), narrows what is shown with a GET filter form (by TPP, kind,
 status, and a date range of history entries; ``consent.pages.dashboard_filters``), and downloads the same
 filtered history as JSON or CSV (``consent.history_csv``) or opens it as a printable page (``/consents/print``:
 no navigation, every history entry shown).
@@ -37,6 +38,7 @@ from consent.customer_views import export_document
 from consent.errors import ConsentError
 from consent.history_csv import history_csv
 from consent.history_filters import kind_words
+from consent.lifecycle import ConsentKind
 from consent.lifecycle import ConsentStatus
 from consent.lifecycle import allowed
 from consent.models import Consent
@@ -71,6 +73,7 @@ EVENT_WORDS = {
     EventType.EXPIRED: "Expired",
     EventType.DELETED: "Deleted by the app",
     EventType.ACCESSED: "Used",
+    EventType.ACCOUNTS_CHANGED: "You stopped sharing an account",
 }
 
 
@@ -196,6 +199,9 @@ class Dashboard:
                     money = f"{answer.get('currency', '')} {answer.get('amount', '')}".strip()
                     words += (f": asked whether {money} is available, answered "
                               + ("yes" if answer["funds_available"] else "no"))
+            if entry.event == EventType.ACCOUNTS_CHANGED:
+                removed = [labels.get(a, a) for a in entry.detail.get("removed", [])]
+                words = f"{words}: {', '.join(removed)}" if removed else words
             history.append({"when": _when(entry.at), "what": words})
         return {
             "consent_id": summary.consent_id,
@@ -209,6 +215,10 @@ class Dashboard:
                        or [{"title": "What it allows", "items": [f"The app may {KIND_TITLES[summary.kind]}."]}]
                        if summary.groups or summary.kind in KIND_TITLES else []),
             "accounts": [labels.get(a, a) for a in summary.account_ids],
+            # An active account-access consent sharing more than one account: each can be taken out of it.
+            "removable_accounts": ([{"id": a, "label": labels.get(a, a)} for a in summary.account_ids]
+                                   if summary.kind == ConsentKind.ACCOUNT_ACCESS and summary.status == S.AUTHORISED
+                                   and len(summary.account_ids) > 1 else []),
             "created": _when(summary.created_at),
             "authorised": _when(summary.authorised_at),
             "reauthorised": _when(summary.reauthorised_at),
@@ -308,6 +318,56 @@ class Dashboard:
                                      status_code=409)
         return RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
 
+    # ------------------------------------------------------------------ one account out of a consent
+
+    async def _shared_account(self, customer: Customer, consent_id: str, account_id: str) -> Consent | None:
+        """The customer's own active account-access consent sharing ``account_id`` and at least one more."""
+        async with self.portal.session() as session:
+            consent = await session.get(Consent, consent_id)
+            accounts = await service.consented_accounts(session=session, consent_id=consent_id)
+        if consent is None or consent.psu_id != customer.psu_id or consent.kind != ConsentKind.ACCOUNT_ACCESS:
+            return None
+        if consent.status != S.AUTHORISED or account_id not in accounts or len(accounts) < 2:
+            return None
+        return consent
+
+    async def confirm_remove_account(self, request: Request) -> Response:
+        customer = self.portal.customer(request)
+        if not customer.signed_in:
+            return RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
+        assert customer.psu_id is not None
+        consent_id, account_id = request.path_params["consent_id"], request.path_params["account_id"]
+        consent = await self._shared_account(customer, consent_id, account_id)
+        if consent is None:
+            return self._refused(request, "There is no account here that you can stop sharing.", status_code=404)
+        async with self.portal.session() as session:
+            names = await self.portal.client_names(session, [consent.client_id])
+        labels = await self._labels(customer.psu_id)
+        return self._page(request, "account_remove_confirm.html", {
+            "account": labels.get(account_id, account_id),
+            "tpp": names.get(consent.client_id, consent.client_id),
+            "detail": f"Reference {consent.consent_id}",
+            "action": f"{BASE}/{consent.consent_id}/accounts/{account_id}/remove",
+        }, customer)
+
+    async def remove_account(self, request: Request) -> Response:
+        checked = await self._checked_form(request)
+        if isinstance(checked, Response):
+            return checked
+        customer, _ = checked
+        assert customer.psu_id is not None
+        consent_id, account_id = request.path_params["consent_id"], request.path_params["account_id"]
+        if await self._shared_account(customer, consent_id, account_id) is None:
+            return self._refused(request, "There is no account here that you can stop sharing.", status_code=404)
+        async with self.portal.session() as session:
+            try:
+                await service.stop_sharing_account(session=session, consent_id=consent_id, psu_id=customer.psu_id,
+                                                   account_id=account_id, now=self.portal.now())
+            except ConsentError:
+                return self._refused(request, "This consent has changed meanwhile; nothing was changed.",
+                                     status_code=409)
+        return RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
+
     # ------------------------------------------------------------------ revoking all of one TPP's consents
 
     async def _revocable_of(self, customer: Customer, client_id: str) -> list[Consent]:
@@ -390,6 +450,9 @@ class Dashboard:
             Route(f"{BASE}/tpp/{{client_id}}/revoke", self.revoke_all, methods=["POST"]),
             Route(f"{BASE}/{{consent_id}}/revoke", self.confirm_revoke, methods=["GET"]),
             Route(f"{BASE}/{{consent_id}}/revoke", self.revoke, methods=["POST"]),
+            Route(f"{BASE}/{{consent_id}}/accounts/{{account_id}}/remove", self.confirm_remove_account,
+                  methods=["GET"]),
+            Route(f"{BASE}/{{consent_id}}/accounts/{{account_id}}/remove", self.remove_account, methods=["POST"]),
         ]
 
 
