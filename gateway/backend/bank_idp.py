@@ -5,7 +5,8 @@ OpenID Connect Discovery 1.0 section 4: the provider's metadata is read from
 ``{OBGW_BANK_IDP_ISSUER}/.well-known/openid-configuration`` once and its ``issuer`` must equal the configured one
 exactly (section 4.3). OpenID Connect Core 1.0 section 3.1.2.1: the authentication request is the authorization
 code flow with PKCE S256 (RFC 7636 section 4), ``state``, ``nonce`` and the configured ``acr_values`` (section
-3.1.2.1, the SCA the bank must perform). Section 3.1.3: the code is redeemed by authlib's OAuth 2.0 client with the
+3.1.2.1, the SCA the bank must perform; also asked as an essential ``acr`` claim with those values, with ``amr``
+and ``auth_time``, section 5.5). Section 3.1.3: the code is redeemed by authlib's OAuth 2.0 client with the
 client's secret or a ``private_key_jwt`` assertion (section 9). Section 3.1.3.7: the ID token's signature is checked
 against the provider's JWKS (fetched again once for an unknown ``kid``: key rotation), its ``iss``, ``aud`` (and
 ``azp`` when several audiences), ``exp`` and ``iat``, and its ``nonce`` against the one this sign-in sent; its
@@ -28,6 +29,7 @@ import httpx
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from authlib.oauth2.rfc7523 import private_key_jwt_sign
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from joserfc import jwk
 
@@ -76,6 +78,20 @@ def new_sign_in_request() -> SignInRequest:
                          code_verifier=secrets.token_urlsafe(32))
 
 
+class _IssuerAudienceKeyJWT(PrivateKeyJWT):  # type: ignore[misc]
+    """authlib's ``private_key_jwt`` with the issuer as audience and a new ``jti`` per assertion (RFC 7523 section
+    3: each assertion used once). authlib's own adds its ``jti`` to the shared ``claims`` it was given, so
+    every later assertion would carry the first one's and the provider would refuse it as replayed."""
+
+    def __init__(self, *, audience: str, alg: str) -> None:
+        super().__init__(alg=alg)
+        self._audience = audience
+
+    def sign(self, auth: Any, token_endpoint: str) -> str:
+        return str(private_key_jwt_sign(auth.client_secret, client_id=auth.client_id, token_endpoint=token_endpoint,
+                                        claims={"aud": self._audience, "jti": jose.new_jti()}, alg=self.alg))
+
+
 class BankIdentityProvider:
     """The gateway as an OpenID Connect relying party of the bank's provider (one per gateway process)."""
 
@@ -100,7 +116,7 @@ class BankIdentityProvider:
         if private_key is not None:
             # RFC 7523 section 3 / FAPI 2.0 SP section 5.3.2.1: the assertion's audience is the provider's issuer.
             self._http.register_client_auth_method(
-                PrivateKeyJWT(claims={"aud": settings.bank_idp_issuer}, alg=jose.alg_for(private_key)))
+                _IssuerAudienceKeyJWT(audience=settings.bank_idp_issuer, alg=jose.alg_for(private_key)))
 
     async def close(self) -> None:
         await self._http.aclose()
@@ -152,6 +168,12 @@ class BankIdentityProvider:
         }
         if s.bank_idp_acr_values:
             params["acr_values"] = " ".join(s.bank_idp_acr_values)
+        # Core 1.0 section 5.5: the acr as an essential claim among the required values, and how and when the
+        # customer authenticated (amr, auth_time), which the gateway records.
+        id_token_claims: dict[str, Any] = {"amr": {"essential": True}, "auth_time": {"essential": True}}
+        if s.bank_idp_acr_values:
+            id_token_claims["acr"] = {"essential": True, "values": list(s.bank_idp_acr_values)}
+        params["claims"] = json.dumps({"id_token": id_token_claims}, separators=(",", ":"))
         endpoint = str(metadata["authorization_endpoint"])
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"
 
@@ -187,7 +209,7 @@ class BankIdentityProvider:
             raise BankIdpUnavailable(f"token endpoint: {exc.__class__.__name__}") from None
         except AuthlibBaseError as exc:
             # RFC 6749 section 5.2: the provider refused the code (used, expired, wrong verifier, client).
-            raise BankSignInRefused(f"the bank did not accept the sign-in ({exc.error})") from None
+            raise BankSignInRefused(f"the bank did not accept the sign-in ({exc.error}: {getattr(exc, 'description', '')})") from None
         finally:
             self._http.token = None
         return dict(token)

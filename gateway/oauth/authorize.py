@@ -185,7 +185,8 @@ async def decide(request: Request) -> Response:
                 step = reject_step(pending, consent, psu_id=session.psu_id)
             try:
                 location = await finish(db, pending=pending, psu_id=session.psu_id, auth_time=session.auth_time,
-                                         approve=decision == "approve", services=svc, consent_step=step)
+                                         approve=decision == "approve", services=svc, consent_step=step,
+                                         amr=session.amr)
             except InvalidAccountSelection as exc:
                 # Rolled back: the request is still pending, the consent still AwaitingAuthorisation.
                 assert consent is not None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import replace
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -110,6 +111,9 @@ async def callback(request: Request) -> Response:
         return error_page(request, exc, services=svc)
     signed_in = session.signed_in_as(psu_id=customer.psu_id, name=customer.name, now=int(time.time()),
                                      acr=customer.acr, amr=customer.amr)
+    if customer.auth_time is not None:
+        # OpenID Connect Core 1.0 section 2: when the bank authenticated the customer, not when we heard of it.
+        signed_in = replace(signed_in, auth_time=customer.auth_time)
     target = "/authorize?" + urlencode({"client_id": pending.client.client_id, "request_uri": pending.request_uri})
     response = RedirectResponse(target, status_code=303, headers=page_headers())
     psu_session.save(response, signed_in, request=request, services=svc)

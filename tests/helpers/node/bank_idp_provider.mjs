@@ -28,10 +28,10 @@ const provider = new Provider(issuer, {
   }],
   jwks: config.provider_jwks,
   acrValues: config.acr_values,
-  claims: { openid: ['sub'], profile: ['name'] },
+  claims: { acr: null, amr: null, auth_time: null, sid: null, openid: ['sub'] },
   pkce: { required: () => true },
   enabledJWA: { clientAuthSigningAlgValues: ['ES256'], idTokenSigningAlgValues: ['ES256'] },
-  features: { devInteractions: { enabled: false } },
+  features: { devInteractions: { enabled: false }, claimsParameter: { enabled: true } },
   interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   async findAccount(ctx, id) {
     if (!config.accounts.includes(id)) return undefined;
@@ -44,6 +44,11 @@ const provider = new Provider(issuer, {
     return grant;
   },
 });
+
+// Why the provider refused something, in its log (the test prints the log when it fails to start).
+for (const event of ['grant.error', 'authorization.error', 'server_error']) {
+  provider.on(event, (ctx, error) => console.error(event, error.error, error.error_description, error.error_detail || ''));
+}
 
 function readForm(req) {
   return new Promise((resolve, reject) => {

@@ -213,6 +213,40 @@ async def test_the_journey_signs_in_at_the_bank_and_binds_the_consent_to_its_cus
     assert token.status_code == 200, token.text
     id_token = jose.unverified_claims(token.json()["id_token"])
     assert id_token["sub"] and id_token["openbanking_intent_id"] == consent_id
+    assert id_token["acr"] == ACR_SCA and id_token["amr"] == ["pwd", "otp"]
+    assert await consent_status(db, consent_id) == (ConsentStatus.AUTHORISED, psu_id_of("alice"))
+
+
+async def approve_at_bank(gateway: httpx.AsyncClient, browser: httpx.AsyncClient, idp: BankIdp, fapi: FapiClient,
+                          request_uri: str, *, username: str) -> httpx.Response:
+    back = await signed_in_at_bank(gateway, browser, idp, fapi, request_uri, account=psu_id_of(username))
+    assert back.status_code == 303, back.text
+    page = await gateway.get(back.headers["location"])
+    assert page.status_code == 200, page.text
+    form: dict[str, Any] = {"csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id,
+                            "request_uri": request_uri, "decision": "approve"}
+    if 'name="account_id"' in page.text:
+        form["account_id"] = page.text.split('name="account_id" value="', 1)[1].split('"', 1)[0]
+    return await gateway.post("/authorize/decision", data=form)
+
+
+async def test_re_authentication_is_only_for_the_customer_the_bank_signed_in_first(gateway, db, idp) -> None:  # type: ignore[no-untyped-def]
+    fapi, consent_id = await tpp_with_consent(db)
+    request_uri, _ = await push(gateway, fapi, consent_id)
+    async with idp.browser() as alice_at_bank:
+        assert (await approve_at_bank(gateway, alice_at_bank, idp, fapi, request_uri, username="alice")).status_code == 303
+    # Later, the TPP asks for re-authentication of the same consent; another customer signs in at the bank.
+    again, _ = await push(gateway, fapi, consent_id)
+    gateway.cookies.clear()
+    async with idp.browser() as bob_at_bank:
+        refused = await signed_in_at_bank(gateway, bob_at_bank, idp, fapi, again, account=psu_id_of("bob"))
+        assert refused.status_code == 303, refused.text
+        assert_refused(await gateway.get(refused.headers["location"]), 403, "another customer")
+    # The customer it is bound to re-authenticates it.
+    gateway.cookies.clear()
+    async with idp.browser() as alice_again:
+        confirmed = await approve_at_bank(gateway, alice_again, idp, fapi, again, username="alice")
+    assert confirmed.status_code == 303 and "code" in query_of(confirmed.headers["location"])
     assert await consent_status(db, consent_id) == (ConsentStatus.AUTHORISED, psu_id_of("alice"))
 
 

@@ -81,6 +81,24 @@ async def test_a_valid_answer_names_the_customer_and_how_they_authenticated() ->
     assert not any("authorization" in r.headers for r in seen if r.method == "GET")
 
 
+async def test_each_private_key_jwt_assertion_is_new_and_addressed_to_the_issuer(tmp_path: Any) -> None:
+    client_key = jose.generate_key(alg="ES256")
+    key_file = tmp_path / "client-key.json"
+    key_file.write_text(json.dumps(client_key))
+    idp, seen = provider(token=id_token())
+    await idp.close()
+    idp = BankIdentityProvider(settings=settings(bank_idp_client_auth="private_key_jwt",
+                                                 bank_idp_private_key_file=key_file),
+                               transport=idp._http._transport)
+    await complete(idp)
+    await complete(idp)
+    forms = [dict(httpx.QueryParams(r.content.decode())) for r in seen if r.url.path == "/token"]
+    assertions = [jose.verify(f["client_assertion"], key=jose.public_jwk(client_key), audience=ISSUER)
+                  for f in forms]
+    assert len(assertions) == 2 and assertions[0]["jti"] != assertions[1]["jti"]
+    assert all(a["iss"] == a["sub"] == CLIENT for a in assertions)
+
+
 async def test_the_customer_comes_from_the_configured_claim() -> None:
     idp, _ = provider(token=id_token(customer_number="C-42"))
     idp._settings = settings(bank_idp_psu_claim="customer_number")
