@@ -209,7 +209,8 @@ class BankIdentityProvider:
             raise BankIdpUnavailable(f"token endpoint: {exc.__class__.__name__}") from None
         except AuthlibBaseError as exc:
             # RFC 6749 section 5.2: the provider refused the code (used, expired, wrong verifier, client).
-            raise BankSignInRefused(f"the bank did not accept the sign-in ({exc.error}: {getattr(exc, 'description', '')})") from None
+            # The provider's description is for the operator, not the customer: only its error code is shown.
+            raise BankSignInRefused(f"the bank did not accept the sign-in ({exc.error})") from None
         finally:
             self._http.token = None
         return dict(token)

@@ -207,7 +207,9 @@ async def test_the_journey_signs_in_at_the_bank_and_binds_the_consent_to_its_cus
         "csrf": hidden_field(page.text, "csrf"), "client_id": fapi.client_id, "request_uri": request_uri,
         "decision": "approve", "account_id": account})
     assert decided.status_code == 303, decided.text
-    code = query_of(decided.headers["location"])["code"]
+    returned = query_of(decided.headers["location"])
+    assert decided.headers["location"].startswith(fapi.redirect_uri + "?") and returned["iss"] == GATEWAY
+    code = returned["code"]
     token = await fapi.token(gateway, {"grant_type": "authorization_code", "code": code,
                                        "redirect_uri": fapi.redirect_uri, "code_verifier": verifier})
     assert token.status_code == 200, token.text

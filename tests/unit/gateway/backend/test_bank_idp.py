@@ -172,6 +172,22 @@ async def test_a_refused_code_is_refused() -> None:
         await complete(idp)
 
 
+async def test_an_unreachable_or_broken_provider_is_unavailable() -> None:
+    def broken(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(500)
+
+    def refused(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("refused", request=request)
+
+    for answer in (broken, refused):
+        idp = BankIdentityProvider(settings=settings(), transport=httpx.MockTransport(answer))
+        with pytest.raises(BankIdpUnavailable):
+            await idp.authorization_url(request=SIGN_IN)
+    idp, _ = provider(meta={"issuer": ISSUER})
+    with pytest.raises(BankIdpUnavailable, match="lacks authorization_endpoint"):
+        await idp.metadata()
+
+
 async def test_metadata_naming_another_issuer_is_refused() -> None:
     idp, _ = provider(meta=metadata(issuer="https://other.example"))
     with pytest.raises(BankIdpUnavailable, match="names issuer"):
