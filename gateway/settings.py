@@ -65,21 +65,6 @@ class Settings:
     # http://openbanking.org.uk/tan, and the organisation id the gateway signs its responses as.
     jws_trust_anchor: str = "openbanking.org.uk"
     aspsp_org_id: str = "obgw-sandbox-aspsp"
-    log_level: str = "info"
-    # OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces; empty = tracing off.
-    otel_endpoint: str = ""
-    # Largest request body accepted (413 above it), and the smaller cap for urlencoded forms.
-    max_body_bytes: int = 1024 * 1024
-    max_form_bytes: int = 64 * 1024
-    # Event notifications (docs/architecture.md section 7): the delivery worker each gateway process runs,
-    # how often it looks at the outbox when idle, the push timeout, and the retry back-off (doubling from the
-    # base up to the cap, at most event_max_attempts pushes before the event is marked failed).
-    event_delivery: bool = True
-    event_poll_interval_ms: int = 500
-    event_timeout_ms: int = 5000
-    event_retry_base_ms: int = 1000
-    event_retry_cap_ms: int = 300_000
-    event_max_attempts: int = 8
     # Customer sign-in through the bank's OpenID Connect provider (docs/architecture.md section 10,
     # docs/bank-sign-in.md): required in production, where it replaces the sandbox password form. The issuer
     # is discovered (OpenID Connect Discovery 1.0 section 4); the client authenticates with its secret
@@ -95,6 +80,21 @@ class Settings:
     bank_idp_scopes: tuple[str, ...] = ("openid",)
     bank_idp_acr_values: tuple[str, ...] = ()
     bank_idp_psu_claim: str = "sub"
+    log_level: str = "info"
+    # OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces; empty = tracing off.
+    otel_endpoint: str = ""
+    # Largest request body accepted (413 above it), and the smaller cap for urlencoded forms.
+    max_body_bytes: int = 1024 * 1024
+    max_form_bytes: int = 64 * 1024
+    # Event notifications (docs/architecture.md section 7): the delivery worker each gateway process runs,
+    # how often it looks at the outbox when idle, the push timeout, and the retry back-off (doubling from the
+    # base up to the cap, at most event_max_attempts pushes before the event is marked failed).
+    event_delivery: bool = True
+    event_poll_interval_ms: int = 500
+    event_timeout_ms: int = 5000
+    event_retry_base_ms: int = 1000
+    event_retry_cap_ms: int = 300_000
+    event_max_attempts: int = 8
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
