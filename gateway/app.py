@@ -22,6 +22,7 @@ from starlette.templating import Jinja2Templates
 from consent.pages.rendering import TEMPLATES_DIR
 from gateway import errors
 from gateway.backend.bank import Bank
+from gateway.backend.bank_idp import BankIdentityProvider
 from gateway.backend.upstream import Transport
 from gateway.backend.upstream import Upstream
 from gateway.contract.policies.loader import Policies
@@ -82,13 +83,15 @@ def create_app(
     create_schema: bool = False,
     start_event_worker: bool = False,
     event_transport: httpx.AsyncBaseTransport | None = None,
+    bank_idp_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     """Build the gateway ASGI app. ``create_schema`` is for tests; real runs use ``obgw migrate``.
     ``bank_transport`` replaces the pooled HTTP transport to ``OBGW_SANDBOX_URL`` under the bank client, and
     ``http_transport`` the one that fetches TPP key sets (tests: the sandbox app in-process).
     ``span_exporter`` replaces the OTLP exporter of ``OBGW_OTEL_ENDPOINT`` (tests).
     ``start_event_worker``: run the event delivery worker in this process (``obgw up`` and ``obgw serve`` pass
-    ``OBGW_EVENT_DELIVERY``); ``event_transport`` replaces the transport it pushes to TPP callbacks over."""
+    ``OBGW_EVENT_DELIVERY``); ``event_transport`` replaces the transport it pushes to TPP callbacks over;
+    ``bank_idp_transport`` the one to the bank's identity provider (``OBGW_BANK_IDP_ISSUER``)."""
     settings.check_production()
     specs, policies = _contract(settings.openapi_dir.resolve(), settings.policies_dir.resolve())
     policies.fapi.check_settings(settings)
@@ -114,6 +117,8 @@ def create_app(
         policies=policies,
         sign_in_throttle=SignInThrottle.create(policy=policies.rate_limits, redis_url=settings.redis_url,
                                                prefix=settings.redis_prefix),
+        bank_idp=BankIdentityProvider(settings=settings, transport=bank_idp_transport)
+        if settings.uses_bank_idp else None,
     )
     readiness = Readiness(settings=settings, db=db, bank=services.bank)
     pipeline = ais.AisPipeline.build(services)
@@ -153,6 +158,8 @@ def create_app(
         await pipeline.close()
         await readiness.close()
         await services.bank.close()
+        if services.bank_idp is not None:
+            await services.bank_idp.close()
         await services.http.aclose()
         await services.single_use.close()
         await db.dispose()

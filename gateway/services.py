@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from starlette.templating import Jinja2Templates
 
     from gateway.backend.bank import Bank
+    from gateway.backend.bank_idp import BankIdentityProvider
     from gateway.contract.policies.loader import Policies
     from gateway.contract.specs import OpenApiSpecs
     from gateway.security.client_keys import ClientKeyCache
@@ -43,6 +44,9 @@ class Services:
     policies: Policies
     # Failed bank sign-ins per username and address (rate-limits.yaml ``sign_in``).
     sign_in_throttle: SignInThrottle
+    # The bank's OpenID Connect provider customers sign in at (production; docs/architecture.md section 10),
+    # or None where the sandbox password form signs them in.
+    bank_idp: BankIdentityProvider | None = None
 
 
 def services(request: Request) -> Services:

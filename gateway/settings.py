@@ -65,6 +65,21 @@ class Settings:
     # http://openbanking.org.uk/tan, and the organisation id the gateway signs its responses as.
     jws_trust_anchor: str = "openbanking.org.uk"
     aspsp_org_id: str = "obgw-sandbox-aspsp"
+    # Customer sign-in through the bank's OpenID Connect provider (docs/architecture.md section 10,
+    # docs/bank-sign-in.md): required in production, where it replaces the sandbox password form. The issuer
+    # is discovered (OpenID Connect Discovery 1.0 section 4); the client authenticates with its secret
+    # (``client_secret_basic``) or a signed assertion (``private_key_jwt``, the private JWK in a file); the
+    # redirect URI defaults to ``{issuer}/bank-sign-in/callback``; ``acr_values`` are requested and one of
+    # them must come back in the ID token (SCA); ``psu_claim`` is the ID token claim naming the customer.
+    bank_idp_issuer: str = ""
+    bank_idp_client_id: str = ""
+    bank_idp_client_secret: str = ""
+    bank_idp_client_auth: str = "client_secret_basic"
+    bank_idp_private_key_file: Path | None = None
+    bank_idp_redirect_uri: str = ""
+    bank_idp_scopes: tuple[str, ...] = ("openid",)
+    bank_idp_acr_values: tuple[str, ...] = ()
+    bank_idp_psu_claim: str = "sub"
     log_level: str = "info"
     # OTLP/HTTP traces endpoint, e.g. http://127.0.0.1:4318/v1/traces; empty = tracing off.
     otel_endpoint: str = ""
@@ -92,6 +107,8 @@ class Settings:
             object.__setattr__(self, "sandbox_url", f"http://{self.sandbox_host}:{self.sandbox_port}")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite+aiosqlite:///{self.var_dir / 'obgw.db'}")
+        if self.bank_idp_issuer and not self.bank_idp_redirect_uri:
+            object.__setattr__(self, "bank_idp_redirect_uri", f"{self.issuer}/bank-sign-in/callback")
         _ = self.trusted_proxy_networks  # refuse a malformed list at start-up, not at the first request
         if not self.sandbox_database_url:
             object.__setattr__(
@@ -118,6 +135,12 @@ class Settings:
     @property
     def is_sandbox(self) -> bool:
         return self.mode == "sandbox"
+
+    @property
+    def uses_bank_idp(self) -> bool:
+        """Customers sign in at the bank's identity provider (always in production; in the sandbox when one is
+        configured) instead of the sandbox password form."""
+        return self.mode == "production" or bool(self.bank_idp_issuer)
 
     @property
     def keys_dir(self) -> Path:
@@ -153,8 +176,31 @@ class Settings:
             problems.append("OBGW_SESSION_SECRET is required in production")
         if self.aspsp_org_id == "obgw-sandbox-aspsp":
             problems.append("OBGW_ASPSP_ORG_ID (the bank's directory organisation id) is required in production")
+        problems.extend(self._bank_idp_problems())
         if problems:
             raise SettingsError("; ".join(problems))
+
+    def _bank_idp_problems(self) -> list[str]:
+        problems = []
+        if not self.bank_idp_issuer.startswith("https://"):
+            problems.append("OBGW_BANK_IDP_ISSUER (the bank's OpenID Connect issuer, https) is required in production")
+        if not self.bank_idp_client_id:
+            problems.append("OBGW_BANK_IDP_CLIENT_ID is required in production")
+        if not self.bank_idp_acr_values:
+            problems.append("OBGW_BANK_IDP_ACR_VALUES (the acr values that prove strong customer authentication) "
+                            "is required in production")
+        problems.extend(self.bank_idp_client_auth_problems())
+        return problems
+
+    def bank_idp_client_auth_problems(self) -> list[str]:
+        """What is wrong with how the gateway authenticates to the bank's identity provider, if anything."""
+        if self.bank_idp_client_auth in ("client_secret_basic", "client_secret_post"):
+            return [] if self.bank_idp_client_secret else [
+                f"OBGW_BANK_IDP_CLIENT_SECRET is required with OBGW_BANK_IDP_CLIENT_AUTH={self.bank_idp_client_auth}"]
+        if self.bank_idp_client_auth == "private_key_jwt":
+            return [] if self.bank_idp_private_key_file is not None else [
+                "OBGW_BANK_IDP_PRIVATE_KEY_FILE is required with OBGW_BANK_IDP_CLIENT_AUTH=private_key_jwt"]
+        return ["OBGW_BANK_IDP_CLIENT_AUTH must be client_secret_basic, client_secret_post or private_key_jwt"]
 
 
 def _coerce(name: str, annotation: object, raw: str) -> object:

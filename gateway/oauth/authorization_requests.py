@@ -90,11 +90,12 @@ async def find_pending(
 
 
 async def finish(db: AsyncSession, *, pending: Pending, psu_id: str, auth_time: int | None, approve: bool,
-                  services: Services, consent_step: ConsentStep | None = None) -> str:
+                  services: Services, consent_step: ConsentStep | None = None, amr: tuple[str, ...] = ()) -> str:
     """Use up the pushed request and build the redirect back to the client (RFC 6749 section 4.1.2).
 
     ``consent_step`` authorises or rejects the consent in ``db``; the consent service commits it together with
-    the used-up request and the code, or rolls all of them back when it refuses.
+    the used-up request and the code, or rolls all of them back when it refuses. ``amr``: how the bank
+    authenticated the customer (its identity provider's ID token), carried on to the gateway's ID token.
     """
     now = utcnow()
     result = await db.execute(
@@ -122,7 +123,8 @@ async def finish(db: AsyncSession, *, pending: Pending, psu_id: str, auth_time: 
                 consent_id=params.get("intent_id"),
                 nonce=params.get("nonce"),
                 claims={"claims": params.get("claims") or {},
-                        "authorization_details": params.get("authorization_details") or []},
+                        "authorization_details": params.get("authorization_details") or [],
+                        **({"amr": list(amr)} if amr else {})},
                 auth_time=now if auth_time is None else _from_ts(auth_time),
                 expires_at=now + timedelta(seconds=lifetime),
             )

@@ -1,5 +1,7 @@
 """The authorization endpoint and the bank's customer pages: ``GET /authorize`` (RFC 6749 section 3.1),
-``POST /login``, ``POST /authorize/decision``, and the sandbox-only headless approval route.
+``POST /login``, ``POST /authorize/decision``, and the sandbox-only headless approval route. Where customers
+sign in at the bank's identity provider (production: docs/architecture.md section 10), ``/authorize`` sends a
+customer not yet signed in there (``gateway.oauth.bank_sign_in``) and ``POST /login`` is refused.
 
 FAPI 2.0 Security Profile section 5.3.2.2: PAR is the only way in, so ``/authorize`` takes exactly
 ``client_id`` and ``request_uri`` (RFC 9126 section 4); an unknown, expired, used or foreign ``request_uri``
@@ -43,6 +45,7 @@ from gateway.errors import AccessDenied
 from gateway.errors import InvalidRequest
 from gateway.errors import OAuthError
 from gateway.errors import TemporarilyUnavailable
+from gateway.oauth import bank_sign_in
 from gateway.oauth import psu_session
 from gateway.oauth.authorization_consents import authorise_step
 from gateway.oauth.authorization_consents import customer_accounts
@@ -92,6 +95,9 @@ async def authorize(request: Request) -> Response:
             response = await consent_page(request, pending, session, services=svc, consent=consent)
         except OAuthError as exc:
             return error_page(request, exc, services=svc)
+    elif svc.bank_idp is not None:
+        # docs/architecture.md section 10: the customer signs in at the bank's identity provider.
+        return await bank_sign_in.start(request, pending, session, services=svc)
     else:
         response = login_page(request, pending, session, services=svc)
     psu_session.save(response, session, request=request, services=svc)
@@ -101,6 +107,9 @@ async def authorize(request: Request) -> Response:
 async def sign_in(request: Request) -> Response:
     svc = get_services(request)
     try:
+        if svc.bank_idp is not None:
+            # The password form is the sandbox's: here customers sign in at the bank's identity provider.
+            raise InvalidRequest("customers sign in at the bank: start again from the app")
         form = await read_form(request)
         session = psu_session.load(request, services=svc)
         psu_session.check_csrf(session, form.get("csrf"))
@@ -176,7 +185,8 @@ async def decide(request: Request) -> Response:
                 step = reject_step(pending, consent, psu_id=session.psu_id)
             try:
                 location = await finish(db, pending=pending, psu_id=session.psu_id, auth_time=session.auth_time,
-                                         approve=decision == "approve", services=svc, consent_step=step)
+                                         approve=decision == "approve", services=svc, consent_step=step,
+                                         amr=session.amr)
             except InvalidAccountSelection as exc:
                 # Rolled back: the request is still pending, the consent still AwaitingAuthorisation.
                 assert consent is not None

@@ -3,7 +3,9 @@
 Signed with the gateway's current key, in its alg (PS256), which must be one of the rulebook's ``algorithms.id_token``
 (policies/fapi.yaml; checked at start-up, ``FapiPolicy.check_signing_key``), ``kid`` in the header (FAPI 2.0
 Security Profile section 5.4).
-``acr`` is ``urn:openbanking:psd2:sca``: the customer signed in at the bank. ``openbanking_intent_id`` names
+``acr`` is ``urn:openbanking:psd2:sca``: the customer signed in at the bank (where the bank's identity provider
+signs them in, its ID token had to show one of the configured SCA ``acr`` values, and its ``amr`` is carried on:
+docs/architecture.md section 10). ``openbanking_intent_id`` names
 the consent the customer authorised (OBIE Read/Write API "Consent Authorisation"); the refresh-token expiry
 claim follows OBIE "Token Expiry Time".
 """
@@ -61,6 +63,7 @@ def build_id_token(
     nonce: str | None = None,
     intent_id: str | None = None,
     refresh_expires_at: datetime | None = None,
+    amr: tuple[str, ...] = (),
     now: datetime | None = None,
 ) -> str:
     moment = int((now or utcnow()).timestamp())
@@ -76,6 +79,9 @@ def build_id_token(
         claims["auth_time"] = int(auth_time.timestamp())
     if nonce:
         claims["nonce"] = nonce
+    if amr:
+        # OpenID Connect Core 1.0 section 2: the methods the bank's identity provider authenticated them with.
+        claims["amr"] = list(amr)
     if intent_id:
         claims["openbanking_intent_id"] = intent_id
     if refresh_expires_at is not None:

@@ -48,6 +48,12 @@ class PsuSession:
     auth_time: int | None = None
     # handle hash of each pending pushed request -> when this browser first presented it
     pending: dict[str, int] = field(default_factory=dict)
+    # How the bank authenticated the customer (its identity provider's ID token ``acr`` and ``amr``).
+    acr: str | None = None
+    amr: tuple[str, ...] = ()
+    # The sign-in at the bank's identity provider under way (docs/architecture.md section 10): state, nonce,
+    # PKCE verifier and the pushed request it is for (handle hash, client_id, request_uri), started at.
+    bank_sign_in: dict[str, Any] | None = None
 
     @property
     def signed_in(self) -> bool:
@@ -66,12 +72,16 @@ class PsuSession:
     def without_pending(self, handle_hash: str) -> PsuSession:
         return replace(self, pending={k: v for k, v in self.pending.items() if k != handle_hash})
 
-    def signed_in_as(self, *, psu_id: str, name: str, now: int) -> PsuSession:
+    def signed_in_as(self, *, psu_id: str, name: str, now: int, acr: str | None = None,
+                     amr: tuple[str, ...] = ()) -> PsuSession:
         # A new CSRF token at sign-in, so a token seen before authentication is worth nothing after it.
         return replace(
             self, psu_id=psu_id, name=name, auth_time=now, csrf=secrets.token_urlsafe(32),
-            expires=now + SESSION_LIFETIME,
+            expires=now + SESSION_LIFETIME, acr=acr, amr=amr, bank_sign_in=None,
         )
+
+    def with_bank_sign_in(self, sign_in: dict[str, Any]) -> PsuSession:
+        return replace(self, bank_sign_in=dict(sign_in))
 
 
 def new_session(*, now: int | None = None) -> PsuSession:
@@ -130,6 +140,9 @@ def load(request: Request, *, services: Services, now: int | None = None) -> Psu
             name=data.get("name"),
             auth_time=data.get("auth_time"),
             pending={str(k): int(v) for k, v in dict(data.get("pending") or {}).items()},
+            acr=data.get("acr"),
+            amr=tuple(str(m) for m in data.get("amr") or ()),
+            bank_sign_in=dict(data["bank_sign_in"]) if data.get("bank_sign_in") else None,
         )
     except (KeyError, TypeError, ValueError):
         return None
@@ -147,6 +160,9 @@ def save(response: Response, session: PsuSession, *, request: Request, services:
             "name": session.name,
             "auth_time": session.auth_time,
             "pending": session.pending,
+            "acr": session.acr,
+            "amr": list(session.amr),
+            "bank_sign_in": session.bank_sign_in,
         },
         separators=(",", ":"),
     ).encode("utf-8")

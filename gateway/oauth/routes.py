@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute
 
 from gateway.oauth import authorize
+from gateway.oauth import bank_sign_in
 from gateway.oauth import introspection
 from gateway.oauth import metadata
 from gateway.oauth import par
@@ -19,6 +20,7 @@ def routes() -> list[BaseRoute]:
         *registration.routes(),
         *par.routes(),
         *authorize.routes(),
+        *bank_sign_in.routes(),
         *token.routes(),
         *introspection.routes(),
         *revocation.routes(),

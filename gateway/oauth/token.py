@@ -209,6 +209,7 @@ async def _authorization_code(
             auth_time=row.auth_time,
             nonce=row.nonce,
             intent_id=row.consent_id,
+            amr=_amr_of(row.claims),
             refresh_expires_at=None if issued.refresh.expires_at >= tokens.OPEN_ENDED else issued.refresh.expires_at,
         )
     return body
@@ -316,3 +317,9 @@ _GRANTS = {
 
 def routes() -> list[BaseRoute]:
     return [Route("/token", token_endpoint, methods=["POST"], name="token")]
+
+
+def _amr_of(claims: object) -> tuple[str, ...]:
+    """How the bank authenticated the customer, as the code recorded it (docs/architecture.md section 10)."""
+    amr = claims.get("amr") if isinstance(claims, dict) else None
+    return tuple(str(m) for m in amr) if isinstance(amr, list) else ()

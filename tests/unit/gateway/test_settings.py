@@ -58,6 +58,11 @@ def _production(tmp_path: Path, **changes: object) -> Settings:
         "session_secret": "s" * 32,
         "aspsp_org_id": "0015800001041REAAY",
         "var_dir": tmp_path,
+        # docs/architecture.md section 10: customers sign in at the bank's identity provider.
+        "bank_idp_issuer": "https://login.bank.example",
+        "bank_idp_client_id": "obgw",
+        "bank_idp_client_secret": "idp-secret",
+        "bank_idp_acr_values": ("urn:openbanking:psd2:sca",),
     }
     values.update(changes)
     return Settings(**values)  # type: ignore[arg-type]
@@ -71,8 +76,16 @@ def _production(tmp_path: Path, **changes: object) -> Settings:
         ({"directory_jwks_file": None}, "DIRECTORY"),
         ({"session_secret": ""}, "SESSION_SECRET"),
         ({"aspsp_org_id": "obgw-sandbox-aspsp"}, "ASPSP_ORG_ID"),
+        ({"bank_idp_issuer": ""}, "BANK_IDP_ISSUER"),
+        ({"bank_idp_issuer": "http://login.bank.example"}, "BANK_IDP_ISSUER"),
+        ({"bank_idp_client_id": ""}, "BANK_IDP_CLIENT_ID"),
+        ({"bank_idp_acr_values": ()}, "BANK_IDP_ACR_VALUES"),
+        ({"bank_idp_client_secret": ""}, "BANK_IDP_CLIENT_SECRET"),
+        ({"bank_idp_client_auth": "private_key_jwt"}, "BANK_IDP_PRIVATE_KEY_FILE"),
     ],
-    ids=["plain-http-issuer", "headless-approval", "sandbox-directory", "no-session-secret", "sandbox-org-id"],
+    ids=["plain-http-issuer", "headless-approval", "sandbox-directory", "no-session-secret", "sandbox-org-id",
+         "no-bank-idp", "plain-http-bank-idp", "no-bank-idp-client", "no-acr-values", "no-bank-idp-secret",
+         "no-bank-idp-key"],
 )
 def test_production_refuses_to_start_with_sandbox_conveniences(
     tmp_path: Path, changes: dict[str, object], message: str
@@ -90,6 +103,17 @@ def test_production_refuses_sandbox_signing_keys(tmp_path: Path, gateway_keys: K
 def test_production_starts_with_production_keys(tmp_path: Path) -> None:
     app = create_app(_production(tmp_path), keys=KeyStore.generate_in_memory(sandbox=False))
     assert app.state.services.settings.mode == "production"
+    assert app.state.services.bank_idp is not None
+
+
+def test_bank_idp_settings_come_from_the_environment() -> None:
+    settings = Settings.from_env({"OBGW_BANK_IDP_ISSUER": "https://login.bank.example",
+                                  "OBGW_BANK_IDP_ACR_VALUES": "urn:openbanking:psd2:sca, urn:bank:sca:app",
+                                  "OBGW_BANK_IDP_PSU_CLAIM": "customer_number", "OBGW_ISSUER": "https://gw.example"})
+    assert settings.bank_idp_acr_values == ("urn:openbanking:psd2:sca", "urn:bank:sca:app")
+    assert settings.bank_idp_psu_claim == "customer_number"
+    assert settings.bank_idp_redirect_uri == "https://gw.example/bank-sign-in/callback"
+    assert settings.uses_bank_idp and not Settings().uses_bank_idp
 
 
 def test_trusted_proxies_accept_addresses_and_ranges() -> None:

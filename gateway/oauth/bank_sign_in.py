@@ -1,0 +1,135 @@
+"""Customer sign-in through the bank's OpenID Connect provider during an authorization (docs/architecture.md
+section 10, docs/bank-sign-in.md): the redirect from ``GET /authorize`` to the provider and its return to
+``GET /bank-sign-in/callback``.
+
+The authentication request (OpenID Connect Core 1.0 section 3.1.2.1, built by ``gateway.backend.bank_idp``)
+carries a fresh ``state``, ``nonce`` and PKCE verifier (RFC 7636), kept in the customer's signed session cookie
+(``gateway.oauth.psu_session``) together with the pushed request they are for, so the answer can only complete
+the authorization this browser opened. ``state`` is used once: a single-use marker (RFC 6749 section 10.12,
+OAuth 2.0 Security BCP RFC 9700 section 4.7) refuses a replayed answer even with an old copy of the cookie. A
+refused sign-in (the provider's error, another provider's answer, a replayed or foreign state, an ID token that
+does not hold: issuer, audience, expiry, nonce, signature, acr) is an error page and changes nothing: the
+customer is not signed in, the pushed request and its consent stay as they were.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import replace
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+from starlette.routing import Route
+
+from gateway.backend.bank_idp import BankCustomer
+from gateway.backend.bank_idp import BankIdentityProvider
+from gateway.backend.bank_idp import BankIdpUnavailable
+from gateway.backend.bank_idp import BankSignInRefused
+from gateway.backend.bank_idp import SignInRequest
+from gateway.backend.bank_idp import new_sign_in_request
+from gateway.errors import AccessDenied
+from gateway.errors import InvalidRequest
+from gateway.errors import OAuthError
+from gateway.errors import TemporarilyUnavailable
+from gateway.oauth import psu_session
+from gateway.oauth.authorization_requests import Pending
+from gateway.oauth.authorization_requests import find_pending
+from gateway.oauth.authorize_pages import error_page
+from gateway.oauth.authorize_pages import origin
+from gateway.oauth.authorize_pages import page_headers
+from gateway.oauth.psu_session import PsuSession
+from gateway.services import Services
+from gateway.services import services as get_services
+
+CALLBACK_PATH = "/bank-sign-in/callback"
+_UNAVAILABLE = "The bank cannot sign you in right now. Please try again later."
+
+
+def _provider(services: Services) -> BankIdentityProvider:
+    if services.bank_idp is None:
+        raise InvalidRequest("customers sign in with the bank's password form here")
+    return services.bank_idp
+
+
+async def start(request: Request, pending: Pending, session: PsuSession, *, services: Services) -> Response:
+    """Send the customer to the bank's identity provider to sign in for ``pending`` (a 303 the bank's app can
+    open as a universal/app link), remembering what the answer must match."""
+    sign_in = new_sign_in_request()
+    try:
+        url = await _provider(services).authorization_url(request=sign_in)
+    except BankIdpUnavailable:
+        return error_page(request, TemporarilyUnavailable(_UNAVAILABLE), services=services)
+    remembered = session.with_bank_sign_in({
+        "state": sign_in.state, "nonce": sign_in.nonce, "code_verifier": sign_in.code_verifier,
+        "handle_hash": pending.handle_hash, "client_id": pending.client.client_id,
+        "request_uri": pending.request_uri, "started": int(time.time()),
+    })
+    response = RedirectResponse(url, status_code=303, headers=page_headers(form_origins=(origin(url),)))
+    psu_session.save(response, remembered, request=request, services=services)
+    return response
+
+
+def _state_marker(state: str) -> str:
+    return "bank-sign-in-state:" + hashlib.sha256(state.encode("utf-8")).hexdigest()
+
+
+async def callback(request: Request) -> Response:
+    """The provider's answer (Core 1.0 section 3.1.2.5 and 3.1.2.6): sign the customer in and go back to the
+    authorization, or show why not."""
+    svc = get_services(request)
+    session = psu_session.load(request, services=svc)
+    answer = {k: v for k, v in request.query_params.items() if k in (
+        "code", "state", "iss", "error", "error_description")}
+    try:
+        provider = _provider(svc)
+        if any(len(request.query_params.getlist(k)) > 1 for k in answer):
+            raise InvalidRequest("parameters must not be repeated")
+        remembered = session.bank_sign_in if session is not None else None
+        if session is None or not remembered:
+            raise AccessDenied("no sign-in at the bank is under way in this browser: start again from the app")
+        sign_in = SignInRequest(state=str(remembered["state"]), nonce=str(remembered["nonce"]),
+                                code_verifier=str(remembered["code_verifier"]))
+        if time.time() - int(remembered.get("started", 0)) > psu_session.INTERACTION_WINDOW:
+            raise AccessDenied("the sign-in at the bank took too long: start again from the app")
+        async with svc.db.session() as db:
+            pending = await find_pending(db, client_id=remembered.get("client_id"),
+                                         request_uri=remembered.get("request_uri"), session=session,
+                                         require_started=True)
+        if pending.handle_hash != remembered.get("handle_hash"):
+            raise AccessDenied("the sign-in at the bank was for another authorization")
+        try:
+            customer = await _complete(provider, svc, answer=answer, sign_in=sign_in)
+        except BankSignInRefused as refused:
+            raise AccessDenied(refused.message) from None
+        except BankIdpUnavailable:
+            raise TemporarilyUnavailable(_UNAVAILABLE) from None
+    except OAuthError as exc:
+        return error_page(request, exc, services=svc)
+    signed_in = session.signed_in_as(psu_id=customer.psu_id, name=customer.name, now=int(time.time()),
+                                     acr=customer.acr, amr=customer.amr)
+    if customer.auth_time is not None:
+        # OpenID Connect Core 1.0 section 2: when the bank authenticated the customer, not when we heard of it.
+        signed_in = replace(signed_in, auth_time=customer.auth_time)
+    target = "/authorize?" + urlencode({"client_id": pending.client.client_id, "request_uri": pending.request_uri})
+    response = RedirectResponse(target, status_code=303, headers=page_headers())
+    psu_session.save(response, signed_in, request=request, services=svc)
+    return response
+
+
+async def _complete(provider: BankIdentityProvider, services: Services, *, answer: dict[str, str],
+                    sign_in: SignInRequest) -> BankCustomer:
+    # The state is checked against the session first (a foreign answer spends nothing), then used up: the same
+    # answer presented again, even with a copy of the earlier cookie, is refused.
+    if not answer.get("state") or answer["state"] != sign_in.state:
+        raise BankSignInRefused("the bank's answer does not belong to this sign-in: start again from the app")
+    if not await services.single_use.claim(_state_marker(sign_in.state), ttl=psu_session.INTERACTION_WINDOW):
+        raise BankSignInRefused("this answer from the bank was already used: start again from the app")
+    return await provider.complete(response=answer, request=sign_in)
+
+
+def routes() -> list[BaseRoute]:
+    return [Route(CALLBACK_PATH, callback, methods=["GET"], name="bank_sign_in_callback")]
