@@ -77,6 +77,15 @@ class ConsentGrant:
     expires_at: datetime | None
 
 
+@dataclass(frozen=True, kw_only=True)
+class LoadedConsent:
+    """A consent and its accounts as a caller already read them (the resource pipeline reads them in the same
+    round trip as the access token), for ``check_access`` to check instead of reading them again."""
+
+    consent: Consent | None
+    account_ids: tuple[str, ...]
+
+
 def _covers(consent: Consent, endpoint: str) -> bool:
     if consent.kind == K.ACCOUNT_ACCESS:
         return permits(permissions=consent.permissions, endpoint=endpoint)
@@ -95,15 +104,21 @@ async def check_access(
     now: datetime,
     endpoint: str,
     account_id: str | None = None,
+    loaded: LoadedConsent | None = None,
 ) -> ConsentGrant:
     """The consent checks of the resource pipeline (docs/architecture.md section 3, step 4), every one fail-closed.
 
     ``endpoint`` is the path template relative to the API base (``/accounts/{AccountId}/balances``) or the
     OpenAPI operationId. An expired consent is marked Expired (with its audit event) before refusing.
+    ``loaded`` is the consent and its accounts when the caller read them already in this request (else they are
+    read here); a loaded consent other than ``consent_id`` is refused like an unknown one.
     """
-    # Hot path (docs/architecture.md section 3): the consent and its accounts in one round trip.
-    consent, accounts = await records.load_with_accounts(session, consent_id)
-    if consent is None or consent.status == S.DELETED:
+    # Hot path (docs/architecture.md section 3): the consent and its accounts in one round trip, or none.
+    if loaded is None:
+        consent, accounts = await records.load_with_accounts(session, consent_id)
+    else:
+        consent, accounts = loaded.consent, loaded.account_ids
+    if consent is None or consent.status == S.DELETED or consent.consent_id != consent_id:
         raise ConsentInactive("Consent not found", detail=consent_id)
     if consent.client_id != client_id:
         raise ConsentForbidden("Consent belongs to another client", detail=f"{consent_id} used by {client_id}")

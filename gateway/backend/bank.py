@@ -101,12 +101,14 @@ class Bank:
         self._transport = transport
         self._issuer = issuer
         self._keys = keys
+        # Parsed once (docs/architecture.md section 3, hot-path rule): one context token per bank call.
+        self._context_key = jose.signing_key(keys.context_key)
 
     def context_token(self, **claims: Any) -> str:
         now = int(time.time())
         body = {"iss": self._issuer, "aud": CONTEXT_AUDIENCE, "iat": now, "exp": now + 60, "jti": jose.new_jti()}
         body.update(claims)
-        return jose.sign(body, key=self._keys.context_key)
+        return jose.sign_with(body, key=self._context_key)
 
     def _headers(self, *, interaction_id: str | None = None, **claims: Any) -> dict[str, str]:
         headers = {CONTEXT_HEADER: self.context_token(**claims), "accept": _JSON}

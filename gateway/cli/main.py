@@ -12,8 +12,11 @@ import importlib
 import json
 import signal
 import sys
+from collections.abc import Callable
+from collections.abc import Coroutine
 from collections.abc import Sequence
 from typing import Any
+from typing import Final
 
 from gateway.settings import Settings
 from gateway.settings import SettingsError
@@ -215,13 +218,13 @@ def cmd_sandbox(args: argparse.Namespace, rest: Sequence[str]) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings()
-    asyncio.run(_serve(settings, components=args.component, migrate=not args.no_migrate, banner=False))
+    run_on_server_loop(_serve(settings, components=args.component, migrate=not args.no_migrate, banner=False))
     return 0
 
 
 def cmd_up(args: argparse.Namespace) -> int:
     settings = _settings()
-    asyncio.run(_serve(settings, components=["gateway", "sandbox"], migrate=True, banner=True))
+    run_on_server_loop(_serve(settings, components=["gateway", "sandbox"], migrate=True, banner=True))
     return 0
 
 
@@ -290,13 +293,33 @@ async def _serve(settings: Settings, *, components: Sequence[str], migrate: bool
     await asyncio.gather(*tasks)
 
 
+# The servers run on uvloop with httptools' C HTTP parser (both come with uvicorn[standard]), named rather than
+# "auto" so that a missing one fails at start-up instead of falling back to the pure-Python ones. uvicorn picks
+# its loop only in uvicorn.run(); obgw runs its servers itself (Server.serve), so it builds the loop itself.
+SERVER_LOOP: Final = "uvloop"
+SERVER_HTTP: Final = "httptools"
+
+
+def server_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    import uvloop
+
+    return uvloop.new_event_loop
+
+
+def run_on_server_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` (the servers) on the event loop ``obgw serve`` and ``obgw up`` use (``SERVER_LOOP``)."""
+    with asyncio.Runner(loop_factory=server_loop_factory()) as runner:
+        runner.run(main)
+
+
 def _server(app: Any, host: str, port: int, log_level: str) -> Any:
     import uvicorn
 
     # log_config=None: logging is ours (JSON, redacted); access_log off: the request line is ours too, and
     # uvicorn's would print raw query strings (authorization codes, request_uri handles).
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on",
-                            proxy_headers=False, server_header=False, log_config=None, access_log=False)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on", loop=SERVER_LOOP,
+                            http=SERVER_HTTP, proxy_headers=False, server_header=False, log_config=None,
+                            access_log=False)
     server = uvicorn.Server(config)
     # One signal handler stops both servers (installed in _serve).
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]

@@ -39,6 +39,7 @@ async def check_consent(
             now=now,
             endpoint=match.route.endpoint,
             account_id=match.account_id,
+            loaded=access.consent,  # read with the token (gateway.pipeline.tokens): no second round trip
         )
     if not match.policy.permits(grant.permissions):
         raise PermissionNotGranted(

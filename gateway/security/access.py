@@ -3,7 +3,9 @@
 RFC 6750 section 3 (Bearer challenges), RFC 9449 section 7 (DPoP-bound tokens: ``Authorization: DPoP``,
 proof with ``ath``, ``cnf.jkt`` match; a DPoP-bound token sent as Bearer is refused), RFC 8705 section 3
 (certificate-bound tokens: the presented certificate's ``x5t#S256`` must match). One database round
-trip: the token and its client in one query. Every failure is 401 ``invalid_token`` /
+trip: the token and its client in one query, and with ``with_consent`` the token's consent and its accounts
+in the same query (docs/architecture.md section 3, hot-path rule: the resource pipeline's consent check then
+reads nothing more). Every failure is 401 ``invalid_token`` /
 ``invalid_dpop_proof`` with a ``WWW-Authenticate`` challenge, or 403 ``insufficient_scope``.
 """
 
@@ -14,10 +16,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam
+from sqlmodel import col
 from sqlmodel import select
+from sqlmodel.sql.expression import Select
 from sqlmodel.sql.expression import SelectOfScalar
 from starlette.requests import Request
 
+from consent.access import LoadedConsent
+from consent.models import Consent
+from consent.models import ConsentAccount
 from gateway.errors import InsufficientScope
 from gateway.errors import InvalidDpopProof
 from gateway.errors import InvalidToken
@@ -48,10 +55,40 @@ def _token_and_client() -> SelectOfScalar[tuple[Token, Client]]:
     )
 
 
+@functools.cache
+def _token_client_and_consent() -> Select[tuple[Token, Client, Consent | None, str | None]]:
+    """The token, its client, its consent (if any) and the consent's accounts (one row each, none when it has
+    none) in one round trip, built once."""
+    return (
+        select(Token, Client, Consent, ConsentAccount.account_id)
+        .join(Client, Client.client_id == Token.client_id)  # type: ignore[arg-type]
+        .outerjoin(Consent, col(Consent.consent_id) == col(Token.consent_id))
+        .outerjoin(ConsentAccount, col(ConsentAccount.consent_id) == col(Consent.consent_id))
+        .where(Token.token_hash == bindparam("token_hash"))
+        .order_by(col(ConsentAccount.account_id))
+    )
+
+
+async def _lookup(services: Services, value: str, *, with_consent: bool) -> tuple[Token, Client, LoadedConsent | None] | None:
+    params = {"token_hash": secret_hash(value)}
+    async with services.db.session() as session:
+        if not with_consent:
+            row = (await session.exec(_token_and_client(), params=params)).first()
+            return None if row is None else (row[0], row[1], None)
+        rows = (await session.exec(_token_client_and_consent(), params=params)).all()
+    if not rows:
+        return None
+    token, client, consent, _ = rows[0]
+    return token, client, LoadedConsent(consent=consent,
+                                        account_ids=tuple(account for *_, account in rows if account is not None))
+
+
 @dataclass(frozen=True)
 class AccessContext:
     token: Token
     client: Client
+    # with_consent: the token's consent and its accounts, read with the token (None: not asked for).
+    consent: LoadedConsent | None = None
 
     @property
     def scopes(self) -> frozenset[str]:
@@ -79,6 +116,7 @@ async def require_access_token(
     scopes: Iterable[str] = (),
     any_scope: Iterable[str] = (),
     grant_types: Iterable[str] | None = None,
+    with_consent: bool = False,
 ) -> AccessContext:
     """The request's verified token and its client. The token must hold every one of ``scopes`` and, when
     ``any_scope`` is given, at least one of those (403 ``insufficient_scope`` otherwise)."""
@@ -92,11 +130,10 @@ async def require_access_token(
         raise exc
     shown_scheme = "DPoP" if scheme_lower == "dpop" else "Bearer"
 
-    async with services.db.session() as session:
-        row = (await session.exec(_token_and_client(), params={"token_hash": secret_hash(value)})).first()
-    if row is None:
+    found = await _lookup(services, value, with_consent=with_consent)
+    if found is None:
         raise _unauthorized("unknown access token", scheme=shown_scheme)
-    token, client = row
+    token, client, consent = found
     if token.kind != "access":
         raise _unauthorized("not an access token", scheme=shown_scheme)
     if token.revoked_at is not None:
@@ -142,4 +179,4 @@ async def require_access_token(
         wanted = " or ".join(sorted(alternatives))
         raise _challenge(InsufficientScope(f"scope {wanted} required"), scheme=shown_scheme)
     annotate(client_id=token.client_id, consent_id=token.consent_id)
-    return AccessContext(token=token, client=client)
+    return AccessContext(token=token, client=client, consent=consent)

@@ -143,6 +143,30 @@ def sign(
     return jwt.encode(dict(claims), load_key({**key, "alg": algorithm}).key, algorithm=algorithm, headers=hdr)
 
 
+@dataclass(frozen=True)
+class SigningKey:
+    """A private key parsed once, with the alg and JWS header it signs with: for what the gateway signs on every
+    request (the bank context token), so no call parses a JWK or hashes it to find it in a cache."""
+
+    key: Any  # the ``cryptography`` private key object
+    alg: str
+    header: Mapping[str, Any]
+
+
+def signing_key(key: Mapping[str, Any], *, alg: str | None = None) -> SigningKey:
+    algorithm = alg or alg_for(key)
+    try:
+        parsed = jwt.PyJWK({**key, "alg": algorithm}).key
+    except Exception as exc:
+        raise JoseError("invalid JWK") from exc
+    return SigningKey(key=parsed, alg=algorithm, header={"kid": key["kid"]} if key.get("kid") else {})
+
+
+def sign_with(claims: Mapping[str, Any], *, key: SigningKey) -> str:
+    """``sign`` with a key prepared by ``signing_key``: the same JWS, without the per-call key lookup."""
+    return jwt.encode(dict(claims), key.key, algorithm=key.alg, headers=dict(key.header))
+
+
 def unverified_header(token: str) -> dict[str, Any]:
     try:
         header = jwt.get_unverified_header(token)

@@ -20,6 +20,7 @@ from typing import Any
 
 def _run(app: Any, *, host: str, port: int) -> None:
     from gateway.cli.main import _server  # the uvicorn options of obgw serve
+    from gateway.cli.main import run_on_server_loop  # and its event loop
 
     server = _server(app, host, port, "warning")
 
@@ -29,7 +30,7 @@ def _run(app: Any, *, host: str, port: int) -> None:
             loop.add_signal_handler(sig, lambda: setattr(server, "should_exit", True))
         await server.serve()
 
-    asyncio.run(serve())
+    run_on_server_loop(serve())
 
 
 def serve_gateway(*, claims_file: Path) -> None:

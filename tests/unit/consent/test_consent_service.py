@@ -12,6 +12,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from consent import service
+from consent.access import LoadedConsent
 from consent.errors import ConsentError
 from consent.errors import ConsentExpired
 from consent.models import Consent
@@ -420,6 +421,39 @@ async def test_check_access_refusals(
             endpoint=endpoint, account_id=account_id,
         )  # fmt: skip
     refused(error, status, code)
+
+
+async def test_check_access_checks_a_consent_the_caller_already_loaded(
+    session: AsyncSession, now: datetime, authorised_ais: Callable[..., Any]
+) -> None:
+    consent = await authorised_ais(accounts=["acc-1"])
+    loaded = LoadedConsent(consent=consent, account_ids=("acc-1",))
+    grant = await service.check_access(
+        session=session, consent_id=consent.consent_id, client_id=TPP, psu_id=PSU, now=now,
+        endpoint="/accounts/{AccountId}/balances", account_id="acc-1", loaded=loaded,
+    )  # fmt: skip
+    assert grant.account_ids == ("acc-1",)
+    # The same checks run on it: an account outside what was loaded is refused.
+    with pytest.raises(ConsentError) as error:
+        await service.check_access(
+            session=session, consent_id=consent.consent_id, client_id=TPP, psu_id=PSU, now=now,
+            endpoint="/accounts/{AccountId}/balances", account_id="acc-2", loaded=loaded,
+        )  # fmt: skip
+    refused(error, 403, "UK.OBIE.Resource.NotFound")
+
+
+async def test_check_access_refuses_a_loaded_consent_that_is_not_the_one_named(
+    session: AsyncSession, now: datetime, authorised_ais: Callable[..., Any]
+) -> None:
+    named = await authorised_ais(accounts=["acc-1"])
+    other = await authorised_ais(accounts=["acc-1"])
+    for loaded in (LoadedConsent(consent=other, account_ids=("acc-1",)), LoadedConsent(consent=None, account_ids=())):
+        with pytest.raises(ConsentError) as error:
+            await service.check_access(
+                session=session, consent_id=named.consent_id, client_id=TPP, psu_id=PSU, now=now,
+                endpoint="/accounts", loaded=loaded,
+            )  # fmt: skip
+        refused(error, 403, "UK.OBIE.Resource.InvalidConsentStatus")
 
 
 async def test_check_access_refuses_a_consent_awaiting_authorisation(
