@@ -30,6 +30,7 @@ from gateway.contract.policies.routes import declared_operations
 from gateway.contract.specs import OpenApiSpecs
 from gateway.contract.specs import load_specs
 from gateway.events.polling import EventPolling
+from gateway.events.reconfirmation_job import ReconfirmationNotices
 from gateway.events.status_watcher import PaymentStatusWatcher
 from gateway.events.subscriptions import EventSubscriptions
 from gateway.events.tokens import SetSigner
@@ -129,8 +130,9 @@ def create_app(
     event_http = httpx.AsyncClient(transport=event_transport, timeout=settings.event_timeout_ms / 1000,
                                    follow_redirects=False)
     worker = DeliveryWorker(db=db, signer=signer, settings=settings, http=event_http)
-    # The periodic jobs of the same family (section 7): payment statuses from the bank.
-    jobs = (PaymentStatusWatcher(db=db, bank=services.bank, settings=settings),)
+    # The periodic jobs of the same family (section 7): payment statuses from the bank, reconfirmation notices.
+    jobs = (PaymentStatusWatcher(db=db, bank=services.bank, settings=settings),
+            ReconfirmationNotices(db=db, settings=settings))
 
     middleware = [Middleware(InteractionIdMiddleware)]
     provider = None

@@ -1,4 +1,5 @@
-"""payment last known status: the status change a resource-update event announces
+"""payment last known status (the change a resource-update event announces), and the consent approval whose
+90-day reconfirmation was announced
 
 Revision ID: 0009
 Revises: 0008
@@ -27,9 +28,14 @@ def upgrade() -> None:
             batch_op.add_column(sa.Column('last_status', sqlmodel.sql.sqltypes.AutoString(length=48), nullable=True))
             batch_op.add_column(sa.Column('status_checked_at', gateway.store.db.UTCDateTime(timezone=True),
                                           nullable=True))
+    with op.batch_alter_table('consent_consent', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('reconfirmation_announced_for', gateway.store.db.UTCDateTime(timezone=True),
+                                      nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('consent_consent', schema=None) as batch_op:
+        batch_op.drop_column('reconfirmation_announced_for')
     for table in TABLES:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.drop_column('status_checked_at')
