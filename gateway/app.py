@@ -38,6 +38,7 @@ from gateway.events.worker import DeliveryWorker
 from gateway.hosting import consent_routes
 from gateway.hosting import customer_routes
 from gateway.hosting import sandbox_controls
+from gateway.hosting import tpp_event_log
 from gateway.hosting.body_limit import BodyLimitMiddleware
 from gateway.hosting.health import Readiness
 from gateway.hosting.health import healthz
@@ -184,6 +185,7 @@ def create_app(
             *funds.routes(),
             *subscriptions.routes(),
             *polling.routes(),
+            *tpp_event_log.routes(),
             *sandbox_controls.routes(settings),
             *ais.fallback_routes(base=specs.apis[AIS_API].base_path),
         ],
