@@ -78,6 +78,9 @@ class Consent(SQLModel, table=True):
     authorised_at: datetime | None = _ts(nullable=True)
     # The customer's latest re-authentication of this Authorised consent (same id, new tokens).
     reauthorised_at: datetime | None = _ts(nullable=True)
+    # The approval whose 90-day reconfirmation was announced to the TPP (consent.reconfirmation_notices): a
+    # later approval starts a new period, announced again when it is due.
+    reconfirmation_announced_for: datetime | None = _ts(nullable=True)
     idempotency_key: str | None = Field(default=None, max_length=40)
     request_hash: str | None = Field(default=None, max_length=128)
     last_accessed_at: datetime | None = _ts(nullable=True)

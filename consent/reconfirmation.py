@@ -2,7 +2,8 @@
 90-day rule since 2022): the bank no longer re-authenticates every 90 days; the AISP reconfirms the access with
 the customer every 90 days and need not tell the bank. So the bank neither expires the consent nor asks, but its
 dashboard can say that the app may ask: an active AIS consent last authorised or re-authorised more than 90
-days ago. Only shown, never enforced; no event is sent from here.
+days ago. Only shown, never enforced; the TPP hears of it once per period as an event
+(``consent.reconfirmation_notices``).
 """
 
 from __future__ import annotations

@@ -31,12 +31,15 @@ from gateway.contract.policies.routes import declared_operations
 from gateway.contract.specs import OpenApiSpecs
 from gateway.contract.specs import load_specs
 from gateway.events.polling import EventPolling
+from gateway.events.reconfirmation_job import ReconfirmationNotices
+from gateway.events.status_watcher import PaymentStatusWatcher
 from gateway.events.subscriptions import EventSubscriptions
 from gateway.events.tokens import SetSigner
 from gateway.events.worker import DeliveryWorker
 from gateway.hosting import consent_routes
 from gateway.hosting import customer_routes
 from gateway.hosting import sandbox_controls
+from gateway.hosting import tpp_event_log
 from gateway.hosting.body_limit import BodyLimitMiddleware
 from gateway.hosting.health import Readiness
 from gateway.hosting.health import healthz
@@ -133,6 +136,9 @@ def create_app(
     event_http = httpx.AsyncClient(transport=event_transport, timeout=settings.event_timeout_ms / 1000,
                                    follow_redirects=False)
     worker = DeliveryWorker(db=db, signer=signer, settings=settings, http=event_http)
+    # The periodic jobs of the same family (section 7): payment statuses from the bank, reconfirmation notices.
+    jobs = (PaymentStatusWatcher(db=db, bank=services.bank, settings=settings),
+            ReconfirmationNotices(db=db, settings=settings))
 
     middleware = [Middleware(InteractionIdMiddleware)]
     provider = None
@@ -149,7 +155,11 @@ def create_app(
         if create_schema:
             await db.create_all()
         delivery = asyncio.create_task(worker.run(), name="event-delivery") if start_event_worker else None
+        running = [asyncio.create_task(job.run(), name=job.name) for job in jobs] if start_event_worker else []
         yield
+        for job in jobs:
+            job.stop()
+        await asyncio.gather(*running)
         if delivery is not None:
             worker.stop()
             await delivery
@@ -182,6 +192,7 @@ def create_app(
             *funds.routes(),
             *subscriptions.routes(),
             *polling.routes(),
+            *tpp_event_log.routes(),
             *sandbox_controls.routes(settings),
             *ais.fallback_routes(base=specs.apis[AIS_API].base_path),
         ],
@@ -194,4 +205,5 @@ def create_app(
     app.state.ais_pipeline = pipeline
     app.state.payments_api = payments
     app.state.event_worker = worker
+    app.state.event_jobs = jobs
     return app

@@ -97,6 +97,12 @@ class Settings:
     event_retry_cap_ms: int = 300_000
     event_max_attempts: int = 8
     event_long_poll_ms: int = 10_000
+    # The payment status watcher next to the delivery worker (gateway.events.status_watcher): how often it asks
+    # the bank about payments not yet final, and how many of each table per round.
+    payment_status_interval_ms: int = 5000
+    payment_status_batch: int = 50
+    # How often each gateway process announces newly due 90-day reconfirmations (gateway.events.reconfirmation_job).
+    reconfirmation_interval_ms: int = 60_000
     extra: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:

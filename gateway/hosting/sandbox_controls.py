@@ -17,7 +17,8 @@ payments and tokens; someone else's consent or payment is indistinguishable from
 * ``POST /sandbox/v1/payments/{PaymentId}/settle``: every remaining status step of the payment (a payment order
   or a VRP payment, ``gateway_vrp_payment``) happens now.
 * ``POST /sandbox/v1/payments/{PaymentId}/reject``: the bank rejects a payment (or VRP payment) that has not
-  started settling.
+  started settling. For both, the status the bank answers with is the gateway's news too: stored, with one
+  ``resource-update`` event for the payment when it changed (``gateway.events.payment_status``).
 * ``POST /sandbox/v1/faults`` ``{"status": 429|503, "count": N}``: the TPP's next N calls to the Open Banking
   APIs (``/open-banking/``) answer 429 with ``Retry-After`` or 503 as an unavailable bank would;
   ``DELETE /sandbox/v1/faults`` disarms. Held in this process's memory (sandbox mode runs one process).
@@ -58,6 +59,7 @@ from consent.models import Consent
 from consent.wire import is_json_content_type
 from gateway import errors
 from gateway.backend.upstream import upstream_error
+from gateway.events import payment_status
 from gateway.oauth import operators
 from gateway.security.access import AccessContext
 from gateway.security.access import require_access_token
@@ -176,7 +178,9 @@ async def revoke_consent(request: Request) -> Response:
     return _consent_answer(consent.consent_id, ConsentStatus.REVOKED.value)
 
 
-async def _bank_scenario(request: Request, path: str) -> Response:
+async def _bank_scenario(request: Request, path: str, *, payment: tuple[str, str] | None = None) -> Response:
+    """Apply a bank scenario; for ``payment`` (collection, id) the status the bank answers with is learnt, and
+    announced to the TPP as a resource-update event when it changed (``gateway.events.payment_status``)."""
     svc = services(request)
     response = await svc.bank.scenario(path=path)
     if response.status == 409:
@@ -186,10 +190,17 @@ async def _bank_scenario(request: Request, path: str) -> Response:
         )
     if response.status != 200:
         raise upstream_error(502, "the bank did not apply the scenario", detail=f"{path}: {response.status}")
-    return JSONResponse(json.loads(response.body), headers={"cache-control": "no-store"})
+    answer = json.loads(response.body)
+    if payment is not None:
+        data = answer.get("Data") if isinstance(answer, dict) else None
+        await payment_status.learn(db=svc.db, collection=payment[0], payment_id=payment[1],
+                                   status=data.get("Status") if isinstance(data, dict) else None, at=utcnow(),
+                                   txn=errors.interaction_id(request))
+    return JSONResponse(answer, headers={"cache-control": "no-store"})
 
 
-async def _own_payment(request: Request, client_id: str) -> str:
+async def _own_payment(request: Request, client_id: str) -> tuple[str, str]:
+    """The (collection, id) of this client's payment named in the path."""
     payment_id = request.path_params["payment_id"]
     async with services(request).db.session() as session:
         record: Any = None
@@ -200,19 +211,19 @@ async def _own_payment(request: Request, client_id: str) -> str:
             ).first()
     if record is None:
         raise errors.ResourceNotFound(f"no payment {payment_id} of this client", path="PaymentId")
-    return payment_id
+    return record.kind, payment_id
 
 
 async def settle_payment(request: Request) -> Response:
     access = await _tpp(request)
-    payment_id = await _own_payment(request, access.client.client_id)
-    return await _bank_scenario(request, f"/bank/v1/sandbox/payments/{payment_id}/settle")
+    payment = await _own_payment(request, access.client.client_id)
+    return await _bank_scenario(request, f"/bank/v1/sandbox/payments/{payment[1]}/settle", payment=payment)
 
 
 async def reject_payment(request: Request) -> Response:
     access = await _tpp(request)
-    payment_id = await _own_payment(request, access.client.client_id)
-    return await _bank_scenario(request, f"/bank/v1/sandbox/payments/{payment_id}/reject")
+    payment = await _own_payment(request, access.client.client_id)
+    return await _bank_scenario(request, f"/bank/v1/sandbox/payments/{payment[1]}/reject", payment=payment)
 
 
 async def reject_next_payment(request: Request) -> Response:

@@ -48,6 +48,7 @@ from gateway import errors
 from gateway.backend.bank import Bank
 from gateway.backend.upstream import upstream_error
 from gateway.contract.policies.routes import RoutePolicy
+from gateway.events import payment_status
 from gateway.pipeline import message_signing
 from gateway.pipeline import payment_replay
 from gateway.pipeline import steps
@@ -204,8 +205,14 @@ class PaymentsApi:
                                             refused="The payment service refused the order")
         # R/W API "Idempotency": a replay answers 201 too, with the resource as created.
         answer = StoredAnswer(status=201, body=wire.dumps(document), payment_id=document["Data"][kind.id_field])
-        return await self.store.complete(claim, answer=answer, consent_id=consent.consent_id,
-                                         client_id=grant.client_id, at=self.clock())
+        stored = await self.store.complete(claim, answer=answer, consent_id=consent.consent_id,
+                                           client_id=grant.client_id, at=self.clock())
+        # The status the TPP is told now is the first one the gateway knows: announcing it would tell the TPP
+        # what it just did (docs/architecture.md section 7).
+        await payment_status.baseline(db=self.services.db, collection=kind.collection,
+                                      payment_id=answer.payment_id, status=document["Data"].get("Status"),
+                                      at=self.clock())
+        return stored
 
     # ------------------------------------------------------------------ GET a payment order
 
@@ -231,6 +238,9 @@ class PaymentsApi:
                                             interaction_id=errors.interaction_id(request))
         if data is None:
             raise not_found("Payment order", detail=f"{payment_id}: unknown to the bank")
+        # A status the bank reports is news for the TPP's other systems too: stored with its event.
+        await payment_status.learn(db=self.services.db, collection=kind.collection, payment_id=payment_id,
+                                   status=data.get("Status"), at=self.clock(), txn=errors.interaction_id(request))
         if details:
             document = {"Data": scheme_statuses(data), "Links": {"Self": f"{self.public_base}{request.url.path}"},
                         "Meta": {}}

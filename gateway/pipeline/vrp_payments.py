@@ -49,6 +49,7 @@ from gateway.backend.bank import VRP_COLLECTION
 from gateway.backend.bank import Bank
 from gateway.backend.upstream import upstream_error
 from gateway.contract.policies.routes import RoutePolicy
+from gateway.events import payment_status
 from gateway.pipeline import message_signing
 from gateway.pipeline import steps
 from gateway.pipeline.payment_checks import another_clients
@@ -209,6 +210,9 @@ class VrpPaymentsApi:
         answer = StoredAnswer(status=201, body=wire.dumps(document), payment_id=document["Data"][ID_FIELD])
         stored = await self.store.complete(claim, answer=answer, consent_id=consent.consent_id,
                                            client_id=grant.client_id, at=self.clock())
+        # What the TPP is told now is the first status the gateway knows, announced to nobody (section 7).
+        await payment_status.baseline(db=self.services.db, collection=VRP_COLLECTION, payment_id=answer.payment_id,
+                                      status=data.get("Status"), at=self.clock())
         return stored, data.get("Status") == REJECTED
 
     # ------------------------------------------------------------------ GET /domestic-vrps/{DomesticVRPId}
@@ -233,6 +237,9 @@ class VrpPaymentsApi:
                                             details=call.details, interaction_id=errors.interaction_id(request))
         if data is None:
             raise not_found("Domestic VRP", detail=f"{payment_id}: unknown to the bank")
+        # A new status is stored with its resource-update event (gateway.events.payment_status).
+        await payment_status.learn(db=self.services.db, collection=VRP_COLLECTION, payment_id=payment_id,
+                                   status=data.get("Status"), at=self.clock(), txn=errors.interaction_id(request))
         self_link = {"Self": f"{self.public_base}{request.url.path}"}
         if call.details:
             document: dict[str, Any] = {"Data": {"PaymentStatus": data.get("PaymentStatus", [])},

@@ -49,6 +49,11 @@ class PaymentOrderRecord(SQLModel, table=True):
     response_body: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
     created_at: datetime = _ts(nullable=False)
     completed_at: datetime | None = _ts(nullable=True)
+    # What the gateway last learnt of the payment's status from the bank, and when it last asked
+    # (gateway.events.payment_status: a change is stored with its resource-update event, docs/architecture.md
+    # section 7).
+    last_status: str | None = Field(default=None, max_length=48)
+    status_checked_at: datetime | None = _ts(nullable=True)
 
 
 class VrpPaymentRecord(SQLModel, table=True):
@@ -81,3 +86,8 @@ class VrpPaymentRecord(SQLModel, table=True):
     response_body: str | None = Field(default=None, sa_column=Column(Text(), nullable=True))
     created_at: datetime = _ts(nullable=False)
     completed_at: datetime | None = _ts(nullable=True)
+    # What the gateway last learnt of the payment's status from the bank, and when it last asked
+    # (gateway.events.payment_status: a change is stored with its resource-update event, docs/architecture.md
+    # section 7).
+    last_status: str | None = Field(default=None, max_length=48)
+    status_checked_at: datetime | None = _ts(nullable=True)

@@ -1,0 +1,119 @@
+"""The TPP's own event delivery log, and replay, as JSON (docs/architecture.md section 7, "Log, replay,
+metrics"; what ``obgw events log|replay`` gives operators, limited to the calling TPP).
+
+* ``GET /tpp/v1/event-log[?limit=N]``: the TPP's events, newest first (at most ``limit``, 1 to 500, default
+  100), each with its state, attempts, next attempt, last error, and every delivery attempt (channel, URL,
+  outcome, HTTP status, latency in milliseconds, error, whether it was a replay).
+* ``POST /tpp/v1/event-log/replay`` ``{"jti": "..."}`` or ``{"since": ISO 8601, "until": ISO 8601}`` (either
+  bound may be left out, not both): the TPP's matching events are due again with their own ``jti``
+  (``gateway.events.outbox.replay``); answers the ``jti`` of each one replayed.
+
+The TPP's client-credentials token (sender-constrained), holding one of the scopes the Event Notification API
+accepts (``accounts``, ``payments``, ``fundsconfirmations``; 403 ``insufficient_scope`` otherwise). Another TPP's
+events are never listed nor replayed: a ``jti`` of someone else answers like an unknown one (400
+``UK.OBIE.Resource.NotFound``) and changes nothing. A malformed body is 400 ``UK.OBIE.Field.Invalid`` (or
+``UK.OBIE.Field.InvalidDate``) and changes nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from typing import Final
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.responses import Response
+from starlette.routing import BaseRoute
+from starlette.routing import Route
+
+from consent.wire import is_json_content_type
+from gateway import errors
+from gateway.events import outbox
+from gateway.security.access import AccessContext
+from gateway.security.access import require_access_token
+from gateway.services import services
+from gateway.store.db import utcnow
+
+PREFIX: Final = "/tpp/v1/event-log"
+EVENT_SCOPES: Final = ("accounts", "payments", "fundsconfirmations")
+MAX_LIMIT: Final = 500
+DEFAULT_LIMIT: Final = 100
+_NO_STORE: Final = {"cache-control": "no-store"}
+
+
+async def _tpp(request: Request) -> AccessContext:
+    return await require_access_token(request, services=services(request), any_scope=EVENT_SCOPES,
+                                      grant_types=("client_credentials",))
+
+
+def _limit(request: Request) -> int:
+    raw = request.query_params.get("limit", str(DEFAULT_LIMIT))
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        raise errors.FieldInvalid(f"limit must be a whole number from 1 to {MAX_LIMIT}", path="limit")
+    return int(raw)
+
+
+async def event_log(request: Request) -> Response:
+    access = await _tpp(request)
+    events = await outbox.delivery_log(db=services(request).db, client_id=access.client.client_id,
+                                       limit=_limit(request))
+    return JSONResponse({"Data": {"Events": events}}, headers=_NO_STORE)
+
+
+def _moment(body: dict[str, Any], name: str) -> datetime | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    try:
+        if not isinstance(value, str):
+            raise ValueError
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise errors.FieldInvalidDate(f"{name} must be an ISO 8601 date-time", path=name) from None
+    if moment.tzinfo is None:
+        raise errors.FieldInvalidDate(f"{name} needs a time zone", path=name)
+    return moment
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    if not is_json_content_type(request.headers.get("content-type")):
+        raise errors.UnsupportedMediaType("send the body as Content-Type: application/json")
+    try:
+        body = await request.json()
+    except ValueError:
+        raise errors.FieldInvalid("the body is not JSON: send a JSON object") from None
+    if not isinstance(body, dict):
+        raise errors.FieldInvalid("the body must be a JSON object")
+    unknown = set(body) - {"jti", "since", "until"}
+    if unknown:
+        raise errors.FieldInvalid(f"unknown member {sorted(unknown)[0]}: send jti, or since and until",
+                                  path=sorted(unknown)[0])
+    return body
+
+
+async def replay(request: Request) -> Response:
+    access = await _tpp(request)
+    body = await _body(request)
+    jti, since, until = body.get("jti"), _moment(body, "since"), _moment(body, "until")
+    if jti is not None and (since is not None or until is not None):
+        raise errors.FieldInvalid("send either jti or a time range, not both", path="jti")
+    if jti is None and since is None and until is None:
+        raise errors.FieldInvalid("send the jti of one event, or since and until", path="jti")
+    if jti is not None and (not isinstance(jti, str) or not jti):
+        raise errors.FieldInvalid("jti must be an event's jti", path="jti")
+    if since is not None and until is not None and since > until:
+        raise errors.FieldInvalid("since must not be after until", path="since")
+    replayed = await outbox.replay(db=services(request).db, now=utcnow(), client_id=access.client.client_id,
+                                   jti=jti, since=since, until=until)
+    if jti is not None and not replayed:
+        # Unknown, or another TPP's: the same answer, and nothing changed.
+        raise errors.ResourceNotFound(f"no event {jti} of this client", path="jti")
+    return JSONResponse({"Data": {"Replayed": replayed}}, headers=_NO_STORE)
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route(PREFIX, event_log, methods=["GET"]),
+        Route(f"{PREFIX}/replay", replay, methods=["POST"]),
+    ]
