@@ -1,6 +1,7 @@
 """The customer's consent dashboard at ``/consents`` (docs/architecture.md section 1, journey 6).
 
-The customer signs in with the bank sign-in, sees every consent grouped by TPP (active and past, permissions in
+The customer signs in with the bank sign-in (in production at the bank's identity provider, through the host's
+``CustomerPortal.start_bank_sign_in``, the password form then refused; docs/architecture.md section 10), sees every consent grouped by TPP (active and past, permissions in
 plain words, accounts, dates, and each access: when, which endpoint, whether they were present), revokes one
 consent or all of one TPP's after a confirmation page, stops sharing one account of an account-access consent
 (``consent.account_changes``; the TPP gets a linked-account-update event), narrows what is shown with a GET filter form (by TPP, kind,
@@ -143,6 +144,8 @@ class Dashboard:
 
     async def index(self, request: Request) -> Response:
         customer = self.portal.customer(request)
+        if not customer.signed_in and self.portal.signs_in_at_bank():
+            return await self.portal.start_bank_sign_in(request, customer)
         if not customer.signed_in:
             return self._sign_in_page(request, customer)
         return await self._overview(request, customer, "consents.html")
@@ -232,6 +235,10 @@ class Dashboard:
         }
 
     async def sign_in(self, request: Request) -> Response:
+        if self.portal.signs_in_at_bank():
+            # The password form is the sandbox's: here customers sign in at the bank's identity provider.
+            return self._refused(request, "Customers sign in at the bank here: open your consents again.",
+                                 status_code=400)
         customer = self.portal.customer(request)
         try:
             form = await read_form(request)
