@@ -34,6 +34,7 @@ from tests.helpers.oauth import FapiClient
 from tests.helpers.oauth import hidden_field
 from tests.helpers.oauth import insert_client
 from tests.helpers.oauth import pkce_pair
+from tests.integration.consent.conftest import obie_specs  # noqa: F401  (the OBIE documents, for the journey's TPP)
 
 GATEWAY = "https://bank.example"
 CALLBACK = f"{GATEWAY}/bank-sign-in/callback"
@@ -112,9 +113,10 @@ async def tpp_with_consent(db: Database) -> tuple[FapiClient, str]:
     return fapi, await lodge_account_access(db, fapi.client_id)
 
 
-async def push(gateway: httpx.AsyncClient, fapi: FapiClient, consent_id: str) -> tuple[str, str]:
+async def push(gateway: httpx.AsyncClient, fapi: FapiClient, consent_id: str, *,
+               scope: str = "openid accounts") -> tuple[str, str]:
     verifier, challenge = pkce_pair()
-    pushed = await fapi.push(gateway, fapi.authorization_params(challenge=challenge, scope="openid accounts",
+    pushed = await fapi.push(gateway, fapi.authorization_params(challenge=challenge, scope=scope,
                                                                 claims=intent_claims(consent_id)))
     assert pushed.status_code == 201, pushed.text
     return pushed.json()["request_uri"], verifier
