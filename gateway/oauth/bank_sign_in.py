@@ -114,9 +114,10 @@ async def callback(request: Request) -> Response:
             raise AccessDenied("no sign-in at the bank is under way in this browser: start again from the app")
         sign_in = SignInRequest(state=str(remembered["state"]), nonce=str(remembered["nonce"]),
                                 code_verifier=str(remembered["code_verifier"]))
-        if time.time() - int(remembered.get("started", 0)) > psu_session.INTERACTION_WINDOW:
-            raise AccessDenied("the sign-in at the bank took too long: start again from the app")
         purpose = remembered.get("purpose", PURPOSE_AUTHORIZE)
+        again = "open your consents again" if purpose == PURPOSE_DASHBOARD else "start again from the app"
+        if time.time() - int(remembered.get("started", 0)) > psu_session.INTERACTION_WINDOW:
+            raise AccessDenied(f"the sign-in at the bank took too long: {again}")
         if purpose == PURPOSE_DASHBOARD:
             target = DASHBOARD_PATH
         elif purpose == PURPOSE_AUTHORIZE:
@@ -124,7 +125,7 @@ async def callback(request: Request) -> Response:
         else:
             raise AccessDenied("no sign-in at the bank is under way in this browser: start again from the app")
         try:
-            customer = await _complete(provider, svc, answer=answer, sign_in=sign_in)
+            customer = await _complete(provider, svc, answer=answer, sign_in=sign_in, again=again)
         except BankSignInRefused as refused:
             raise AccessDenied(refused.message) from None
         except BankIdpUnavailable:
@@ -153,13 +154,13 @@ async def _authorization_target(services: Services, session: PsuSession, remembe
 
 
 async def _complete(provider: BankIdentityProvider, services: Services, *, answer: dict[str, str],
-                    sign_in: SignInRequest) -> BankCustomer:
+                    sign_in: SignInRequest, again: str) -> BankCustomer:
     # The state is checked against the session first (a foreign answer spends nothing), then used up: the same
     # answer presented again, even with a copy of the earlier cookie, is refused.
     if not answer.get("state") or answer["state"] != sign_in.state:
-        raise BankSignInRefused("the bank's answer does not belong to this sign-in: start again from the app")
+        raise BankSignInRefused(f"the bank's answer does not belong to this sign-in: {again}")
     if not await services.single_use.claim(_state_marker(sign_in.state), ttl=psu_session.INTERACTION_WINDOW):
-        raise BankSignInRefused("this answer from the bank was already used: start again from the app")
+        raise BankSignInRefused(f"this answer from the bank was already used: {again}")
     return await provider.complete(response=answer, request=sign_in)
 
 

@@ -37,11 +37,20 @@ async def authorised_by(gateway: httpx.AsyncClient, db, idp: BankIdp, username: 
     return consent_id
 
 
+async def start_at_bank(gateway: httpx.AsyncClient) -> httpx.Response:
+    """The signed-out dashboard: a page with one button (no password field) that posts to the bank sign-in."""
+    page = await gateway.get("/consents")
+    assert page.status_code == 200, page.text
+    assert 'action="/consents/bank-sign-in"' in page.text and 'name="password"' not in page.text
+    start = await gateway.post("/consents/bank-sign-in", data={"csrf": hidden_field(page.text, "csrf")})
+    assert start.status_code == 303, start.text
+    return start
+
+
 async def open_dashboard_at_bank(gateway: httpx.AsyncClient, browser: httpx.AsyncClient, idp: BankIdp, *,
                                  username: str, **at_bank: object) -> httpx.Response:
-    """``GET /consents`` signed out: the 303 to the bank, the sign-in there, and the gateway's callback."""
-    start = await gateway.get("/consents")
-    assert start.status_code == 303, start.text
+    """``GET /consents`` signed out, its one button, the 303 to the bank, the sign-in there, and the callback."""
+    start = await start_at_bank(gateway)
     assert start.headers["location"].startswith(idp.issuer + "/"), start.headers["location"]
     back = await at_the_bank(browser, idp, start.headers["location"], account=psu_id_of(username), **at_bank)
     assert back.startswith(CALLBACK + "?"), back
@@ -72,13 +81,13 @@ async def test_the_dashboard_signs_in_at_the_bank_and_shows_only_the_customers_o
 async def test_an_acr_below_the_required_one_signs_nobody_in_to_the_dashboard(gateway, db, idp, browser) -> None:  # type: ignore[no-untyped-def]
     back = await open_dashboard_at_bank(gateway, browser, idp, username="alice", acr=ACR_CA)
     assert_refused(back, 403, "access_denied")
-    # Still signed out: the dashboard sends the customer to the bank again.
-    again = await gateway.get("/consents")
-    assert again.status_code == 303 and again.headers["location"].startswith(idp.issuer + "/")
+    # Still signed out: the dashboard offers the sign-in at the bank again, with a new state.
+    again = await start_at_bank(gateway)
+    assert again.headers["location"].startswith(idp.issuer + "/")
 
 
 async def test_a_replayed_dashboard_answer_is_refused_even_with_the_earlier_cookie(gateway, db, idp, browser) -> None:  # type: ignore[no-untyped-def]
-    start = await gateway.get("/consents")
+    start = await start_at_bank(gateway)
     cookie_before = dict(gateway.cookies)
     back = await at_the_bank(browser, idp, start.headers["location"], account=psu_id_of("alice"))
     first = await gateway.get(back)
@@ -86,9 +95,9 @@ async def test_a_replayed_dashboard_answer_is_refused_even_with_the_earlier_cook
     gateway.cookies.clear()
     for name, value in cookie_before.items():
         gateway.cookies.set(name, value, domain="bank.example")
-    assert_refused(await gateway.get(back), 403, "already used")
+    assert_refused(await gateway.get(back), 403, "already used: open your consents again")
     # The replay signed nobody in.
-    assert (await gateway.get("/consents")).status_code == 303
+    assert 'action="/consents/bank-sign-in"' in (await gateway.get("/consents")).text
 
 
 async def test_the_dashboard_password_form_is_refused_in_production(gateway, db, idp) -> None:  # type: ignore[no-untyped-def]
@@ -96,4 +105,20 @@ async def test_the_dashboard_password_form_is_refused_in_production(gateway, db,
     response = await gateway.post("/consents/login", data={"username": "alice", "password": "alice-wonderland"})
     assert_refused(response, 400, "sign in at the bank")
     assert "__Host-obgw_psu=" not in response.headers.get("set-cookie", "")
-    assert (await gateway.get("/consents")).status_code == 303
+    assert 'action="/consents/bank-sign-in"' in (await gateway.get("/consents")).text
+
+
+async def test_starting_the_bank_sign_in_without_the_forms_token_is_refused(gateway, db, idp) -> None:  # type: ignore[no-untyped-def]
+    await gateway.get("/consents")
+    assert_refused(await gateway.post("/consents/bank-sign-in", data={}), 403, "security token")
+    assert_refused(await gateway.post("/consents/bank-sign-in", data={"csrf": "forged"}), 403, "security token")
+
+
+async def test_signing_out_shows_the_sign_in_page_instead_of_signing_in_again_at_the_bank(gateway, db, idp, browser) -> None:  # type: ignore[no-untyped-def]
+    back = await open_dashboard_at_bank(gateway, browser, idp, username="alice")
+    page = await gateway.get(back.headers["location"])
+    assert 'action="/consents/logout"' in page.text, page.text
+    out = await gateway.post("/consents/logout", data={"csrf": hidden_field(page.text, "csrf")})
+    assert out.status_code == 303 and out.headers["location"] == "/consents"
+    after = await gateway.get("/consents")
+    assert after.status_code == 200 and 'action="/consents/bank-sign-in"' in after.text
