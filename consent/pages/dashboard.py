@@ -1,6 +1,8 @@
 """The customer's consent dashboard at ``/consents`` (docs/architecture.md section 1, journey 6).
 
-The customer signs in with the bank sign-in, sees every consent grouped by TPP (active and past, permissions in
+The customer signs in with the bank sign-in (in production at the bank's identity provider: the sign-in page's
+one button posts to ``/consents/bank-sign-in``, which redirects through the host's
+``CustomerPortal.start_bank_sign_in``; the password form is then refused; docs/architecture.md section 10), sees every consent grouped by TPP (active and past, permissions in
 plain words, accounts, dates, and each access: when, which endpoint, whether they were present), revokes one
 consent or all of one TPP's after a confirmation page, stops sharing one account of an account-access consent
 (``consent.account_changes``; the TPP gets a linked-account-update event), narrows what is shown with a GET filter form (by TPP, kind,
@@ -102,6 +104,11 @@ class Dashboard:
 
     def _sign_in_page(self, request: Request, customer: Customer, *, message: str | None = None,
                       status_code: int = 200) -> Response:
+        if self.portal.signs_in_at_bank():
+            # One button: the customer chooses to go to the bank (so signing out here does not bounce them
+            # straight back through the bank's own session).
+            return self._page(request, "sign_in.html", {"action": f"{BASE}/bank-sign-in", "at_bank": True,
+                                                        "message": message}, customer, status_code=status_code)
         return self._page(request, "sign_in.html", {"action": f"{BASE}/login", "message": message}, customer,
                           status_code=status_code)
 
@@ -232,6 +239,10 @@ class Dashboard:
         }
 
     async def sign_in(self, request: Request) -> Response:
+        if self.portal.signs_in_at_bank():
+            # The password form is the sandbox's: here customers sign in at the bank's identity provider.
+            return self._refused(request, "Customers sign in at the bank here: open your consents again.",
+                                 status_code=400)
         customer = self.portal.customer(request)
         try:
             form = await read_form(request)
@@ -260,6 +271,22 @@ class Dashboard:
         response = RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
         self.portal.keep(response, request, signed_in)
         return response
+
+    async def bank_sign_in(self, request: Request) -> Response:
+        """The sign-in page's button where customers sign in at the bank: the redirect to its identity provider."""
+        if not self.portal.signs_in_at_bank():
+            return self._refused(request, "Sign in with your username and password here.", status_code=404)
+        customer = self.portal.customer(request)
+        try:
+            form = await read_form(request)
+        except BadForm:
+            form = {}
+        if not self.portal.csrf_ok(customer, single(form, "csrf")):
+            return self._refused(request, "The form's security token is missing or expired. Start again.",
+                                 status_code=403)
+        if customer.signed_in:
+            return RedirectResponse(BASE, status_code=303, headers=self.portal.headers())
+        return await self.portal.start_bank_sign_in(request, customer)
 
     async def sign_out(self, request: Request) -> Response:
         checked = await self._checked_form(request)
@@ -442,6 +469,7 @@ class Dashboard:
         return [
             Route(BASE, self.index, methods=["GET"], name="consents"),
             Route(f"{BASE}/login", self.sign_in, methods=["POST"], name="consents_login"),
+            Route(f"{BASE}/bank-sign-in", self.bank_sign_in, methods=["POST"], name="consents_bank_sign_in"),
             Route(f"{BASE}/logout", self.sign_out, methods=["POST"], name="consents_logout"),
             Route(f"{BASE}/export", self.export, methods=["GET"], name="consents_export"),
             Route(f"{BASE}/export.csv", self.export_csv, methods=["GET"], name="consents_export_csv"),

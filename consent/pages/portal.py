@@ -64,6 +64,16 @@ class CustomerPortal(Protocol):
         from this request's username or address failed."""
         ...
 
+    def signs_in_at_bank(self) -> bool:
+        """Whether customers sign in at the bank's identity provider (``start_bank_sign_in``) rather than with
+        the password form (``sign_in``, then refused)."""
+        ...
+
+    async def start_bank_sign_in(self, request: Request, customer: Customer) -> Response:
+        """The redirect to the bank's identity provider that signs ``customer`` in and brings them back to the
+        dashboard (or the page saying the bank cannot be reached)."""
+        ...
+
     def signed_out(self, customer: Customer) -> Customer:
         """A fresh signed-out session replacing ``customer``."""
         ...

@@ -3,7 +3,8 @@
 token store, offered to the consent package as its ``CustomerPortal``.
 
 Mounted by ``gateway.app`` with ``routes(services)``: ``/consents`` (the dashboard, docs/architecture.md section 1
-journey 6). Page headers are the customer pages' own (``page_headers``: CSP with ``frame-ancestors 'none'``,
+journey 6); where customers sign in at the bank's identity provider (docs/architecture.md section 10) the
+dashboard's sign-in is ``gateway.oauth.bank_sign_in.start_for_dashboard``. Page headers are the customer pages' own (``page_headers``: CSP with ``frame-ancestors 'none'``,
 no caching, no referrer).
 """
 
@@ -32,6 +33,7 @@ from consent.pages.portal import SignInThrottled
 from consent.vrp_usage import VrpPaymentLine
 from gateway.backend.bank import BankUnavailable
 from gateway.errors import AccessDenied
+from gateway.oauth import bank_sign_in
 from gateway.oauth import psu_session
 from gateway.oauth.authorize_pages import page_headers
 from gateway.oauth.psu_session import PsuSession
@@ -110,6 +112,12 @@ class GatewayPortal:
             return None
         signed_in = _session_of(customer).signed_in_as(psu_id=psu.psu_id, name=psu.name, now=int(time.time()))
         return customer_of(signed_in)
+
+    def signs_in_at_bank(self) -> bool:
+        return self.services.bank_idp is not None
+
+    async def start_bank_sign_in(self, request: Request, customer: Customer) -> Response:
+        return await bank_sign_in.start_for_dashboard(request, _session_of(customer), services=self.services)
 
     def signed_out(self, customer: Customer) -> Customer:
         return customer_of(psu_session.new_session())

@@ -1,6 +1,6 @@
 """Customer sign-in through the bank's OpenID Connect provider during an authorization (docs/architecture.md
 section 10, docs/bank-sign-in.md): the redirect from ``GET /authorize`` to the provider and its return to
-``GET /bank-sign-in/callback``.
+``GET /bank-sign-in/callback``, and the same sign-in for the customer's consent dashboard (``/consents``).
 
 The authentication request (OpenID Connect Core 1.0 section 3.1.2.1, built by ``gateway.backend.bank_idp``)
 carries a fresh ``state``, ``nonce`` and PKCE verifier (RFC 7636), kept in the customer's signed session cookie
@@ -10,6 +10,11 @@ OAuth 2.0 Security BCP RFC 9700 section 4.7) refuses a replayed answer even with
 refused sign-in (the provider's error, another provider's answer, a replayed or foreign state, an ID token that
 does not hold: issuer, audience, expiry, nonce, signature, acr) is an error page and changes nothing: the
 customer is not signed in, the pushed request and its consent stay as they were.
+
+Both sign-ins share the one registered redirect URI. Where the customer goes after it is bound into the signed
+session cookie with the state, as one of two fixed purposes (``authorize``: back to the pushed request it was
+for; ``dashboard``: ``/consents``), never a URL from the request, so the callback cannot be made an open
+redirect.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -46,6 +52,9 @@ from gateway.services import Services
 from gateway.services import services as get_services
 
 CALLBACK_PATH = "/bank-sign-in/callback"
+DASHBOARD_PATH = "/consents"
+PURPOSE_AUTHORIZE = "authorize"
+PURPOSE_DASHBOARD = "dashboard"
 _UNAVAILABLE = "The bank cannot sign you in right now. Please try again later."
 
 
@@ -58,6 +67,19 @@ def _provider(services: Services) -> BankIdentityProvider:
 async def start(request: Request, pending: Pending, session: PsuSession, *, services: Services) -> Response:
     """Send the customer to the bank's identity provider to sign in for ``pending`` (a 303 the bank's app can
     open as a universal/app link), remembering what the answer must match."""
+    return await _redirect(request, session, services=services, purpose={
+        "purpose": PURPOSE_AUTHORIZE, "handle_hash": pending.handle_hash, "client_id": pending.client.client_id,
+        "request_uri": pending.request_uri})
+
+
+async def start_for_dashboard(request: Request, session: PsuSession, *, services: Services) -> Response:
+    """Send the customer to the bank's identity provider to sign in to the consent dashboard; the answer brings
+    them back to ``DASHBOARD_PATH``."""
+    return await _redirect(request, session, services=services, purpose={"purpose": PURPOSE_DASHBOARD})
+
+
+async def _redirect(request: Request, session: PsuSession, *, services: Services,
+                    purpose: dict[str, str]) -> Response:
     sign_in = new_sign_in_request()
     try:
         url = await _provider(services).authorization_url(request=sign_in)
@@ -65,8 +87,7 @@ async def start(request: Request, pending: Pending, session: PsuSession, *, serv
         return error_page(request, TemporarilyUnavailable(_UNAVAILABLE), services=services)
     remembered = session.with_bank_sign_in({
         "state": sign_in.state, "nonce": sign_in.nonce, "code_verifier": sign_in.code_verifier,
-        "handle_hash": pending.handle_hash, "client_id": pending.client.client_id,
-        "request_uri": pending.request_uri, "started": int(time.time()),
+        **purpose, "started": int(time.time()),
     })
     response = RedirectResponse(url, status_code=303, headers=page_headers(form_origins=(origin(url),)))
     psu_session.save(response, remembered, request=request, services=services)
@@ -93,16 +114,18 @@ async def callback(request: Request) -> Response:
             raise AccessDenied("no sign-in at the bank is under way in this browser: start again from the app")
         sign_in = SignInRequest(state=str(remembered["state"]), nonce=str(remembered["nonce"]),
                                 code_verifier=str(remembered["code_verifier"]))
+        purpose = remembered.get("purpose", PURPOSE_AUTHORIZE)
+        again = "open your consents again" if purpose == PURPOSE_DASHBOARD else "start again from the app"
         if time.time() - int(remembered.get("started", 0)) > psu_session.INTERACTION_WINDOW:
-            raise AccessDenied("the sign-in at the bank took too long: start again from the app")
-        async with svc.db.session() as db:
-            pending = await find_pending(db, client_id=remembered.get("client_id"),
-                                         request_uri=remembered.get("request_uri"), session=session,
-                                         require_started=True)
-        if pending.handle_hash != remembered.get("handle_hash"):
-            raise AccessDenied("the sign-in at the bank was for another authorization")
+            raise AccessDenied(f"the sign-in at the bank took too long: {again}")
+        if purpose == PURPOSE_DASHBOARD:
+            target = DASHBOARD_PATH
+        elif purpose == PURPOSE_AUTHORIZE:
+            target = await _authorization_target(svc, session, remembered)
+        else:
+            raise AccessDenied("no sign-in at the bank is under way in this browser: start again from the app")
         try:
-            customer = await _complete(provider, svc, answer=answer, sign_in=sign_in)
+            customer = await _complete(provider, svc, answer=answer, sign_in=sign_in, again=again)
         except BankSignInRefused as refused:
             raise AccessDenied(refused.message) from None
         except BankIdpUnavailable:
@@ -114,20 +137,30 @@ async def callback(request: Request) -> Response:
     if customer.auth_time is not None:
         # OpenID Connect Core 1.0 section 2: when the bank authenticated the customer, not when we heard of it.
         signed_in = replace(signed_in, auth_time=customer.auth_time)
-    target = "/authorize?" + urlencode({"client_id": pending.client.client_id, "request_uri": pending.request_uri})
     response = RedirectResponse(target, status_code=303, headers=page_headers())
     psu_session.save(response, signed_in, request=request, services=svc)
     return response
 
 
+async def _authorization_target(services: Services, session: PsuSession, remembered: dict[str, Any]) -> str:
+    """``/authorize`` for the pushed request the sign-in was started for, still pending in this browser."""
+    async with services.db.session() as db:
+        pending = await find_pending(db, client_id=remembered.get("client_id"),
+                                     request_uri=remembered.get("request_uri"), session=session,
+                                     require_started=True)
+    if pending.handle_hash != remembered.get("handle_hash"):
+        raise AccessDenied("the sign-in at the bank was for another authorization")
+    return "/authorize?" + urlencode({"client_id": pending.client.client_id, "request_uri": pending.request_uri})
+
+
 async def _complete(provider: BankIdentityProvider, services: Services, *, answer: dict[str, str],
-                    sign_in: SignInRequest) -> BankCustomer:
+                    sign_in: SignInRequest, again: str) -> BankCustomer:
     # The state is checked against the session first (a foreign answer spends nothing), then used up: the same
     # answer presented again, even with a copy of the earlier cookie, is refused.
     if not answer.get("state") or answer["state"] != sign_in.state:
-        raise BankSignInRefused("the bank's answer does not belong to this sign-in: start again from the app")
+        raise BankSignInRefused(f"the bank's answer does not belong to this sign-in: {again}")
     if not await services.single_use.claim(_state_marker(sign_in.state), ttl=psu_session.INTERACTION_WINDOW):
-        raise BankSignInRefused("this answer from the bank was already used: start again from the app")
+        raise BankSignInRefused(f"this answer from the bank was already used: {again}")
     return await provider.complete(response=answer, request=sign_in)
 
 

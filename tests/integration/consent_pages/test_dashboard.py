@@ -67,6 +67,12 @@ async def test_sign_in_without_csrf_is_403(client) -> None:  # type: ignore[no-u
     assert refused.status_code == 403
 
 
+async def test_the_sandbox_has_no_bank_identity_provider_sign_in(client) -> None:  # type: ignore[no-untyped-def]
+    page = await client.get("/consents")
+    refused = await client.post("/consents/bank-sign-in", data={"csrf": hidden_field(page.text, "csrf")})
+    assert refused.status_code == 404 and "location" not in refused.headers
+
+
 async def test_dashboard_lists_consents_by_tpp_with_permissions_accounts_and_dates(client, db, tpp) -> None:  # type: ignore[no-untyped-def]
     consent_id, _ = await authorised_consent(client, db, tpp, accounts=account_ids("alice")[1:2])
     dashboard = await sign_in(client)
