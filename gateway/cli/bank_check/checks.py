@@ -264,8 +264,6 @@ class BankCheck:
                 self._record(f"sandbox scenario {op.path}", op.operation_id, SKIP, "sandbox only (run with --sandbox)")
             return
         token = lambda: self._signer.token(purpose="scenario")  # noqa: E731
-        await self._check("advances the sandbox clock", "BankSandboxAdvanceClock", path=lambda: "/bank/v1/sandbox/clock",
-                          token=token, expect=200, body=lambda: {"advance_seconds": 0})
         await self._check("settles a payment now", "BankSandboxSettlePayment",
                           path=lambda: f"/bank/v1/sandbox/payments/{self._payment('domestic-payments')[1]}/settle",
                           token=token, expect=200)
