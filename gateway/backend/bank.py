@@ -6,7 +6,8 @@ signed with the gateway's context key (ES256, gateway/security/keys.py), which t
 gateway's published JWKS, so the bank answers only the gateway. ``purpose`` says which part of the contract a
 call belongs to; the other claims say what the consent allows.
 
-Bank contract (``sandbox`` implements it):
+Bank contract (``sandbox`` implements it; the full document is ``openapi/bank-backend.yaml``, docs/architecture.md
+section 9, and ``obgw bank check`` tests an adapter against it):
 
 * customer pages: ``POST /bank/v1/psu-authentications`` ``{"username", "password"}`` -> 200 ``{"psu_id",
   "name"}`` | 401 (``purpose="psu-authentication"``); ``GET /bank/v1/customers/{psu_id}/accounts`` -> 200

@@ -384,6 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("sandbox", help="sandbox tools: psus, tpp create, seed (see 'obgw sandbox --help')",
                    add_help=False)
     importlib.import_module("gateway.cli.events").add_arguments(sub)
+    importlib.import_module("gateway.cli.bank_check.command").add_arguments(sub)
     bench = sub.add_parser("bench", help="measure the hot path side by side with nginx and a Python proxy (wrk)")
     importlib.import_module("gateway.cli.bench.run").add_arguments(bench)
     return parser
@@ -409,6 +410,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return cmd_keys_rotate(args)
     if args.command == "audit":
         return cmd_audit_prune(args) if args.audit_command == "prune" else cmd_audit_verify(args)
+    if args.command == "bank":
+        return int(importlib.import_module("gateway.cli.bank_check.command").command(args))
     if args.command == "events":
         settings = _settings()
         return int(importlib.import_module("gateway.cli.events").command(args, lambda work: _checked(settings, work)))
