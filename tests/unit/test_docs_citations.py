@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ("gateway", "consent", "sandbox", "tests", "policies", "openapi", "deploy")
 SUFFIXES = {".py", ".yaml", ".html", ".md", ".toml", ".json"}
 VENDORED = ROOT / "openapi" / "obie"  # the official files, unmodified: not ours to cite from
-DOCS = ("architecture.md", "obie-notes.md", "obie-notes-vrp-events.md", "production.md", "bank-integration.md")
+DOCS = ("architecture.md", "obie-notes.md", "obie-notes-vrp-events.md", "production.md", "bank-integration.md",
+        "bank-sign-in.md")
 
 NUMBER = r"\d+(?:\.\d+)*"
 CITATION = re.compile(
