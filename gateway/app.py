@@ -133,7 +133,6 @@ def create_app(
     # Event notifications (docs/architecture.md section 7).
     signer = SetSigner(issuer=settings.issuer, keys=keystore,
                        base_paths={name: api.base_path for name, api in specs.apis.items()})
-    subscriptions = EventSubscriptions(services=services, limits=payments.limits)
     polling = EventPolling(services=services, limits=payments.limits, signer=signer)
     event_http = httpx.AsyncClient(transport=event_transport, timeout=settings.event_timeout_ms / 1000,
                                    follow_redirects=False)
@@ -141,6 +140,7 @@ def create_app(
     inspector = Inspector(issuer=settings.issuer, entries=settings.sandbox_inspector_entries) \
         if settings.is_sandbox else None
     worker = DeliveryWorker(db=db, signer=signer, settings=settings, http=event_http, inspector=inspector)
+    subscriptions = EventSubscriptions(services=services, limits=payments.limits, inspector=inspector)
     # The periodic jobs of the same family (section 7): payment statuses from the bank, reconfirmation notices.
     jobs = (PaymentStatusWatcher(db=db, bank=services.bank, settings=settings),
             ReconfirmationNotices(db=db, settings=settings))

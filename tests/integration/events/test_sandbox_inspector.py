@@ -8,14 +8,19 @@ from __future__ import annotations
 from datetime import UTC
 from datetime import datetime
 
+from sqlmodel import select
+
 from consent.notifications import EventNotification
 from gateway.events.inspector import Inspector
 from gateway.events.worker import DeliveryWorker
 from gateway.hosting import sandbox_inspector
 from gateway.oauth import operators
 from gateway.settings import Settings
+from gateway.store.event_tables import EventSubscription
 from tests.conftest import ISSUER
 from tests.integration.consent.conftest import Tpp
+from tests.integration.consent.conftest import assert_ob_error
+from tests.integration.events.conftest import SUBSCRIPTIONS
 from tests.integration.events.conftest import subscribe
 from tests.integration.events.conftest import verified
 from tests.integration.events.test_event_delivery import REVOKED
@@ -72,8 +77,27 @@ async def test_another_tpp_cannot_read_the_inspector(worker, db, tpp: Tpp, other
     assert (await other_tpp.http.get(f"{INSPECTOR}/{tpp.fapi.client_id}")).status_code == 401  # no token
 
 
+async def test_another_tpps_inspector_is_refused_as_a_callback_url(client, db, tpp: Tpp, other_tpp: Tpp) -> None:  # type: ignore[no-untyped-def]
+    body = {"Data": {"Version": "3.1", "CallbackUrl": inspector_url(tpp.fapi.client_id)}}
+    answer = await other_tpp.call("POST", SUBSCRIPTIONS, body=body, check=False)
+    assert_ob_error(answer, 400, "UK.OBIE.Field.Invalid", "Data.CallbackUrl")
+    assert "another client's sandbox inspector" in answer.text
+    async with db.session() as session:
+        assert (await session.exec(select(EventSubscription))).all() == []  # nothing stored
+
+
 async def test_a_push_to_another_tpps_inspector_is_refused(worker, db, tpp: Tpp, other_tpp: Tpp) -> None:  # type: ignore[no-untyped-def]
-    event = await revoked_event(worker, db, other_tpp, inspector_url(tpp.fapi.client_id))
+    # A subscription stored by other means (the API refuses it, above): the worker refuses the push too.
+    now = datetime.now(UTC)
+    async with db.session() as session:
+        session.add(EventSubscription(subscription_id="s-1", client_id=other_tpp.fapi.client_id, version="3.1",
+                                      callback_url=inspector_url(tpp.fapi.client_id), created_at=now,
+                                      updated_at=now))
+        await session.commit()
+    consent_id = await authorised_for_alice(db, other_tpp.fapi.client_id)
+    await operators.revoke_consent(db=db, consent_id=consent_id)
+    assert await worker.run_once() == 1
+    (event,) = await events_of(db, other_tpp.fapi.client_id)
     assert event.state == "failed" and event.last_error.startswith("refused:")
     answer = await tpp.call("GET", f"{INSPECTOR}/{tpp.fapi.client_id}", check=False)
     assert answer.json()["Data"]["Requests"] == []
