@@ -30,6 +30,7 @@ from gateway.contract.policies.loader import load_policies
 from gateway.contract.policies.routes import declared_operations
 from gateway.contract.specs import OpenApiSpecs
 from gateway.contract.specs import load_specs
+from gateway.events.inspector import Inspector
 from gateway.events.polling import EventPolling
 from gateway.events.reconfirmation_job import ReconfirmationNotices
 from gateway.events.status_watcher import PaymentStatusWatcher
@@ -39,6 +40,7 @@ from gateway.events.worker import DeliveryWorker
 from gateway.hosting import consent_routes
 from gateway.hosting import customer_routes
 from gateway.hosting import sandbox_controls
+from gateway.hosting import sandbox_inspector
 from gateway.hosting import tpp_event_log
 from gateway.hosting.body_limit import BodyLimitMiddleware
 from gateway.hosting.health import Readiness
@@ -131,11 +133,14 @@ def create_app(
     # Event notifications (docs/architecture.md section 7).
     signer = SetSigner(issuer=settings.issuer, keys=keystore,
                        base_paths={name: api.base_path for name, api in specs.apis.items()})
-    subscriptions = EventSubscriptions(services=services, limits=payments.limits)
     polling = EventPolling(services=services, limits=payments.limits, signer=signer)
     event_http = httpx.AsyncClient(transport=event_transport, timeout=settings.event_timeout_ms / 1000,
                                    follow_redirects=False)
-    worker = DeliveryWorker(db=db, signer=signer, settings=settings, http=event_http)
+    # The sandbox's own callback per TPP (section 7, "Sandbox inspector"); none in production.
+    inspector = Inspector(issuer=settings.issuer, entries=settings.sandbox_inspector_entries) \
+        if settings.is_sandbox else None
+    worker = DeliveryWorker(db=db, signer=signer, settings=settings, http=event_http, inspector=inspector)
+    subscriptions = EventSubscriptions(services=services, limits=payments.limits, inspector=inspector)
     # The periodic jobs of the same family (section 7): payment statuses from the bank, reconfirmation notices.
     jobs = (PaymentStatusWatcher(db=db, bank=services.bank, settings=settings),
             ReconfirmationNotices(db=db, settings=settings))
@@ -193,6 +198,7 @@ def create_app(
             *subscriptions.routes(),
             *polling.routes(),
             *tpp_event_log.routes(),
+            *sandbox_inspector.routes(settings, inspector),
             *sandbox_controls.routes(settings),
             *ais.fallback_routes(base=specs.apis[AIS_API].base_path),
         ],
@@ -205,5 +211,6 @@ def create_app(
     app.state.ais_pipeline = pipeline
     app.state.payments_api = payments
     app.state.event_worker = worker
+    app.state.event_inspector = inspector
     app.state.event_jobs = jobs
     return app

@@ -97,6 +97,8 @@ class Settings:
     event_retry_cap_ms: int = 300_000
     event_max_attempts: int = 8
     event_long_poll_ms: int = 10_000
+    # The sandbox request inspector (gateway.events.inspector): requests kept per TPP, newest kept.
+    sandbox_inspector_entries: int = 50
     # The payment status watcher next to the delivery worker (gateway.events.status_watcher): how often it asks
     # the bank about payments not yet final, and how many of each table per round.
     payment_status_interval_ms: int = 5000

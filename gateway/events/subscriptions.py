@@ -5,7 +5,8 @@ docs/obie-notes-vrp-events.md section 3).
 
 The TPP's own client-credentials token (``gateway.pipeline.steps.client_token``, the rulebook's scope) and its
 tier budget, then the body against the operation's schema. One subscription per TPP: a second POST is 409.
-``CallbackUrl`` passes the static SSRF checks of ``gateway.events.callbacks`` (400 ``UK.OBIE.Field.Invalid``);
+``CallbackUrl`` passes the static SSRF checks of ``gateway.events.callbacks`` and, in the sandbox, names no other
+TPP's sandbox inspector (``gateway.events.inspector``) (400 ``UK.OBIE.Field.Invalid``);
 ``EventTypes`` must be OBIE event URNs the gateway emits. Another TPP's subscription answers like an unknown one.
 """
 
@@ -28,6 +29,7 @@ from gateway import errors
 from gateway.events.bodies import json_body as events_body
 from gateway.events.callbacks import CallbackRefused
 from gateway.events.callbacks import check_url
+from gateway.events.inspector import Inspector
 from gateway.pipeline import message_signing
 from gateway.pipeline import steps
 from gateway.pipeline.payment_checks import json_response
@@ -57,9 +59,10 @@ def _data(subscription: EventSubscription) -> dict[str, Any]:
 
 
 class EventSubscriptions:
-    def __init__(self, *, services: Services, limits: PaymentLimits) -> None:
+    def __init__(self, *, services: Services, limits: PaymentLimits, inspector: Inspector | None = None) -> None:
         self.services = services
         self.production = services.settings.mode == "production"
+        self.inspector = inspector if not self.production else None
         self.base = services.settings.issuer + services.specs.apis[EVENTS_API].base_path
         self.policies = {op: services.policies.by_operation_id[op] for op in (CREATE, READ, CHANGE, DELETE)}
         token, budget = steps.client_token(services), steps.client_rate_limit(limits)
@@ -76,13 +79,17 @@ class EventSubscriptions:
 
     # ------------------------------------------------------------------ checks
 
-    def _checked(self, data: dict[str, Any]) -> tuple[str | None, list[str] | None]:
+    def _checked(self, data: dict[str, Any], *, client_id: str) -> tuple[str | None, list[str] | None]:
         callback = data.get("CallbackUrl")
         if callback is not None:
             try:
                 check_url(callback, production=self.production)
             except CallbackRefused as exc:
                 raise errors.FieldInvalid(f"CallbackUrl refused: {exc}", path="Data.CallbackUrl") from None
+            owner = self.inspector.owner_of(callback) if self.inspector is not None else None
+            if owner is not None and owner != client_id:
+                raise errors.FieldInvalid("CallbackUrl refused: it names another client's sandbox inspector",
+                                          path="Data.CallbackUrl")
         types = data.get("EventTypes")
         if types is not None:
             unknown = sorted(set(types) - KNOWN_TYPES)
@@ -108,7 +115,7 @@ class EventSubscriptions:
 
     async def _create(self, call: Call) -> Response:
         data = call.body["Data"]
-        callback, types = self._checked(data)
+        callback, types = self._checked(data, client_id=call.caller.client_id)
         client_id, now = call.caller.client_id, utcnow()
         async with self.services.db.session() as session:
             exists = (await session.exec(select(EventSubscription).where(
@@ -144,7 +151,7 @@ class EventSubscriptions:
         if data["EventSubscriptionId"] != subscription.subscription_id:
             raise errors.FieldInvalid("EventSubscriptionId differs from the one in the path",
                                       path="Data.EventSubscriptionId")
-        callback, types = self._checked(data)
+        callback, types = self._checked(data, client_id=call.caller.client_id)
         async with self.services.db.session() as session:
             stored = await session.get(EventSubscription, subscription.subscription_id)
             if stored is None:

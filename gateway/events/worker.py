@@ -9,7 +9,8 @@ when ``OBGW_EVENT_DELIVERY`` is on). It claims due events (``gateway.events.outb
 * else ``POST {CallbackUrl}/event-notifications``, ``Content-Type: application/jwt``, after the SSRF check of
   ``gateway.events.callbacks``, with a bounded timeout and no redirects. A 2xx is ``delivered``; anything else
   is retried after ``base * 2^(attempt-1)`` (capped), and after the last allowed attempt the event is
-  ``failed``. A refused callback URL fails at once (retrying cannot make it allowed).
+  ``failed``. A refused callback URL fails at once (retrying cannot make it allowed). In sandbox mode a
+  ``CallbackUrl`` naming the TPP's own sandbox inspector (``gateway.events.inspector``) is served in-process.
 
 Events of one TPP go out one at a time, in order (the claim holds later ones back); different TPPs are served
 concurrently. Every attempt is one row of the delivery log and a metric. Nothing of this runs on the request
@@ -38,6 +39,7 @@ from gateway.events.callbacks import Resolver
 from gateway.events.callbacks import check_target
 from gateway.events.callbacks import notification_url
 from gateway.events.callbacks import system_resolver
+from gateway.events.inspector import Inspector
 from gateway.events.tokens import SetSigner
 from gateway.observability import metrics
 from gateway.settings import Settings
@@ -59,6 +61,7 @@ class DeliveryWorker:
     def __init__(
         self, *, db: Database, signer: SetSigner, settings: Settings, http: httpx.AsyncClient | None = None,
         resolver: Resolver = system_resolver, clock: Callable[[], datetime] = utcnow, batch: int = BATCH,
+        inspector: Inspector | None = None,
     ) -> None:
         self.db = db
         self.signer = signer
@@ -68,6 +71,7 @@ class DeliveryWorker:
         self.http = http or httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
         self._own_http = http is None
         self.resolver = resolver
+        self.inspector = inspector if not self.production else None  # the sandbox's own callback, never in production
         self.clock = clock
         self.batch = batch  # events claimed per round
         # Longer than a push can take, so a live worker's claim never runs out under it.
@@ -131,17 +135,20 @@ class DeliveryWorker:
         status: int | None = None
         started = time.perf_counter()
         try:
-            target = await check_target(url, production=self.production, resolver=self.resolver)
-            token = self.signer.sign(event, issued_at=int(now.timestamp()))
-            # To the address just checked, not to whatever the name resolves to by now (callbacks module).
-            answer = await self.http.post(
-                target.url, content=token, timeout=self.timeout,
-                headers={"host": target.host_header, "content-type": "application/jwt",
-                         "x-fapi-financial-id": self.settings.aspsp_org_id,
-                         "x-fapi-interaction-id": str(uuid.uuid4())},
-                extensions={"sni_hostname": target.server_name} if target.server_name else None,
-            )
-            status = answer.status_code
+            headers = {"content-type": "application/jwt", "x-fapi-financial-id": self.settings.aspsp_org_id,
+                       "x-fapi-interaction-id": str(uuid.uuid4())}
+            owner = self.inspector.owner_of(subscription.callback_url) if self.inspector is not None else None
+            if owner is not None:
+                status = self._to_inspector(owner, event=event, headers=headers, now=now)
+            else:
+                target = await check_target(url, production=self.production, resolver=self.resolver)
+                token = self.signer.sign(event, issued_at=int(now.timestamp()))
+                # To the address just checked, not to whatever the name resolves to by now (callbacks module).
+                answer = await self.http.post(
+                    target.url, content=token, timeout=self.timeout, headers={"host": target.host_header, **headers},
+                    extensions={"sni_hostname": target.server_name} if target.server_name else None,
+                )
+                status = answer.status_code
             error = "" if 200 <= status < 300 else f"callback answered {status}"
         except CallbackRefused as exc:
             error, final = f"refused: {exc}", True
@@ -173,6 +180,16 @@ class DeliveryWorker:
         metrics.event_delivery(outcome="retried" if outcome == "retry" else outcome,
                                seconds=seconds if status is not None else None)
         return state != DeliveryState.PENDING
+
+    def _to_inspector(self, owner: str, *, event: EventNotification, headers: dict[str, str],
+                      now: datetime) -> int:
+        """The push handed to the sandbox inspector in-process (``gateway.events.inspector``): only the TPP's own."""
+        assert self.inspector is not None
+        if owner != event.client_id:
+            raise CallbackRefused("the callback names another client's sandbox inspector")
+        token = self.signer.sign(event, issued_at=int(now.timestamp()))
+        self.inspector.record(client_id=owner, at=self.clock(), source="worker", headers=headers, body=token)
+        return 202
 
     async def _settle(self, event: EventNotification, state: DeliveryState, *, now: datetime) -> None:
         await outbox.finish(db=self.db, event=event, state=state, attempts=event.attempts, next_attempt_at=now,
