@@ -56,10 +56,10 @@ from consent.errors import ConsentError
 from consent.lifecycle import ConsentKind
 from consent.lifecycle import ConsentStatus
 from consent.models import Consent
-from consent.wire import is_json_content_type
 from gateway import errors
 from gateway.backend.upstream import upstream_error
 from gateway.events import payment_status
+from gateway.hosting.json_bodies import json_object
 from gateway.oauth import operators
 from gateway.security.access import AccessContext
 from gateway.security.access import require_access_token
@@ -117,18 +117,6 @@ def faults_of(app: Any) -> Faults:
 
 async def _tpp(request: Request) -> AccessContext:
     return await require_access_token(request, services=services(request), grant_types=("client_credentials",))
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    if not is_json_content_type(request.headers.get("content-type")):
-        raise errors.UnsupportedMediaType("send the body as Content-Type: application/json")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise errors.FieldInvalid("the body is not JSON: send a JSON object") from None
-    if not isinstance(body, dict):
-        raise errors.FieldInvalid("the body must be a JSON object")
-    return body
 
 
 async def _own_consent(request: Request, client_id: str) -> Consent:
@@ -248,7 +236,7 @@ async def reject_next_payment(request: Request) -> Response:
 
 async def arm_faults(request: Request) -> Response:
     access = await _tpp(request)
-    body = await _json_object(request)
+    body = await json_object(request)
     status, count = body.get("status"), body.get("count", 1)
     if status not in FAULT_STATUSES or isinstance(status, bool):
         raise errors.FieldInvalid("status must be 429 (rate limited) or 503 (bank unavailable)", path="status")

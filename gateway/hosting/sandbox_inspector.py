@@ -21,9 +21,7 @@ from gateway import errors
 from gateway.events.callbacks import NOTIFICATION_PATH
 from gateway.events.inspector import PATH_PREFIX
 from gateway.events.inspector import Inspector
-from gateway.hosting.tpp_event_log import EVENT_SCOPES
-from gateway.security.access import require_access_token
-from gateway.services import services
+from gateway.hosting.tpp_event_log import events_client
 from gateway.settings import Settings
 from gateway.store.db import utcnow
 
@@ -42,10 +40,9 @@ def routes(settings: Settings, inspector: Inspector | None) -> list[BaseRoute]:
         return Response(status_code=202)
 
     async def view(request: Request) -> Response:
-        access = await require_access_token(request, services=services(request), any_scope=EVENT_SCOPES,
-                                            grant_types=("client_credentials",))
+        tpp = await events_client(request)
         client_id = request.path_params["client_id"]
-        if client_id != access.client.client_id:
+        if client_id != tpp.client_id:
             raise errors.NotFound("no such inspector")
         entries = inspector.entries(client_id=client_id)
         return JSONResponse({"Data": {"CallbackUrl": inspector.callback_url(client_id=client_id),

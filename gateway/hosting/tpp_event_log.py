@@ -8,8 +8,8 @@ metrics"; what ``obgw events log|replay`` gives operators, limited to the callin
   bound may be left out, not both): the TPP's matching events are due again with their own ``jti``
   (``gateway.events.outbox.replay``); answers the ``jti`` of each one replayed.
 
-The TPP's client-credentials token (sender-constrained), holding one of the scopes the Event Notification API
-accepts (``accounts``, ``payments``, ``fundsconfirmations``; 403 ``insufficient_scope`` otherwise). Another TPP's
+The TPP's client-credentials token (sender-constrained), holding one of the scopes the rulebook gives the Event
+Notification API (``accounts``, ``payments``, ``fundsconfirmations`` as shipped; 403 ``insufficient_scope`` otherwise). Another TPP's
 events are never listed nor replayed: a ``jti`` of someone else answers like an unknown one (400
 ``UK.OBIE.Resource.NotFound``) and changes nothing. A malformed body is 400 ``UK.OBIE.Field.Invalid`` (or
 ``UK.OBIE.Field.InvalidDate``) and changes nothing.
@@ -27,24 +27,28 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.routing import Route
 
-from consent.wire import is_json_content_type
 from gateway import errors
 from gateway.events import outbox
-from gateway.security.access import AccessContext
-from gateway.security.access import require_access_token
+from gateway.hosting.json_bodies import json_object
+from gateway.pipeline.tokens import require_client_token
 from gateway.services import services
 from gateway.store.db import utcnow
+from gateway.store.oauth_tables import Client
 
 PREFIX: Final = "/tpp/v1/event-log"
-EVENT_SCOPES: Final = ("accounts", "payments", "fundsconfirmations")
+# The Events API's operation whose rulebook scopes (policies/routes.yaml) the TPP's own event endpoints take too.
+EVENTS_OPERATION: Final = "CreateEvents"
 MAX_LIMIT: Final = 500
 DEFAULT_LIMIT: Final = 100
 _NO_STORE: Final = {"cache-control": "no-store"}
 
 
-async def _tpp(request: Request) -> AccessContext:
-    return await require_access_token(request, services=services(request), any_scope=EVENT_SCOPES,
-                                      grant_types=("client_credentials",))
+async def events_client(request: Request) -> Client:
+    """The TPP behind the request's client-credentials token, holding a scope the rulebook gives the Events API
+    (OBIE form refusals: ``gateway.pipeline.tokens.require_client_token``)."""
+    found = services(request)
+    return await require_client_token(request, services=found,
+                                      scopes=found.policies.by_operation_id[EVENTS_OPERATION].scopes)
 
 
 def _limit(request: Request) -> int:
@@ -55,8 +59,8 @@ def _limit(request: Request) -> int:
 
 
 async def event_log(request: Request) -> Response:
-    access = await _tpp(request)
-    events = await outbox.delivery_log(db=services(request).db, client_id=access.client.client_id,
+    tpp = await events_client(request)
+    events = await outbox.delivery_log(db=services(request).db, client_id=tpp.client_id,
                                        limit=_limit(request))
     return JSONResponse({"Data": {"Events": events}}, headers=_NO_STORE)
 
@@ -77,14 +81,7 @@ def _moment(body: dict[str, Any], name: str) -> datetime | None:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    if not is_json_content_type(request.headers.get("content-type")):
-        raise errors.UnsupportedMediaType("send the body as Content-Type: application/json")
-    try:
-        body = await request.json()
-    except ValueError:
-        raise errors.FieldInvalid("the body is not JSON: send a JSON object") from None
-    if not isinstance(body, dict):
-        raise errors.FieldInvalid("the body must be a JSON object")
+    body = await json_object(request)
     unknown = set(body) - {"jti", "since", "until"}
     if unknown:
         raise errors.FieldInvalid(f"unknown member {sorted(unknown)[0]}: send jti, or since and until",
@@ -93,7 +90,7 @@ async def _body(request: Request) -> dict[str, Any]:
 
 
 async def replay(request: Request) -> Response:
-    access = await _tpp(request)
+    tpp = await events_client(request)
     body = await _body(request)
     jti, since, until = body.get("jti"), _moment(body, "since"), _moment(body, "until")
     if jti is not None and (since is not None or until is not None):
@@ -104,7 +101,7 @@ async def replay(request: Request) -> Response:
         raise errors.FieldInvalid("jti must be an event's jti", path="jti")
     if since is not None and until is not None and since > until:
         raise errors.FieldInvalid("since must not be after until", path="since")
-    replayed = await outbox.replay(db=services(request).db, now=utcnow(), client_id=access.client.client_id,
+    replayed = await outbox.replay(db=services(request).db, now=utcnow(), client_id=tpp.client_id,
                                    jti=jti, since=since, until=until)
     if jti is not None and not replayed:
         # Unknown, or another TPP's: the same answer, and nothing changed.

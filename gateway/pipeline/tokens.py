@@ -63,7 +63,7 @@ async def require_client_token(request: Request, *, services: Services, scopes: 
     wrong grant)."""
     try:
         context = await require_access_token(
-            request, services=services, any_scope=scopes, grant_types=CLIENT_GRANT_TYPES
+            request, services=services, scopes=scopes, grant_types=CLIENT_GRANT_TYPES
         )
     except OAuthError as exc:
         raise obie_token_refusal(exc) from None
@@ -80,7 +80,7 @@ async def require_customer_token(request: Request, *, services: Services, policy
     """The verified customer token for ``policy``'s route; raises an OBIE 401/403 on any doubt."""
     try:
         access = await require_access_token(
-            request, services=services, any_scope=policy.scopes, grant_types=CUSTOMER_GRANT_TYPES,
+            request, services=services, scopes=policy.scopes, grant_types=CUSTOMER_GRANT_TYPES,
             with_consent=True,
         )
     except OAuthError as exc:

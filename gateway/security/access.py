@@ -114,12 +114,11 @@ async def require_access_token(
     *,
     services: Services,
     scopes: Iterable[str] = (),
-    any_scope: Iterable[str] = (),
     grant_types: Iterable[str] | None = None,
     with_consent: bool = False,
 ) -> AccessContext:
-    """The request's verified token and its client. The token must hold every one of ``scopes`` and, when
-    ``any_scope`` is given, at least one of those (403 ``insufficient_scope`` otherwise)."""
+    """The request's verified token and its client. When ``scopes`` is given, the token must hold at least one of
+    them (a route's alternatives, ``RoutePolicy.scopes``; 403 ``insufficient_scope`` otherwise)."""
     authorization = request.headers.get("authorization", "")
     scheme, _, value = authorization.partition(" ")
     scheme_lower = scheme.lower()
@@ -170,12 +169,8 @@ async def require_access_token(
 
     if grant_types is not None and token.grant_type not in set(grant_types):
         raise _unauthorized("this token's grant type cannot be used here", scheme=shown_scheme)
-    held = set(token.scope.split())
-    missing = set(scopes) - held
-    if missing:
-        raise _challenge(InsufficientScope(f"scope {' '.join(sorted(missing))} required"), scheme=shown_scheme)
-    alternatives = set(any_scope)
-    if alternatives and alternatives.isdisjoint(held):
+    alternatives = set(scopes)
+    if alternatives and alternatives.isdisjoint(token.scope.split()):
         wanted = " or ".join(sorted(alternatives))
         raise _challenge(InsufficientScope(f"scope {wanted} required"), scheme=shown_scheme)
     annotate(client_id=token.client_id, consent_id=token.consent_id)
