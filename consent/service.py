@@ -25,6 +25,8 @@ from consent.access import ConsentGrant
 from consent.access import check_access
 from consent.access import record_access
 from consent.access import record_accesses
+from consent.account_changes import accounts_can_leave
+from consent.account_changes import removable_account
 from consent.account_changes import stop_sharing_account
 from consent.creation import create_account_access_consent
 from consent.creation import create_funds_confirmation_consent
@@ -70,6 +72,8 @@ __all__ = [
     "record_accesses",
     "reauthorise",
     "reject",
+    "accounts_can_leave",
+    "removable_account",
     "revoke",
     "stop_sharing_account",
     "revoke_all_for_client",

@@ -40,7 +40,6 @@ from consent.customer_views import export_document
 from consent.errors import ConsentError
 from consent.history_csv import history_csv
 from consent.history_filters import kind_words
-from consent.lifecycle import ConsentKind
 from consent.lifecycle import ConsentStatus
 from consent.lifecycle import allowed
 from consent.models import Consent
@@ -224,8 +223,8 @@ class Dashboard:
             "accounts": [labels.get(a, a) for a in summary.account_ids],
             # An active account-access consent sharing more than one account: each can be taken out of it.
             "removable_accounts": ([{"id": a, "label": labels.get(a, a)} for a in summary.account_ids]
-                                   if summary.kind == ConsentKind.ACCOUNT_ACCESS and summary.status == S.AUTHORISED
-                                   and len(summary.account_ids) > 1 else []),
+                                   if service.accounts_can_leave(kind=summary.kind, status=summary.status,
+                                                                 account_count=len(summary.account_ids)) else []),
             "created": _when(summary.created_at),
             "authorised": _when(summary.authorised_at),
             "reauthorised": _when(summary.reauthorised_at),
@@ -348,15 +347,11 @@ class Dashboard:
     # ------------------------------------------------------------------ one account out of a consent
 
     async def _shared_account(self, customer: Customer, consent_id: str, account_id: str) -> Consent | None:
-        """The customer's own active account-access consent sharing ``account_id`` and at least one more."""
+        """The customer's own consent ``account_id`` may leave (``consent.account_changes``' rule)."""
+        assert customer.psu_id is not None
         async with self.portal.session() as session:
-            consent = await session.get(Consent, consent_id)
-            accounts = await service.consented_accounts(session=session, consent_id=consent_id)
-        if consent is None or consent.psu_id != customer.psu_id or consent.kind != ConsentKind.ACCOUNT_ACCESS:
-            return None
-        if consent.status != S.AUTHORISED or account_id not in accounts or len(accounts) < 2:
-            return None
-        return consent
+            return await service.removable_account(session=session, consent_id=consent_id, psu_id=customer.psu_id,
+                                                   account_id=account_id)
 
     async def confirm_remove_account(self, request: Request) -> Response:
         customer = self.portal.customer(request)
