@@ -58,6 +58,7 @@ from gateway.security.keys import KeyStore
 
 CONTEXT_HEADER: Final = "x-obgw-context"
 CONTEXT_AUDIENCE: Final = "obgw-bank"
+CONTEXT_LIFETIME: Final = 60  # seconds (openapi/bank-backend.yaml, "The consent context")
 PUBLIC_BASE_HEADER: Final = "x-obgw-public-base"
 BANK_AIS_BASE: Final = "/bank/v1/aisp"
 BANK_PISP: Final = "/bank/v1/pisp"
@@ -97,6 +98,15 @@ def _data(answer: UpstreamResponse) -> dict[str, Any]:
     return data
 
 
+def context_claims(*, issuer: str, **claims: Any) -> dict[str, Any]:
+    """The context token's registered claims (fresh ``jti``, ``CONTEXT_LIFETIME``), ``claims`` over them."""
+    now = int(time.time())
+    body: dict[str, Any] = {"iss": issuer, "aud": CONTEXT_AUDIENCE, "iat": now, "exp": now + CONTEXT_LIFETIME,
+                            "jti": jose.new_jti()}
+    body.update(claims)
+    return body
+
+
 class Bank:
     def __init__(self, *, transport: Transport, issuer: str, keys: KeyStore) -> None:
         self._transport = transport
@@ -106,10 +116,7 @@ class Bank:
         self._context_key = jose.signing_key(keys.context_key)
 
     def context_token(self, **claims: Any) -> str:
-        now = int(time.time())
-        body = {"iss": self._issuer, "aud": CONTEXT_AUDIENCE, "iat": now, "exp": now + 60, "jti": jose.new_jti()}
-        body.update(claims)
-        return jose.sign_with(body, key=self._context_key)
+        return jose.sign_with(context_claims(issuer=self._issuer, **claims), key=self._context_key)
 
     def _headers(self, *, interaction_id: str | None = None, **claims: Any) -> dict[str, str]:
         headers = {CONTEXT_HEADER: self.context_token(**claims), "accept": _JSON}

@@ -18,6 +18,7 @@ from typing import Final
 
 import httpx
 
+from gateway.backend.bank import CONTEXT_HEADER
 from gateway.cli.bank_check import samples
 from gateway.cli.bank_check.contract import BankContract
 from gateway.cli.bank_check.contract import Operation
@@ -26,7 +27,6 @@ from gateway.cli.bank_check.signing import ContextSigner
 PASS: Final = "pass"
 FAIL: Final = "fail"
 SKIP: Final = "skip"
-CONTEXT_HEADER: Final = "x-obgw-context"
 # Every permission of the AIS families, so that every resource may be asked for.
 ALL_PERMISSIONS: Final = (
     "ReadAccountsDetail", "ReadBalances", "ReadBeneficiariesDetail", "ReadDirectDebits", "ReadOffers", "ReadParty",

@@ -9,15 +9,11 @@ gateway's published JWKS (docs/bank-integration.md section 2).
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Mapping
 from typing import Any
-from typing import Final
 
+from gateway.backend.bank import context_claims
 from gateway.security import jose
-
-AUDIENCE: Final = "obgw-bank"
-LIFETIME: Final = 60
 
 
 class ContextSigner:
@@ -32,11 +28,7 @@ class ContextSigner:
         return str(self._key["kid"])
 
     def claims(self, **claims: Any) -> dict[str, Any]:
-        now = int(time.time())
-        body: dict[str, Any] = {"iss": self.issuer, "aud": AUDIENCE, "iat": now, "exp": now + LIFETIME,
-                                "jti": jose.new_jti()}
-        body.update(claims)
-        return body
+        return context_claims(issuer=self.issuer, **claims)
 
     def token(self, **claims: Any) -> str:
         """A context token as the gateway signs it (ES256, this key's ``kid``), with ``claims`` over the defaults."""
