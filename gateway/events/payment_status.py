@@ -65,17 +65,23 @@ async def baseline(*, db: Database, collection: str, payment_id: str, status: ob
 
 
 async def learn(
-    *, db: Database, collection: str, payment_id: str, status: object, at: datetime, txn: str = ""
+    *, db: Database, collection: str, payment_id: str, status: object, at: datetime, txn: str = "",
+    record: PaymentOrderRecord | VrpPaymentRecord | None = None,
 ) -> bool:
     """The bank says the payment is now ``status``: store it, and when it changed record the TPP's event in the
-    same transaction. Returns whether an event was recorded."""
+    same transaction. Returns whether an event was recorded. ``record``: the payment's row when the caller has
+    already read it (its owner and stored status are taken from it, not read again; the compare-and-set below
+    still decides)."""
     if not isinstance(status, str) or not status:
         return False  # nothing learnt (a payment-details document names its statuses otherwise)
     table = table_of(collection)
     async with db.session() as session:
-        row = (await session.exec(
-            select(table.client_id, table.last_status).where(col(table.payment_id) == payment_id)
-        )).first()
+        if record is not None:
+            row: tuple[str, str | None] | None = (record.client_id, record.last_status)
+        else:
+            row = (await session.exec(
+                select(table.client_id, table.last_status).where(col(table.payment_id) == payment_id)
+            )).first()
         if row is None:
             return False
         client_id, previous = row

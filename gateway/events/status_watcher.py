@@ -79,4 +79,4 @@ class PaymentStatusWatcher(PeriodicJob):
         if status is None:  # unknown to the bank (or no status): asked all the same, so the others get a turn
             status = record.last_status
         return await payment_status.learn(db=self.db, collection=record.kind, payment_id=record.payment_id,
-                                          status=status, at=self.clock(), txn=txn)
+                                          status=status, at=self.clock(), txn=txn, record=record)

@@ -240,7 +240,8 @@ class PaymentsApi:
             raise not_found("Payment order", detail=f"{payment_id}: unknown to the bank")
         # A status the bank reports is news for the TPP's other systems too: stored with its event.
         await payment_status.learn(db=self.services.db, collection=kind.collection, payment_id=payment_id,
-                                   status=data.get("Status"), at=self.clock(), txn=errors.interaction_id(request))
+                                   status=data.get("Status"), at=self.clock(), txn=errors.interaction_id(request),
+                                   record=record)
         if details:
             document = {"Data": scheme_statuses(data), "Links": {"Self": f"{self.public_base}{request.url.path}"},
                         "Meta": {}}

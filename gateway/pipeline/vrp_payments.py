@@ -239,7 +239,8 @@ class VrpPaymentsApi:
             raise not_found("Domestic VRP", detail=f"{payment_id}: unknown to the bank")
         # A new status is stored with its resource-update event (gateway.events.payment_status).
         await payment_status.learn(db=self.services.db, collection=VRP_COLLECTION, payment_id=payment_id,
-                                   status=data.get("Status"), at=self.clock(), txn=errors.interaction_id(request))
+                                   status=data.get("Status"), at=self.clock(), txn=errors.interaction_id(request),
+                                   record=record)
         self_link = {"Self": f"{self.public_base}{request.url.path}"}
         if call.details:
             document: dict[str, Any] = {"Data": {"PaymentStatus": data.get("PaymentStatus", [])},
