@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from collections.abc import Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
@@ -80,12 +81,21 @@ def production(var_dir: Path, idp: BankIdp, production_keys: KeyStore) -> Settin
     )
 
 
-@pytest.fixture
-async def app(production: Settings, production_keys: KeyStore, sandbox_app: Any, idp: BankIdp) -> AsyncIterator[Any]:
-    application = create_app(production, keys=production_keys, **sandbox_transports(sandbox_app),
-                             bank_idp_transport=idp.transport(), create_schema=True)
+@asynccontextmanager
+async def production_gateway(settings: Settings, *, keys: KeyStore, sandbox_app: Any,
+                             bank_idp_transport: httpx.AsyncBaseTransport) -> AsyncIterator[Any]:
+    """A production-mode gateway in process, reaching the bank's provider over ``bank_idp_transport``."""
+    application = create_app(settings, keys=keys, **sandbox_transports(sandbox_app),
+                             bank_idp_transport=bank_idp_transport, create_schema=True)
     async with LifespanManager(application) as manager:
         yield manager.app
+
+
+@pytest.fixture
+async def app(production: Settings, production_keys: KeyStore, sandbox_app: Any, idp: BankIdp) -> AsyncIterator[Any]:
+    async with production_gateway(production, keys=production_keys, sandbox_app=sandbox_app,
+                                  bank_idp_transport=idp.transport()) as application:
+        yield application
 
 
 @pytest.fixture
@@ -126,15 +136,22 @@ async def open_authorize(gateway: httpx.AsyncClient, fapi: FapiClient, request_u
     return await gateway.get("/authorize", params={"client_id": fapi.client_id, "request_uri": request_uri})
 
 
-async def at_the_bank(browser: httpx.AsyncClient, idp: BankIdp, authentication_request: str, *, account: str,
-                      acr: str = ACR_SCA, amr: tuple[str, ...] = ("pwd", "otp"), abort: bool = False) -> str:
-    """The customer at the bank's provider: the login interaction, completed with the acr and amr the test
-    chooses (or cancelled); returns where the provider sends the browser back to."""
+async def open_at_bank(browser: httpx.AsyncClient, idp: BankIdp,
+                       authentication_request: str) -> tuple[str, dict[str, Any]]:
+    """The customer opens the authentication request at the bank's provider: the login interaction it starts, and
+    the authorization request's parameters as the provider received them."""
     opened = await browser.get(authentication_request)
     assert opened.status_code in (302, 303), opened.text
     interaction = urljoin(idp.issuer, opened.headers["location"])
     details = await browser.get(interaction)
     assert details.json()["prompt"] == "login", details.text
+    return interaction, details.json()["params"]
+
+
+async def finish_at_bank(browser: httpx.AsyncClient, idp: BankIdp, interaction: str, *, account: str,
+                         acr: str = ACR_SCA, amr: tuple[str, ...] = ("pwd", "otp"), abort: bool = False) -> str:
+    """The login interaction completed with the acr and amr the test chooses (or cancelled); returns where the
+    provider sends the browser back to."""
     if abort:
         finished = await browser.post(interaction + "/abort")
     else:
@@ -143,6 +160,12 @@ async def at_the_bank(browser: httpx.AsyncClient, idp: BankIdp, authentication_r
     resumed = await browser.get(urljoin(idp.issuer, finished.headers["location"]))
     assert resumed.status_code in (302, 303), resumed.text
     return resumed.headers["location"]
+
+
+async def at_the_bank(browser: httpx.AsyncClient, idp: BankIdp, authentication_request: str, **finish: Any) -> str:
+    """The customer at the bank's provider: the login interaction, completed (``finish_at_bank``)."""
+    interaction, _ = await open_at_bank(browser, idp, authentication_request)
+    return await finish_at_bank(browser, idp, interaction, **finish)
 
 
 async def signed_in_at_bank(gateway: httpx.AsyncClient, browser: httpx.AsyncClient, idp: BankIdp, fapi: FapiClient,
@@ -158,6 +181,7 @@ def assert_refused(response: httpx.Response, status: int, words: str) -> None:
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("text/html")
     assert "location" not in response.headers
+    assert "set-cookie" not in response.headers  # the customer's session stays as it was
     assert words in response.text
 
 
