@@ -10,7 +10,10 @@ authorisation, the pushed request still usable.
 from __future__ import annotations
 
 from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
+from urllib.parse import urlencode
 from urllib.parse import urlsplit
+from urllib.parse import urlunsplit
 
 from consent.lifecycle import ConsentStatus
 from gateway.security import jose
@@ -24,6 +27,8 @@ from tests.integration.oauth.bank_sign_in.conftest import approve_at_bank
 from tests.integration.oauth.bank_sign_in.conftest import assert_refused
 from tests.integration.oauth.bank_sign_in.conftest import at_the_bank
 from tests.integration.oauth.bank_sign_in.conftest import consent_status
+from tests.integration.oauth.bank_sign_in.conftest import finish_at_bank
+from tests.integration.oauth.bank_sign_in.conftest import open_at_bank
 from tests.integration.oauth.bank_sign_in.conftest import open_authorize
 from tests.integration.oauth.bank_sign_in.conftest import psu_id_of
 from tests.integration.oauth.bank_sign_in.conftest import push
@@ -160,3 +165,31 @@ async def test_the_password_form_is_refused_in_production(gateway, db, idp) -> N
     response = await gateway.post("/login", data={"client_id": fapi.client_id, "request_uri": request_uri,
                                                   "username": "alice", "password": "alice-wonderland"})
     assert_refused(response, 400, "sign in at the bank")
+
+
+def without(url: str, name: str) -> str:
+    """``url`` with the query parameter ``name`` taken out, the others unchanged and in order."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(query=urlencode([(k, v) for k, v in parse_qsl(parts.query) if k != name])))
+
+
+async def test_an_id_token_without_the_sign_ins_nonce_is_refused_and_spends_the_state(gateway, db, idp, browser) -> None:  # type: ignore[no-untyped-def]
+    fapi, consent_id = await tpp_with_consent(db)
+    request_uri, _ = await push(gateway, fapi, consent_id)
+    start = await open_authorize(gateway, fapi, request_uri)
+    sent = query_of(start.headers["location"])
+    # The request loses its nonce on the way to the bank. With response_type=code the nonce is optional (Core 1.0
+    # section 3.1.2.1), so the provider signs the customer in and its ID token carries none (section 2).
+    interaction, asked = await open_at_bank(browser, idp, without(start.headers["location"], "nonce"))
+    assert "nonce" not in asked and asked["state"] == sent["state"]
+    assert asked["code_challenge"] == sent["code_challenge"]
+    back = await finish_at_bank(browser, idp, interaction, account=psu_id_of("alice"))
+    assert back.startswith(CALLBACK + "?") and query_of(back)["iss"] == idp.issuer
+    # Core 1.0 section 3.1.3.7 step 11: the nonce this sign-in sent must be in the ID token.
+    assert_refused(await gateway.get(back), 403, "nonce missing")
+    assert await consent_status(db, consent_id) == (ConsentStatus.AWAITING_AUTHORISATION, None)
+    # The code went to the bank, so the state is spent: the same answer again is refused without a second try.
+    assert_refused(await gateway.get(back), 403, "already used")
+    # Nobody is signed in: the authorization sends the customer to the bank again.
+    again = await open_authorize(gateway, fapi, request_uri)
+    assert again.status_code == 303 and again.headers["location"].startswith(idp.issuer)
