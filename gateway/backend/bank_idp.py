@@ -182,9 +182,10 @@ class BankIdentityProvider:
         endpoint = str(metadata["authorization_endpoint"])
         return f"{endpoint}{'&' if '?' in endpoint else '?'}{urlencode(params)}"
 
-    async def complete(self, *, response: Mapping[str, str], request: SignInRequest) -> BankCustomer:
-        """The customer of an authentication response (Core 1.0 section 3.1.2.5/3.1.2.6) that answers
-        ``request``; ``BankSignInRefused`` when the provider refused or its answer does not hold."""
+    async def check_answer(self, *, response: Mapping[str, str], request: SignInRequest) -> dict[str, Any]:
+        """What an authentication response shows of itself, before anything is asked of the provider: it answers
+        ``request`` (its ``state``) and comes from this provider (RFC 9207 section 2.4, ``iss``); the provider's
+        metadata, or ``BankSignInRefused``."""
         metadata = await self.metadata()
         if not hmac.compare_digest(str(response.get("state", "")).encode(), request.state.encode()):
             raise BankSignInRefused("the bank's answer does not belong to this sign-in")
@@ -193,6 +194,12 @@ class BankIdentityProvider:
             if issued_by != metadata["issuer"]:
                 # RFC 9207 section 2.4: an answer from another provider (mix-up) is refused.
                 raise BankSignInRefused("the answer did not come from the bank's identity provider")
+        return metadata
+
+    async def complete(self, *, response: Mapping[str, str], request: SignInRequest) -> BankCustomer:
+        """The customer of an authentication response (Core 1.0 section 3.1.2.5/3.1.2.6) that answers
+        ``request``; ``BankSignInRefused`` when the provider refused or its answer does not hold."""
+        metadata = await self.check_answer(response=response, request=request)
         if response.get("error"):
             description = response.get("error_description") or response["error"]
             raise BankSignInRefused(f"the bank did not sign you in ({description})")

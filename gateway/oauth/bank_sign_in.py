@@ -155,10 +155,15 @@ async def _authorization_target(services: Services, session: PsuSession, remembe
 
 async def _complete(provider: BankIdentityProvider, services: Services, *, answer: dict[str, str],
                     sign_in: SignInRequest, again: str) -> BankCustomer:
-    # The state is checked against the session first (a foreign answer spends nothing), then used up: the same
-    # answer presented again, even with a copy of the earlier cookie, is refused.
-    if not answer.get("state") or answer["state"] != sign_in.state:
-        raise BankSignInRefused(f"the bank's answer does not belong to this sign-in: {again}")
+    # What the answer shows of itself is checked first (``check_answer``): its state against the session's and
+    # its iss against the bank's issuer (RFC 9207). An answer refused there spends nothing, so a forged one
+    # (another provider's, or one whose iss was altered or dropped) cannot burn the customer's sign-in: their
+    # genuine answer still completes it. Then the state is used up before the code goes to the bank: the same
+    # answer presented again, even with a copy of the earlier cookie, is refused, whatever the bank made of it.
+    try:
+        await provider.check_answer(response=answer, request=sign_in)
+    except BankSignInRefused as refused:
+        raise BankSignInRefused(f"{refused.message}: {again}") from None
     if not await services.single_use.claim(_state_marker(sign_in.state), ttl=psu_session.INTERACTION_WINDOW):
         raise BankSignInRefused(f"this answer from the bank was already used: {again}")
     return await provider.complete(response=answer, request=sign_in)

@@ -193,3 +193,34 @@ async def test_an_id_token_without_the_sign_ins_nonce_is_refused_and_spends_the_
     # Nobody is signed in: the authorization sends the customer to the bank again.
     again = await open_authorize(gateway, fapi, request_uri)
     assert again.status_code == 303 and again.headers["location"].startswith(idp.issuer)
+
+
+async def test_an_answer_with_another_iss_or_none_is_refused_and_spends_nothing(gateway, db, idp, browser) -> None:  # type: ignore[no-untyped-def]
+    fapi, consent_id = await tpp_with_consent(db)
+    request_uri, _ = await push(gateway, fapi, consent_id)
+    start = await open_authorize(gateway, fapi, request_uri)
+    back = await at_the_bank(browser, idp, start.headers["location"], account=psu_id_of("alice"))
+    genuine = query_of(back)
+    assert genuine["iss"] == idp.issuer
+    metadata = (await browser.get(f"{idp.issuer}/.well-known/openid-configuration")).json()
+    assert metadata["authorization_response_iss_parameter_supported"] is True
+    # RFC 9207 section 2.4: the provider says it sends iss, so an answer naming another issuer (a mix-up), one
+    # naming it almost (a trailing slash) and one without iss are all refused, with this browser's own state.
+    forged = [{**genuine, "iss": "https://attacker.example"}, {**genuine, "iss": idp.issuer + "/"},
+              {k: v for k, v in genuine.items() if k != "iss"}]
+    for answer in forged:
+        refused = await gateway.get("/bank-sign-in/callback", params=answer)
+        assert_refused(refused, 403, "the answer did not come from the bank&#39;s identity provider")
+        assert await consent_status(db, consent_id) == (ConsentStatus.AWAITING_AUTHORISATION, None)
+    # A forged answer spends nothing: neither the state (the gateway claims it only after these checks) nor the
+    # code (never sent to the bank), so it cannot burn the customer's sign-in. The genuine answer still signs in.
+    cookie_before = dict(gateway.cookies)
+    signed_in = await gateway.get(back)
+    assert signed_in.status_code == 303, signed_in.text
+    pending = urlencode({"client_id": fapi.client_id, "request_uri": request_uri})
+    assert signed_in.headers["location"] == f"/authorize?{pending}"
+    # Used once it passed: replayed with the cookie as it was, the genuine answer is refused.
+    gateway.cookies.clear()
+    for name, value in cookie_before.items():
+        gateway.cookies.set(name, value, domain="bank.example")
+    assert_refused(await gateway.get(back), 403, "already used")
