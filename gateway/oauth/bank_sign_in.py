@@ -20,6 +20,7 @@ redirect.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import replace
 from typing import Any
@@ -56,6 +57,9 @@ DASHBOARD_PATH = "/consents"
 PURPOSE_AUTHORIZE = "authorize"
 PURPOSE_DASHBOARD = "dashboard"
 _UNAVAILABLE = "The bank cannot sign you in right now. Please try again later."
+# Why the bank's provider is unavailable is for the operator (a wrong OBGW_BANK_IDP_ISSUER, the provider down), not
+# for the customer's error page.
+_log = logging.getLogger(__name__)
 
 
 def _provider(services: Services) -> BankIdentityProvider:
@@ -83,7 +87,8 @@ async def _redirect(request: Request, session: PsuSession, *, services: Services
     sign_in = new_sign_in_request()
     try:
         url = await _provider(services).authorization_url(request=sign_in)
-    except BankIdpUnavailable:
+    except BankIdpUnavailable as exc:
+        _log.warning("the bank's identity provider is unavailable: %s", exc)
         return error_page(request, TemporarilyUnavailable(_UNAVAILABLE), services=services)
     remembered = session.with_bank_sign_in({
         "state": sign_in.state, "nonce": sign_in.nonce, "code_verifier": sign_in.code_verifier,
@@ -128,7 +133,8 @@ async def callback(request: Request) -> Response:
             customer = await _complete(provider, svc, answer=answer, sign_in=sign_in, again=again)
         except BankSignInRefused as refused:
             raise AccessDenied(refused.message) from None
-        except BankIdpUnavailable:
+        except BankIdpUnavailable as exc:
+            _log.warning("the bank's identity provider is unavailable: %s", exc)
             raise TemporarilyUnavailable(_UNAVAILABLE) from None
     except OAuthError as exc:
         return error_page(request, exc, services=svc)

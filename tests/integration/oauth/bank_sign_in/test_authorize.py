@@ -9,14 +9,18 @@ authorisation, the pushed request still usable.
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qs
 from urllib.parse import parse_qsl
 from urllib.parse import urlencode
 from urllib.parse import urlsplit
 from urllib.parse import urlunsplit
 
+import httpx
+
 from consent.lifecycle import ConsentStatus
 from gateway.security import jose
+from gateway.store.db import Database
 from tests.helpers.bank_idp import ACR_CA
 from tests.helpers.bank_idp import ACR_SCA
 from tests.helpers.oauth import hidden_field
@@ -30,6 +34,7 @@ from tests.integration.oauth.bank_sign_in.conftest import consent_status
 from tests.integration.oauth.bank_sign_in.conftest import finish_at_bank
 from tests.integration.oauth.bank_sign_in.conftest import open_at_bank
 from tests.integration.oauth.bank_sign_in.conftest import open_authorize
+from tests.integration.oauth.bank_sign_in.conftest import production_gateway
 from tests.integration.oauth.bank_sign_in.conftest import psu_id_of
 from tests.integration.oauth.bank_sign_in.conftest import push
 from tests.integration.oauth.bank_sign_in.conftest import signed_in_at_bank
@@ -224,3 +229,57 @@ async def test_an_answer_with_another_iss_or_none_is_refused_and_spends_nothing(
     for name, value in cookie_before.items():
         gateway.cookies.set(name, value, domain="bank.example")
     assert_refused(await gateway.get(back), 403, "already used")
+
+
+class Recorded(httpx.AsyncBaseTransport):
+    """The gateway's calls to the provider, passed on unchanged, with what the provider answered."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.seen: list[tuple[str, int]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self.inner.handle_async_request(request)
+        self.seen.append((str(request.url), response.status_code))
+        return response
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_provider_whose_metadata_names_another_issuer_is_not_used(  # type: ignore[no-untyped-def]
+    production, production_keys, sandbox_app, idp, caplog
+) -> None:
+    # OBGW_BANK_IDP_ISSUER ends with a slash: the metadata is read from the very same URL, but the provider's
+    # document names its issuer without it. Discovery 1.0 section 4.3: the two must be identical.
+    configured = idp.issuer + "/"
+    provider = Recorded(idp.transport())
+    async with (
+        production_gateway(production.replace(bank_idp_issuer=configured), keys=production_keys,
+                           sandbox_app=sandbox_app, bank_idp_transport=provider) as app,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=GATEWAY) as gateway,
+    ):
+        db = Database(production.database_url)
+        try:
+            fapi, consent_id = await tpp_with_consent(db)
+            request_uri, _ = await push(gateway, fapi, consent_id)
+            with caplog.at_level(logging.WARNING, logger="gateway.oauth.bank_sign_in"):
+                authorize = await open_authorize(gateway, fapi, request_uri)
+                dashboard = await gateway.get("/consents")
+                assert dashboard.status_code == 200, dashboard.text
+                button = await gateway.post("/consents/bank-sign-in",
+                                            data={"csrf": hidden_field(dashboard.text, "csrf")})
+            # No redirect to the provider, from the authorization or from the dashboard's button.
+            assert_refused(authorize, 503, "The bank cannot sign you in right now")
+            assert_refused(button, 503, "The bank cannot sign you in right now")
+            assert await consent_status(db, consent_id) == (ConsentStatus.AWAITING_AUTHORISATION, None)
+        finally:
+            await db.dispose()
+    # The live provider did answer its metadata; nothing else was asked of it.
+    discovery = f"{idp.issuer}/.well-known/openid-configuration"
+    assert provider.seen == [(discovery, 200), (discovery, 200)]
+    # The operator learns why from the log; the customer's page does not say.
+    expected = f"names issuer {idp.issuer!r}, not {configured!r}"
+    warnings = [r.getMessage() for r in caplog.records if r.name == "gateway.oauth.bank_sign_in"]
+    assert len(warnings) == 2 and all(w.endswith(expected) for w in warnings), warnings
+    assert idp.issuer not in authorize.text
