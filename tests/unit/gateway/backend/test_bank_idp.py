@@ -160,6 +160,19 @@ async def test_an_answer_from_another_issuer_or_without_iss_is_refused() -> None
     assert not any(r.url.path == "/token" for r in seen)
 
 
+async def test_checking_an_answer_asks_the_provider_for_nothing_but_its_metadata() -> None:
+    # What the gateway checks before it spends the sign-in's state: a forged answer costs the provider nothing.
+    idp, seen = provider(token=id_token())
+    for forged, words in (({"iss": "https://attacker.example"}, "did not come from the bank"),
+                          ({"state": "state-2"}, "does not belong")):
+        with pytest.raises(BankSignInRefused, match=words):
+            await idp.check_answer(response={"code": "c", "state": "state-1", "iss": ISSUER, **forged},
+                                   request=SIGN_IN)
+    assert (await idp.check_answer(response={"code": "c", "state": "state-1", "iss": ISSUER},
+                                   request=SIGN_IN))["issuer"] == ISSUER
+    assert [r.url.path for r in seen] == ["/.well-known/openid-configuration"]
+
+
 async def test_an_answer_for_another_state_is_refused() -> None:
     idp, _ = provider(token=id_token())
     with pytest.raises(BankSignInRefused, match="does not belong"):
