@@ -2,9 +2,10 @@
 docs/bank-sign-in.md), here node-oidc-provider started once for the module (this package's conftest).
 
 OpenID Connect Core 1.0 sections 3.1.2.1 (the authentication request: code, PKCE S256, state, nonce,
-acr_values), 3.1.2.6 (the provider's error answer), 3.1.3.7 (ID token validation: acr); RFC 6749 section 10.12
-(state used once). Every refusal is an error page and changes nothing: no sign-in, the consent still awaiting
-authorisation, the pushed request still usable.
+acr_values), 3.1.2.6 (the provider's error answer), 3.1.3.7 (ID token validation: acr, nonce); RFC 6749 section
+10.12 (state used once); RFC 9207 section 2.4 (iss of the answer); OpenID Connect Discovery 1.0 section 4.3 (the
+metadata's issuer identical to the configured one). Every refusal is an error page and changes nothing: no
+sign-in, the consent still awaiting authorisation, the pushed request still usable.
 """
 
 from __future__ import annotations
