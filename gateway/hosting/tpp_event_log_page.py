@@ -22,7 +22,8 @@ that client's events only, read and replayed through what the JSON API uses (``g
   ``UK.OBIE.Field.InvalidDate``; neither changes anything.
 
 The session is a cookie (``HttpOnly``, ``SameSite=Strict``, path the page, ``Secure`` under https) signed with
-``itsdangerous`` under the server secret, holding the client id and a CSRF token for 15 minutes. Every POST is
+``itsdangerous`` under the server secret, holding the client id and a CSRF token for 15 minutes; a client suspended meanwhile is signed out at its next
+request. Every POST is
 CSRF-checked (synchronizer token, OWASP CSRF Prevention Cheat Sheet; a missing or wrong token is 403 and
 changes nothing); sign-in issues a new token. Pages carry the customer pages' headers (CSP, no framing, no-store).
 Only ``private_key_jwt`` clients can sign in (a ``tls_client_auth`` client's browser presents no certificate).
@@ -56,6 +57,7 @@ from gateway.hosting.tpp_event_log import replay_for
 from gateway.oauth.authorize_pages import page_headers
 from gateway.oauth.client_auth import ASSERTION_TYPE
 from gateway.oauth.client_auth import authenticate_client
+from gateway.security.client_keys import get_client
 from gateway.services import Services
 from gateway.services import services
 from gateway.settings import Settings
@@ -90,6 +92,18 @@ def _load(request: Request, found: Services) -> PageSession | None:
         return None
     client_id = data.get("client_id")
     return PageSession(csrf=data["csrf"], client_id=client_id if isinstance(client_id, str) else None)
+
+
+async def _current(request: Request, found: Services) -> PageSession | None:
+    """The browser's session, signed out when its client is no longer active (suspended since it signed in)."""
+    session = _load(request, found)
+    if session is None or session.client_id is None:
+        return session
+    async with found.db.session() as db_session:
+        client = await get_client(db_session, session.client_id)
+    if client is None or client.status != "active":
+        return PageSession(csrf=session.csrf)
+    return session
 
 
 def _save(response: Response, session: PageSession, found: Services) -> None:
@@ -147,7 +161,7 @@ def routes(settings: Settings) -> list[BaseRoute]:
 
     async def view(request: Request) -> Response:
         found = services(request)
-        return await render(request, _load(request, found) or PageSession(csrf=secrets.token_urlsafe(32)))
+        return await render(request, await _current(request, found) or PageSession(csrf=secrets.token_urlsafe(32)))
 
     async def sign_in(request: Request) -> Response:
         found = services(request)
@@ -170,10 +184,11 @@ def routes(settings: Settings) -> list[BaseRoute]:
 
     async def replay(request: Request) -> Response:
         found = services(request)
-        session = _load(request, found) or PageSession(csrf=secrets.token_urlsafe(32))
+        current = await _current(request, found)
+        session = current or PageSession(csrf=secrets.token_urlsafe(32))
         try:
             form = await read_form(request)
-            _check_csrf(_load(request, found), form)
+            _check_csrf(current, form)
             if session.client_id is None:
                 raise errors.Forbidden("sign in to replay your events")
             replayed = await replay_for(

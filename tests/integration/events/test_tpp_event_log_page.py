@@ -14,6 +14,7 @@ from datetime import timedelta
 import httpx
 
 from gateway.hosting import tpp_event_log_page
+from gateway.oauth import operators
 from gateway.security import jose
 from gateway.settings import Settings
 
@@ -192,3 +193,17 @@ def test_production_mounts_no_page() -> None:
     assert tpp_event_log_page.routes(Settings(mode="production")) == []
     assert [route.path for route in tpp_event_log_page.routes(Settings())] == [  # type: ignore[attr-defined]
         PAGE, f"{PAGE}/sign-in", f"{PAGE}/replay", f"{PAGE}/sign-out"]
+
+
+async def test_a_client_suspended_after_sign_in_is_signed_out(worker, client, db, tpp: Tpp,  # type: ignore[no-untyped-def]
+                                                              receiver: Receiver) -> None:
+    await delivered_event(worker, db, tpp, receiver)
+    jti = await sent_jti(client, receiver, tpp)
+    csrf = await signed_in(client, tpp)
+    await operators.set_client_status(db=db, client_id=tpp.fapi.client_id, status="suspended")
+    page = await client.get(PAGE)
+    assert "Sign in as your client" in page.text and jti not in page.text
+    refused = await client.post(f"{PAGE}/replay", data={"csrf_token": csrf_of(page.text), "jti": jti})
+    assert refused.status_code == 403 and "sign in" in refused.text
+    assert csrf_of(page.text) == csrf  # the same browser session, only signed out
+    assert await worker.run_once() == 0
