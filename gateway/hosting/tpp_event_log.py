@@ -12,7 +12,8 @@ The TPP's client-credentials token (sender-constrained), holding one of the scop
 Notification API (``accounts``, ``payments``, ``fundsconfirmations`` as shipped; 403 ``insufficient_scope`` otherwise). Another TPP's
 events are never listed nor replayed: a ``jti`` of someone else answers like an unknown one (400
 ``UK.OBIE.Resource.NotFound``) and changes nothing. A malformed body is 400 ``UK.OBIE.Field.Invalid`` (or
-``UK.OBIE.Field.InvalidDate``) and changes nothing.
+``UK.OBIE.Field.InvalidDate``) and changes nothing. The sandbox's developer page
+(``gateway.hosting.tpp_event_log_page``) shows the same log and replays by the same rules (``replay_for``).
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ from gateway.hosting import tpp_event_log_page
 from gateway.oauth import operators
 from gateway.security import jose
 from gateway.settings import Settings
-
 from tests.conftest import ISSUER
 from tests.integration.consent.conftest import Tpp
 from tests.integration.events.conftest import Receiver
