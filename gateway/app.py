@@ -42,6 +42,7 @@ from gateway.hosting import customer_routes
 from gateway.hosting import sandbox_controls
 from gateway.hosting import sandbox_inspector
 from gateway.hosting import tpp_event_log
+from gateway.hosting import tpp_event_log_page
 from gateway.hosting.body_limit import BodyLimitMiddleware
 from gateway.hosting.health import Readiness
 from gateway.hosting.health import healthz
@@ -198,6 +199,7 @@ def create_app(
             *subscriptions.routes(),
             *polling.routes(),
             *tpp_event_log.routes(),
+            *tpp_event_log_page.routes(settings),
             *sandbox_inspector.routes(settings, inspector),
             *sandbox_controls.routes(settings),
             *ais.fallback_routes(base=specs.apis[AIS_API].base_path),

@@ -12,7 +12,8 @@ The TPP's client-credentials token (sender-constrained), holding one of the scop
 Notification API (``accounts``, ``payments``, ``fundsconfirmations`` as shipped; 403 ``insufficient_scope`` otherwise). Another TPP's
 events are never listed nor replayed: a ``jti`` of someone else answers like an unknown one (400
 ``UK.OBIE.Resource.NotFound``) and changes nothing. A malformed body is 400 ``UK.OBIE.Field.Invalid`` (or
-``UK.OBIE.Field.InvalidDate``) and changes nothing.
+``UK.OBIE.Field.InvalidDate``) and changes nothing. The sandbox's developer page
+(``gateway.hosting.tpp_event_log_page``) shows the same log and replays by the same rules (``replay_for``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from gateway.events import outbox
 from gateway.hosting.json_bodies import json_object
 from gateway.pipeline.tokens import require_client_token
 from gateway.services import services
+from gateway.store.db import Database
 from gateway.store.db import utcnow
 from gateway.store.oauth_tables import Client
 
@@ -65,19 +67,39 @@ async def event_log(request: Request) -> Response:
     return JSONResponse({"Data": {"Events": events}}, headers=_NO_STORE)
 
 
-def _moment(body: dict[str, Any], name: str) -> datetime | None:
-    value = body.get(name)
+def moment(value: object, *, name: str) -> datetime | None:
+    """An ISO 8601 date-time with a time zone (``None`` when left out), or 400 ``UK.OBIE.Field.InvalidDate``."""
     if value is None:
         return None
     try:
         if not isinstance(value, str):
             raise ValueError
-        moment = datetime.fromisoformat(value)
+        found = datetime.fromisoformat(value)
     except ValueError:
         raise errors.FieldInvalidDate(f"{name} must be an ISO 8601 date-time", path=name) from None
-    if moment.tzinfo is None:
+    if found.tzinfo is None:
         raise errors.FieldInvalidDate(f"{name} needs a time zone", path=name)
-    return moment
+    return found
+
+
+async def replay_for(*, db: Database, client_id: str, jti: object, since: datetime | None,
+                     until: datetime | None) -> list[str]:
+    """Replay one event of ``client_id`` by ``jti``, or its events of a time range; the ``jti`` of each one made
+    due again. A request that is not one of the two, or names no event of this client, is an OBIE error and
+    changes nothing (what this API and the developer's page, ``gateway.hosting.tpp_event_log_page``, share)."""
+    if jti is not None and (since is not None or until is not None):
+        raise errors.FieldInvalid("send either jti or a time range, not both", path="jti")
+    if jti is None and since is None and until is None:
+        raise errors.FieldInvalid("send the jti of one event, or since and until", path="jti")
+    if jti is not None and (not isinstance(jti, str) or not jti):
+        raise errors.FieldInvalid("jti must be an event's jti", path="jti")
+    if since is not None and until is not None and since > until:
+        raise errors.FieldInvalid("since must not be after until", path="since")
+    replayed = await outbox.replay(db=db, now=utcnow(), client_id=client_id, jti=jti, since=since, until=until)
+    if jti is not None and not replayed:
+        # Unknown, or another TPP's: the same answer, and nothing changed.
+        raise errors.ResourceNotFound(f"no event {jti} of this client", path="jti")
+    return replayed
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -92,20 +114,9 @@ async def _body(request: Request) -> dict[str, Any]:
 async def replay(request: Request) -> Response:
     tpp = await events_client(request)
     body = await _body(request)
-    jti, since, until = body.get("jti"), _moment(body, "since"), _moment(body, "until")
-    if jti is not None and (since is not None or until is not None):
-        raise errors.FieldInvalid("send either jti or a time range, not both", path="jti")
-    if jti is None and since is None and until is None:
-        raise errors.FieldInvalid("send the jti of one event, or since and until", path="jti")
-    if jti is not None and (not isinstance(jti, str) or not jti):
-        raise errors.FieldInvalid("jti must be an event's jti", path="jti")
-    if since is not None and until is not None and since > until:
-        raise errors.FieldInvalid("since must not be after until", path="since")
-    replayed = await outbox.replay(db=services(request).db, now=utcnow(), client_id=tpp.client_id,
-                                   jti=jti, since=since, until=until)
-    if jti is not None and not replayed:
-        # Unknown, or another TPP's: the same answer, and nothing changed.
-        raise errors.ResourceNotFound(f"no event {jti} of this client", path="jti")
+    replayed = await replay_for(db=services(request).db, client_id=tpp.client_id, jti=body.get("jti"),
+                                since=moment(body.get("since"), name="since"),
+                                until=moment(body.get("until"), name="until"))
     return JSONResponse({"Data": {"Replayed": replayed}}, headers=_NO_STORE)
 
 

@@ -116,3 +116,13 @@ async def test_paste_without_jwks_is_refused(sandbox: httpx.AsyncClient) -> None
     assert response.status_code == 400
     assert 'data-error-code="invalid_request"' in response.text
     assert "<code>jwks</code>" in response.text
+
+
+async def test_portal_links_to_the_event_log_page_the_gateway_hosts(sandbox: httpx.AsyncClient) -> None:
+    # The portal knows no developer (docs/architecture.md section 7): it links to the gateway's page, where the
+    # developer signs in as its client.
+    page = (await sandbox.get("/portal")).text
+    issuer = re.search(r'<a href="([^"]+)/.well-known/openid-configuration"', page).group(1)  # type: ignore[union-attr]
+    assert f'<a href="{issuer}/sandbox/v1/event-log">' in page
+    created = await sandbox.post("/portal/apps", data={**FORM, "csrf_token": await csrf_token(sandbox)})
+    assert f'<a href="{issuer}/sandbox/v1/event-log">' in created.text
