@@ -42,6 +42,14 @@ from tests.integration.oauth.bank_sign_in.conftest import signed_in_at_bank
 from tests.integration.oauth.bank_sign_in.conftest import tpp_with_consent
 
 
+async def assert_nobody_signed_in(gateway, db: Database, idp, fapi, consent_id: str, request_uri: str) -> None:  # type: ignore[no-untyped-def]
+    """Nothing changed: the consent still awaits authorisation, and the authorization sends the customer to the
+    bank again (no sign-in was recorded in the session)."""
+    assert await consent_status(db, consent_id) == (ConsentStatus.AWAITING_AUTHORISATION, None)
+    again = await open_authorize(gateway, fapi, request_uri)
+    assert again.status_code == 303 and again.headers["location"].startswith(idp.issuer)
+
+
 async def test_authorize_redirects_to_the_bank_with_code_pkce_state_nonce_and_acr_values(gateway, db, idp) -> None:  # type: ignore[no-untyped-def]
     fapi, consent_id = await tpp_with_consent(db)
     request_uri, _ = await push(gateway, fapi, consent_id)
@@ -112,10 +120,8 @@ async def test_an_acr_below_the_required_one_is_refused_and_changes_nothing(gate
     back = await signed_in_at_bank(gateway, browser, idp, fapi, request_uri, account=psu_id_of("alice"), acr=ACR_CA)
     assert_refused(back, 403, "access_denied")
     assert ACR_SCA in back.text
-    assert await consent_status(db, consent_id) == (ConsentStatus.AWAITING_AUTHORISATION, None)
     # Not signed in: the authorization sends the customer to the bank again.
-    again = await open_authorize(gateway, fapi, request_uri)
-    assert again.status_code == 303 and again.headers["location"].startswith(idp.issuer)
+    await assert_nobody_signed_in(gateway, db, idp, fapi, consent_id, request_uri)
 
 
 async def test_the_banks_error_answer_is_refused_and_changes_nothing(gateway, db, idp, browser) -> None:  # type: ignore[no-untyped-def]
@@ -123,9 +129,7 @@ async def test_the_banks_error_answer_is_refused_and_changes_nothing(gateway, db
     request_uri, _ = await push(gateway, fapi, consent_id)
     back = await signed_in_at_bank(gateway, browser, idp, fapi, request_uri, account=psu_id_of("alice"), abort=True)
     assert_refused(back, 403, "the customer cancelled")
-    assert await consent_status(db, consent_id) == (ConsentStatus.AWAITING_AUTHORISATION, None)
-    again = await open_authorize(gateway, fapi, request_uri)
-    assert again.status_code == 303 and again.headers["location"].startswith(idp.issuer)
+    await assert_nobody_signed_in(gateway, db, idp, fapi, consent_id, request_uri)
 
 
 async def test_a_replayed_answer_is_refused_even_with_the_earlier_cookie(gateway, db, idp, browser) -> None:  # type: ignore[no-untyped-def]
@@ -193,12 +197,10 @@ async def test_an_id_token_without_the_sign_ins_nonce_is_refused_and_spends_the_
     assert back.startswith(CALLBACK + "?") and query_of(back)["iss"] == idp.issuer
     # Core 1.0 section 3.1.3.7 step 11: the nonce this sign-in sent must be in the ID token.
     assert_refused(await gateway.get(back), 403, "nonce missing")
-    assert await consent_status(db, consent_id) == (ConsentStatus.AWAITING_AUTHORISATION, None)
     # The code went to the bank, so the state is spent: the same answer again is refused without a second try.
     assert_refused(await gateway.get(back), 403, "already used")
     # Nobody is signed in: the authorization sends the customer to the bank again.
-    again = await open_authorize(gateway, fapi, request_uri)
-    assert again.status_code == 303 and again.headers["location"].startswith(idp.issuer)
+    await assert_nobody_signed_in(gateway, db, idp, fapi, consent_id, request_uri)
 
 
 async def test_an_answer_with_another_iss_or_none_is_refused_and_spends_nothing(gateway, db, idp, browser) -> None:  # type: ignore[no-untyped-def]
