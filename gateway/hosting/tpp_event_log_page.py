@@ -165,10 +165,11 @@ def routes(settings: Settings) -> list[BaseRoute]:
 
     async def sign_in(request: Request) -> Response:
         found = services(request)
-        session = _load(request, found) or PageSession(csrf=secrets.token_urlsafe(32))
+        loaded = _load(request, found)
+        session = loaded or PageSession(csrf=secrets.token_urlsafe(32))
         try:
             form = await read_form(request)
-            _check_csrf(_load(request, found), form)
+            _check_csrf(loaded, form)
             assertion = form.get("client_assertion")
             if not isinstance(assertion, str) or not assertion.strip():
                 raise errors.FieldInvalid("paste a client assertion signed with your client's key",
